@@ -1,0 +1,56 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { z } from 'zod';
+import { DomainError, ValidationError } from '../domain';
+
+/** Domain error codes to HTTP statuses: the one place this mapping lives. */
+const STATUS: Record<string, number> = {
+  validation_error: 400,
+  unauthorized: 401,
+  insufficient_credits: 402,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  idempotency_conflict: 409,
+  hold_not_pending: 409,
+};
+
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+/** Parses `input` with `schema`; a failure is a ValidationError naming the first bad field. */
+export function parse<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+  const field = [...issue.path, ...keys].map(String).join('.') || where;
+  const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message;
+  throw new ValidationError(field, message);
+}
+
+export const notFoundRoute: RequestHandler = (req, res) => {
+  res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
+};
+
+export function errorHandler(log: (message: string, error: unknown) => void): ErrorRequestHandler {
+  return (error, _req, res, _next) => {
+    if (error instanceof DomainError) {
+      res.status(STATUS[error.code] ?? 400).json(errorBody(error.code, error.message));
+      return;
+    }
+    // body-parser's own errors carry a status and a type.
+    const status = (error as { status?: number }).status;
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.parse.failed') {
+      res.status(400).json(errorBody('invalid_json', 'body: is not valid JSON'));
+    } else if (type === 'entity.too.large') {
+      res.status(413).json(errorBody('payload_too_large', 'body: is larger than 100kb'));
+    } else if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json(errorBody('bad_request', (error as Error).message));
+    } else {
+      log('unhandled error', error);
+      res.status(500).json(errorBody('internal', 'internal error'));
+    }
+  };
+}

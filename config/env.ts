@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the processes read, parsed once at start (DESIGN.md §8).
+ * Empty strings count as unset so `FOO= npm start` behaves like no FOO at all.
+ */
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+const optionalUrl = (protocols: string[]) =>
+  z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .refine((s) => protocols.some((p) => s.startsWith(p)), {
+        message: `must start with ${protocols.join(' or ')}`,
+      })
+      .optional(),
+  );
+
+export const envSchema = z.object({
+  PORT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(65535).default(3000),
+  ),
+  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
+  DATABASE_URL: optionalUrl(['postgres://', 'postgresql://']),
+  TEMPORAL_ADDRESS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { message: 'must be host:port' })
+      .optional(),
+  ),
+  TEMPORAL_NAMESPACE: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default('default')),
+  TEMPORAL_CLI_PATH: optionalString,
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
+  ADMIN_API_KEY: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ),
+  DATA_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.data')),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; the error message is one line naming each bad variable. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+/** For entry points: parse or print the one clear line and exit. */
+export function loadEnvOrExit(source: NodeJS.ProcessEnv = process.env): Env {
+  try {
+    return parseEnv(source);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,200 @@
+import {
+  type Bucket,
+  HoldNotPending,
+  InsufficientCredits,
+  isValidCredits,
+  NotFound,
+  SPENDING_ORDER,
+  ValidationError,
+} from '../../domain';
+import type { Sql, Tx } from '../pool';
+import { available, lockAccounts, type SystemAccounts, splitBySpendingOrder, userBuckets } from './accounts';
+import { assertKey, findOperations, recordOperations, replayOrConflict, requestHash } from './idempotency';
+import { withRaceRetry } from './retry';
+import { insertTransfers, type NewTransfer } from './transfers';
+import type {
+  HoldRequest,
+  HoldResult,
+  PostHoldRequest,
+  PostHoldResult,
+  VoidHoldRequest,
+  VoidHoldResult,
+} from './types';
+
+const MAX_HOLD_SECONDS = 30 * 24 * 3600;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface HoldRow {
+  id: string;
+  user_id: string;
+  credit_account_id: number;
+  amount: number;
+  status: string;
+  kind: string;
+  description: string | null;
+  expired: boolean;
+}
+
+/** Reserves credits: they stay posted but leave `available` until posted, voided or expired. */
+export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): Promise<HoldResult> {
+  assertKey(req.idempotencyKey);
+  if (!UUID.test(req.holdId)) throw new ValidationError('holdId', 'must be a UUID');
+  if (!isValidCredits(req.amount))
+    throw new ValidationError('amount', 'must be a positive whole number of credits');
+  if (
+    !Number.isInteger(req.expiresInSeconds) ||
+    req.expiresInSeconds < 1 ||
+    req.expiresInSeconds > MAX_HOLD_SECONDS
+  ) {
+    throw new ValidationError('expiresInSeconds', `must be a whole number from 1 to ${MAX_HOLD_SECONDS}`);
+  }
+  const to = req.to ?? 'usage';
+  const hash = requestHash('hold', { ...req, to, idempotencyKey: undefined });
+  return withRaceRetry(() =>
+    sql.begin(async (tx) => {
+      const stored = (await findOperations(tx, [req.idempotencyKey])).get(req.idempotencyKey);
+      if (stored) return replayOrConflict<HoldResult>(stored, hash);
+      const creditId = system.id(to);
+      let locked = await lockAccounts(tx, [req.userId], [creditId]);
+      if (await expireHolds(tx, [req.userId])) locked = await lockAccounts(tx, [req.userId], [creditId]);
+      const buckets = userBuckets(locked, req.userId);
+      const legs = splitBySpendingOrder(buckets, req.amount);
+      if (!legs)
+        throw new InsufficientCredits(
+          req.amount,
+          buckets.reduce((s, a) => s + available(a), 0),
+        );
+      const [row] = await tx<
+        { expires_at: Date }[]
+      >`SELECT now() + make_interval(secs => ${req.expiresInSeconds}) AS expires_at`;
+      const result: HoldResult = {
+        holdId: req.holdId,
+        amount: req.amount,
+        expiresAt: row!.expires_at.toISOString(),
+      };
+      await recordOperations(tx, [{ key: req.idempotencyKey, kind: 'hold', hash, result }]);
+      await tx`
+        INSERT INTO holds (id, operation_key, user_id, credit_account_id, amount, status, kind, description, expires_at)
+        VALUES (${req.holdId}, ${req.idempotencyKey}, ${req.userId}, ${creditId}, ${req.amount}, 'pending',
+                ${req.kind}, ${req.description ?? null}, ${result.expiresAt})`;
+      await tx`
+        INSERT INTO hold_legs (hold_id, account_id, amount)
+        SELECT ${req.holdId}::uuid, * FROM unnest(
+          ${legs.map((l) => l.account.id)}::bigint[], ${legs.map((l) => l.amount)}::bigint[])`;
+      return result;
+    }),
+  );
+}
+
+/** Charges `amount` (at most the held amount) and releases the rest. */
+export async function postHold(sql: Sql, req: PostHoldRequest): Promise<PostHoldResult> {
+  assertKey(req.idempotencyKey);
+  if (!Number.isSafeInteger(req.amount) || req.amount < 0) {
+    throw new ValidationError('amount', 'must be a whole number of credits, zero or more');
+  }
+  const hash = requestHash('post', { holdId: req.holdId, amount: req.amount });
+  return resolveHold(sql, req.idempotencyKey, req.holdId, hash, async (tx, h) => {
+    if (req.amount > h.amount)
+      throw new ValidationError('amount', `must be at most the held ${h.amount} credits`);
+    const legs = await holdLegsInSpendingOrder(tx, h.id);
+    await tx`UPDATE holds SET status = 'posted', posted_amount = ${req.amount}, resolved_at = now() WHERE id = ${h.id}`;
+    let rest = req.amount;
+    const transfers: NewTransfer[] = [];
+    for (const leg of legs) {
+      const take = Math.min(rest, leg.amount);
+      rest -= take;
+      if (take === 0) continue;
+      transfers.push({
+        operationKey: req.idempotencyKey,
+        debitAccountId: leg.account_id,
+        creditAccountId: h.credit_account_id,
+        amount: take,
+        kind: h.kind,
+        description: h.description,
+        holdId: h.id,
+      });
+    }
+    return { result: { holdId: h.id, posted: req.amount, released: h.amount - req.amount }, transfers };
+  });
+}
+
+/** Releases the whole hold; nothing is charged. */
+export async function voidHold(sql: Sql, req: VoidHoldRequest): Promise<VoidHoldResult> {
+  assertKey(req.idempotencyKey);
+  const hash = requestHash('void', { holdId: req.holdId });
+  return resolveHold(sql, req.idempotencyKey, req.holdId, hash, async (tx, h) => {
+    await tx`UPDATE holds SET status = 'voided', resolved_at = now() WHERE id = ${h.id}`;
+    return { result: { holdId: h.id, released: h.amount }, transfers: [] };
+  });
+}
+
+async function resolveHold<T>(
+  sql: Sql,
+  key: string,
+  holdId: string,
+  hash: string,
+  apply: (tx: Tx, h: HoldRow) => Promise<{ result: T; transfers: NewTransfer[] }>,
+): Promise<T> {
+  if (!UUID.test(holdId)) throw new ValidationError('holdId', 'must be a UUID');
+  return withRaceRetry(
+    () =>
+      sql.begin(async (tx) => {
+        const stored = (await findOperations(tx, [key])).get(key);
+        if (stored) return replayOrConflict<T>(stored, hash);
+        const [peek] = await tx<{ user_id: string; credit_account_id: number }[]>`
+        SELECT user_id, credit_account_id FROM holds WHERE id = ${holdId}`;
+        if (!peek) throw new NotFound(`hold ${holdId} not found`);
+        await lockAccounts(tx, [peek.user_id], [peek.credit_account_id]);
+        const [h] = await tx<HoldRow[]>`
+        SELECT id, user_id, credit_account_id, amount, status, kind, description, expires_at <= now() AS expired
+        FROM holds WHERE id = ${holdId} FOR UPDATE`;
+        if (h!.status !== 'pending') throw new HoldNotPending(holdId, h!.status);
+        if (h!.expired) throw new HoldNotPending(holdId, 'expired');
+        const { result, transfers } = await apply(tx, h!);
+        // The operation row first: transfers reference it.
+        await recordOperations(tx, [{ key, kind: 'hold-resolution', hash, result }]);
+        await insertTransfers(tx, transfers);
+        return result;
+      }) as Promise<T>,
+  );
+}
+
+async function holdLegsInSpendingOrder(tx: Tx, holdId: string) {
+  const legs = await tx<{ account_id: number; amount: number; bucket: Bucket }[]>`
+    SELECT l.account_id, l.amount, a.bucket FROM hold_legs l JOIN accounts a ON a.id = l.account_id
+    WHERE l.hold_id = ${holdId}`;
+  return legs.sort((a, b) => SPENDING_ORDER.indexOf(a.bucket) - SPENDING_ORDER.indexOf(b.bucket));
+}
+
+/**
+ * Marks the pending holds past their expiry as expired; the trigger releases what they held.
+ * With `userIds` the caller already holds those users' account locks; without, this is the sweeper,
+ * which takes the locks itself in id order, one bounded batch per transaction.
+ */
+export async function expireHolds(tx: Tx, userIds: string[]): Promise<number> {
+  const rows = await tx`
+    UPDATE holds SET status = 'expired', resolved_at = now()
+    WHERE status = 'pending' AND expires_at <= now() AND user_id = ANY(${userIds}::uuid[])
+    RETURNING id`;
+  return rows.length;
+}
+
+export async function sweepExpiredHolds(sql: Sql, batchSize = 500): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const released = await withRaceRetry(() =>
+      sql.begin(async (tx) => {
+        const due = await tx<{ user_id: string }[]>`
+          SELECT DISTINCT user_id FROM (
+            SELECT user_id FROM holds WHERE status = 'pending' AND expires_at <= now()
+            ORDER BY expires_at LIMIT ${batchSize}) due`;
+        if (due.length === 0) return 0;
+        const users = due.map((d) => d.user_id);
+        await lockAccounts(tx, users, []);
+        return expireHolds(tx, users);
+      }),
+    );
+    total += released;
+    if (released === 0) return total;
+  }
+}

@@ -1,0 +1,87 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Conflict, ValidationError } from '../domain';
+import { createUserAccounts } from './ledger';
+import type { Sql } from './pool';
+
+export interface User {
+  id: string;
+  email: string;
+  referralCode: string;
+  referredBy: string | null;
+  createdAt: string;
+}
+
+/** API keys have 256 bits of entropy, so a plain SHA-256 is a safe, fast lookup hash. */
+export function hashApiKey(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex');
+}
+
+function newApiKey(): string {
+  return `ck_${randomBytes(32).toString('base64url')}`;
+}
+
+function newReferralCode(): string {
+  return randomBytes(5).toString('hex').toUpperCase();
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  referral_code: string;
+  referred_by: string | null;
+  created_at: Date;
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    referralCode: row.referral_code,
+    referredBy: row.referred_by,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** Creates the user and their ledger accounts in one transaction; the API key is returned once. */
+export async function createUser(
+  sql: Sql,
+  input: { email: string; referralCode?: string },
+): Promise<{ user: User; apiKey: string }> {
+  const apiKey = newApiKey();
+  const id = randomUUID();
+  try {
+    const user = await sql.begin(async (tx) => {
+      let referredBy: string | null = null;
+      if (input.referralCode) {
+        const [referrer] = await tx<{ id: string }[]>`
+          SELECT id FROM users WHERE referral_code = ${input.referralCode.toUpperCase()}`;
+        if (!referrer) throw new ValidationError('referralCode', 'no user has this referral code');
+        referredBy = referrer.id;
+      }
+      const [row] = await tx<UserRow[]>`
+        INSERT INTO users (id, email, api_key_hash, referral_code, referred_by)
+        VALUES (${id}, ${input.email}, ${hashApiKey(apiKey)}, ${newReferralCode()}, ${referredBy})
+        RETURNING id, email, referral_code, referred_by, created_at`;
+      await createUserAccounts(tx, id);
+      return toUser(row!);
+    });
+    return { user, apiKey };
+  } catch (error) {
+    if ((error as { constraint_name?: string }).constraint_name === 'users_email_unique') {
+      throw new Conflict('email: a user with this email already exists');
+    }
+    throw error;
+  }
+}
+
+export async function findUserByApiKey(sql: Sql, apiKey: string): Promise<User | null> {
+  const [row] = await sql<UserRow[]>`
+    SELECT id, email, referral_code, referred_by, created_at FROM users WHERE api_key_hash = ${hashApiKey(apiKey)}`;
+  return row ? toUser(row) : null;
+}
+
+export async function findUserById(sql: Sql, id: string): Promise<User | null> {
+  const [row] = await sql<UserRow[]>`
+    SELECT id, email, referral_code, referred_by, created_at FROM users WHERE id = ${id}`;
+  return row ? toUser(row) : null;
+}

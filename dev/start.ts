@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createApp } from '../api/app';
+import { Metrics } from '../api/metrics';
+import { listen } from '../api/server';
+import { loadEnvOrExit } from '../config/env';
+import { Ledger } from '../db/ledger';
+import { createPool } from '../db/pool';
+import { createWorker, ensureHoldSweeper } from '../worker/worker';
+import { startInfrastructure } from './stack';
+
+/**
+ * `npm start`: the whole stack on one machine with no configuration. Whatever is configured
+ * (DATABASE_URL, TEMPORAL_ADDRESS) is used instead of the embedded part. Ctrl-C stops it all.
+ */
+async function main(): Promise<void> {
+  const env = loadEnvOrExit();
+  const started = Date.now();
+  const say = (line: string) => console.log(`[start] ${line}`);
+  say('starting Postgres and Temporal…');
+  const infra = await startInfrastructure({
+    dataDir: path.resolve(env.DATA_DIR),
+    databaseUrl: env.DATABASE_URL,
+    temporalAddress: env.TEMPORAL_ADDRESS,
+    temporalNamespace: env.TEMPORAL_NAMESPACE,
+    temporalCliPath: env.TEMPORAL_CLI_PATH,
+    temporalPorts: { port: 7233, uiPort: 8233 },
+    persistTemporal: true,
+    log: (line) => {
+      if (/error|fatal|panic/i.test(line) && !/level=info/.test(line)) process.stderr.write(line);
+    },
+  });
+  const cleanups: (() => Promise<unknown>)[] = [() => infra.stop()];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+  try {
+    const sql = createPool(infra.databaseUrl);
+    cleanups.push(() => sql.end());
+    const metrics = new Metrics();
+    const ledger = await Ledger.open(sql, metrics.ledgerObserver);
+    const clientConnection = await Connection.connect({ address: infra.temporalAddress });
+    cleanups.push(() => clientConnection.close());
+    const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
+
+    const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });
+    cleanups.push(() => workerConnection.close());
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      activities: createActivities({ ledger }),
+    });
+    const running = worker.run();
+    cleanups.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+    await ensureHoldSweeper(temporal);
+
+    const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
+    const app = createApp({ sql, ledger, temporal, metrics, adminApiKey });
+    const server = await listen(app, env.PORT, env.HOST);
+    cleanups.push(() => server.close());
+
+    say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(`API:             ${server.url}   (health: ${server.url}/healthz)`);
+    say(`Credits page:    ${server.url}/usercredits`);
+    say(`Temporal Web UI: ${infra.temporalUiUrl ?? '(external Temporal: use its own UI)'}`);
+    say(`Temporal:        ${infra.temporalAddress} (${infra.temporalSource})`);
+    say(`Postgres:        ${infra.databaseUrl}`);
+    if (!env.ADMIN_API_KEY) say(`Operator key:    ${adminApiKey}   (set ADMIN_API_KEY to choose one)`);
+    say('Ctrl-C stops everything.');
+  } catch (error) {
+    console.error(error);
+    await stop(1);
+  }
+}
+
+void main();

@@ -1,0 +1,41 @@
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { Activities } from '../activities';
+import { TASK_QUEUE, workflowIds } from '../workflows/messages';
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  activities: Activities;
+  /** A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. */
+  workflowBundle?: { codePath: string };
+}
+
+export function workflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: TASK_QUEUE,
+    activities: options.activities,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: workflowsPath() }),
+  });
+}
+
+/** Starts the ledger's hold sweeper once per namespace; a second start is a no-op. */
+export async function ensureHoldSweeper(client: Client, intervalSeconds = 30): Promise<void> {
+  try {
+    await client.workflow.start('holdSweeperWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: workflowIds.holdSweeper(),
+      args: [{ intervalSeconds }],
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}

@@ -1,0 +1,1 @@
+export { holdSweeperWorkflow } from './hold-sweeper';
