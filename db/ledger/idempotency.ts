@@ -46,7 +46,8 @@ export async function recordOperations(
   if (ops.length === 0) return;
   await tx`
     INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result)
-    SELECT * FROM unnest(
+    SELECT key, kind, hash, result::jsonb FROM unnest(
       ${ops.map((o) => o.key)}::text[], ${ops.map((o) => o.kind)}::text[],
-      ${ops.map((o) => o.hash)}::text[], ${ops.map((o) => JSON.stringify(o.result))}::jsonb[])`;
+      ${ops.map((o) => o.hash)}::text[], ${ops.map((o) => JSON.stringify(o.result))}::text[]
+    ) AS op(key, kind, hash, result)`;
 }

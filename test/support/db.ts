@@ -1,0 +1,36 @@
+import type { Ledger } from '../../db/ledger';
+import { createPool, type Sql } from '../../db/pool';
+import { createUser } from '../../db/users';
+
+export function testPool(max = 20): Sql {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: run the tests through jest (global setup)');
+  return createPool(url, { max });
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now()}-${counter}@example.test`;
+}
+
+/** A user with `credits` granted to their purchased bucket. */
+export async function fundedUser(
+  sql: Sql,
+  ledger: Ledger,
+  credits: number,
+  bucket: 'purchased' | 'earned' = 'purchased',
+) {
+  const { user, apiKey } = await createUser(sql, { email: uniqueEmail() });
+  if (credits > 0) {
+    await ledger.credit({
+      idempotencyKey: `test-fund:${user.id}:${bucket}`,
+      userId: user.id,
+      amount: credits,
+      from: 'grants',
+      bucket,
+      kind: 'grant',
+    });
+  }
+  return { user, apiKey };
+}
