@@ -1,0 +1,95 @@
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import { Metrics } from '../../api/metrics';
+import { listen } from '../../api/server';
+import { Ledger } from '../../db/ledger';
+import type { Sql } from '../../db/pool';
+import { testPool } from './db';
+
+export const ADMIN_KEY = 'test-operator-key-0123456789';
+
+export interface TestApp {
+  url: string;
+  sql: Sql;
+  ledger: Ledger;
+  temporal: Client;
+  close(): Promise<void>;
+}
+
+/** The real API on a free port, on the run's shared Postgres and Temporal. */
+export async function startTestApp(
+  options: { adminApiKey?: string | undefined } = { adminApiKey: ADMIN_KEY },
+): Promise<TestApp> {
+  const sql = testPool();
+  const metrics = new Metrics();
+  const ledger = await Ledger.open(sql, metrics.ledgerObserver);
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const temporal = new Client({ connection, namespace: 'default' });
+  const app = createApp({ sql, ledger, temporal, metrics, adminApiKey: options.adminApiKey, log: () => {} });
+  const server = await listen(app, 0, '127.0.0.1');
+  return {
+    url: server.url,
+    sql,
+    ledger,
+    temporal,
+    close: async () => {
+      await server.close();
+      await connection.close();
+      await sql.end();
+    },
+  };
+}
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A small HTTP client: JSON in and out, bearer auth, raw bodies for malformed-input tests. */
+export function http(baseUrl: string) {
+  async function call<T>(
+    method: string,
+    path: string,
+    options: { key?: string; json?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<HttpResult<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.key) headers.authorization = `Bearer ${options.key}`;
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.raw !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = options.raw;
+    }
+    const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (res.headers.get('content-type')?.includes('json')) parsed = JSON.parse(text);
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+  return {
+    get: <T = Record<string, unknown>>(path: string, key?: string) => call<T>('GET', path, { key }),
+    post: <T = Record<string, unknown>>(
+      path: string,
+      json: unknown,
+      key?: string,
+      headers?: Record<string, string>,
+    ) => call<T>('POST', path, { key, json, headers }),
+    raw: call,
+  };
+}
+
+let n = 0;
+export async function signUp(api: ReturnType<typeof http>) {
+  n += 1;
+  const res = await api.post<{ id: string; apiKey: string; email: string; referralCode: string }>(
+    '/v1/users',
+    {
+      email: `api-${process.pid}-${Date.now()}-${n}@example.test`,
+    },
+  );
+  if (res.status !== 201) throw new Error(`sign up failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
