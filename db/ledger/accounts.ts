@@ -35,14 +35,22 @@ export async function createUserAccounts(tx: Tx, userId: string): Promise<void> 
 }
 
 /**
- * Locks the users' bucket accounts and the named system accounts, always in id order,
- * so concurrent transactions never deadlock on each other.
+ * Locks the users' bucket accounts and the named system accounts in one global order (user
+ * accounts by id, then system accounts by id), so concurrent transactions never deadlock.
  */
 export async function lockAccounts(tx: Tx, userIds: string[], systemIds: number[]): Promise<LockedAccount[]> {
   return tx<LockedAccount[]>`
     SELECT id, user_id, bucket, posted, held FROM accounts
     WHERE user_id = ANY(${userIds}::uuid[]) OR id = ANY(${systemIds}::bigint[])
-    ORDER BY id FOR UPDATE`;
+    ORDER BY user_id IS NULL, id FOR UPDATE`;
+}
+
+/**
+ * Locks system accounts last, just before their transfers: a hot system account (usage) is then
+ * held only from here to the commit, so the next batch does its reads and user locks meanwhile.
+ */
+export async function lockSystemAccounts(tx: Tx, ids: number[]): Promise<void> {
+  await tx`SELECT id FROM accounts WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`;
 }
 
 /** The user's buckets from a locked set, in spending order; NotFound when the user has none. */

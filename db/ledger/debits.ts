@@ -1,6 +1,6 @@
 import { IdempotencyConflict, InsufficientCredits, isValidCredits, ValidationError } from '../../domain';
 import type { Sql, Tx } from '../pool';
-import { available, lockAccounts, type SystemAccounts, splitBySpendingOrder, userBuckets } from './accounts';
+import { available, lockAccounts, lockSystemAccounts, type SystemAccounts, splitBySpendingOrder, userBuckets } from './accounts';
 import { expireHolds } from './holds';
 import { assertKey, findOperations, recordOperations, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
@@ -46,10 +46,15 @@ async function debitManyInTx(
 ): Promise<Settled<DebitResult>[]> {
   const settled: (Settled<DebitResult> | undefined)[] = new Array(requests.length);
   const hashes = requests.map(debitHash);
-  const stored = await findOperations(
-    tx,
-    requests.map((r) => r.idempotencyKey),
-  );
+  // Pipelined: the idempotency lookup and the user locks travel in one round trip.
+  const userIds = [...new Set(requests.map((r) => r.userId))];
+  const [stored, lockedUsers] = await Promise.all([
+    findOperations(
+      tx,
+      requests.map((r) => r.idempotencyKey),
+    ),
+    lockAccounts(tx, userIds, []),
+  ]);
   const firstInBatch = new Map<string, number>();
   const fresh: number[] = [];
   requests.forEach((req, i) => {
@@ -65,12 +70,11 @@ async function debitManyInTx(
   });
 
   const systemIds = [...new Set(fresh.map((i) => system.id(requests[i]!.to ?? 'usage')))];
-  const userIds = [...new Set(fresh.map((i) => requests[i]!.userId))];
-  let locked = fresh.length ? await lockAccounts(tx, userIds, systemIds) : [];
+  let locked = lockedUsers;
   // Expired holds must not keep credits from a debit: release them first (the accounts are locked).
   const usersWithHolds = [...new Set(locked.filter((a) => a.held > 0).map((a) => a.user_id!))];
   if (usersWithHolds.length && (await expireHolds(tx, usersWithHolds))) {
-    locked = await lockAccounts(tx, userIds, systemIds);
+    locked = await lockAccounts(tx, userIds, []);
   }
 
   const transfers: NewTransfer[] = [];
@@ -115,8 +119,14 @@ async function debitManyInTx(
       return result;
     });
   }
-  await recordOperations(tx, ops);
-  await insertTransfers(tx, transfers);
+  if (ops.length > 0) {
+    // Pipelined, and executed in this order: operations, system-account locks, transfers.
+    await Promise.all([
+      recordOperations(tx, ops),
+      lockSystemAccounts(tx, systemIds),
+      insertTransfers(tx, transfers),
+    ]);
+  }
   return settled as Settled<DebitResult>[];
 }
 

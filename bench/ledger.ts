@@ -1,0 +1,119 @@
+/**
+ * npm run bench:ledger — debits per second through the ledger module, 64 concurrent callers,
+ * one transaction per debit (debitAlone) against group commit (debit), on 1,000 accounts and on
+ * one hot account. Prints a Markdown table for BENCHMARKS.md.
+ */
+import { randomUUID } from 'node:crypto';
+import { Ledger } from '../db/ledger';
+import type { Sql } from '../db/pool';
+import { createUser } from '../db/users';
+import { benchDatabase, closedLoop, machine, percentile } from './support';
+
+const CALLERS = 64;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ACCOUNTS = 1000;
+const FUNDS = 10_000_000;
+
+async function fundedUsers(sql: Sql, ledger: Ledger, count: number, credits: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const { user } = await createUser(sql, { email: `bench-${randomUUID()}@example.test` });
+        await ledger.credit({
+          idempotencyKey: `bench-fund:${user.id}`,
+          userId: user.id,
+          amount: credits,
+          from: 'grants',
+          kind: 'grant',
+        });
+        return user.id;
+      }),
+    );
+    ids.push(...batch);
+  }
+  return ids;
+}
+
+type Path = 'one transaction per debit' | 'group commit';
+
+async function scenario(ledger: Ledger, path: Path, accounts: string[]) {
+  const debit = path === 'group commit' ? ledger.debit.bind(ledger) : ledger.debitAlone.bind(ledger);
+  const result = await closedLoop(CALLERS, SECONDS, (caller, i) =>
+    debit({
+      idempotencyKey: randomUUID(),
+      userId: accounts[(caller * 7919 + i) % accounts.length]!,
+      amount: 1,
+      kind: 'bench',
+    }),
+  );
+  return {
+    perSecond: Math.round(result.done / (result.elapsedMs / 1000)),
+    p50: percentile(result.latenciesMs, 50),
+    p99: percentile(result.latenciesMs, 99),
+    failed: result.failed,
+    done: result.done,
+  };
+}
+
+/** Fund one account for exactly 1,000 debits, fire 3,000 at once: exactly 1,000 may succeed. */
+async function overdrawCheck(sql: Sql, ledger: Ledger): Promise<string> {
+  const [hot] = await fundedUsers(sql, ledger, 1, 1000);
+  const settled = await Promise.allSettled(
+    Array.from({ length: 3000 }, () =>
+      ledger.debit({ idempotencyKey: randomUUID(), userId: hot!, amount: 1, kind: 'bench' }),
+    ),
+  );
+  const ok = settled.filter((s) => s.status === 'fulfilled').length;
+  const balance = await ledger.balance(hot!);
+  if (ok !== 1000 || balance.posted !== 0) throw new Error(`overdraw check failed: ${ok} ok, ${balance.posted}`);
+  return `3,000 concurrent debits of 1 on an account holding 1,000: ${ok} succeeded, balance ${balance.posted}`;
+}
+
+async function main() {
+  const db = await benchDatabase();
+  const sql = db.pool(70);
+  try {
+    const ledger = await Ledger.open(sql);
+    const many = await fundedUsers(sql, ledger, ACCOUNTS, FUNDS);
+    const hot = await fundedUsers(sql, ledger, 1, FUNDS);
+    const rows: string[] = [];
+    const rates: Record<string, number> = {};
+    for (const [label, accounts] of [
+      ['1,000 accounts', many],
+      ['1 hot account', hot],
+    ] as const) {
+      for (const path of ['one transaction per debit', 'group commit'] as const) {
+        const r = await scenario(ledger, path, accounts);
+        rates[`${label}/${path}`] = r.perSecond;
+        rows.push(
+          `| ${label} | ${path} | ${r.perSecond.toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.failed} |`,
+        );
+        console.error(rows.at(-1));
+      }
+    }
+    const hotBalance = await ledger.balance(hot[0]!);
+    const conservation = await ledger.conservation();
+    const overdraw = await overdrawCheck(sql, ledger);
+    console.log(`Machine: ${machine()}`);
+    console.log(`Command: npm run bench:ledger (${CALLERS} callers, ${SECONDS} s per row, amount 1)\n`);
+    console.log('| accounts | path | debits/s | p50 ms | p99 ms | failed |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+    for (const row of rows) console.log(row);
+    for (const label of ['1,000 accounts', '1 hot account']) {
+      const ratio = rates[`${label}/group commit`]! / rates[`${label}/one transaction per debit`]!;
+      console.log(`\n${label}: group commit is ${ratio.toFixed(1)}× one transaction per debit.`);
+    }
+    console.log(`\nHot account after the run: available ${hotBalance.available} (never negative).`);
+    console.log(`Overdraw check: ${overdraw}.`);
+    console.log(`Conservation: ${JSON.stringify(conservation)}`);
+  } finally {
+    await sql.end();
+    await db.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

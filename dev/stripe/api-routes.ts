@@ -1,0 +1,166 @@
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import { StripeApiError } from './errors';
+import { type FormObject, parseForm } from './form';
+import type { IdempotencyCache } from './idempotency';
+import type { StripeObject } from './objects';
+import {
+  createRefundParams,
+  createSessionParams,
+  listEventsParams,
+  listSessionsParams,
+  parseParams,
+  retrieveParams,
+} from './schemas';
+import type { StandInStore } from './store';
+
+/**
+ * Stripe's REST API under /v1, as far as a credit-purchase system uses it. Parameters arrive
+ * form-encoded (POST body, GET query), are parsed by form.ts and validated by schemas.ts; every
+ * POST honours `Idempotency-Key`.
+ */
+export interface ApiDeps {
+  store: StandInStore;
+  idempotency: IdempotencyCache;
+}
+
+export function apiRouter({ store, idempotency }: ApiDeps): Router {
+  const router = express.Router();
+  router.use(requireTestKey);
+  router.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '256kb' }));
+
+  const post = (path: string, handler: (params: FormObject, req: Request) => unknown) =>
+    router.post(path, idempotent(idempotency, handler));
+  const get = (path: string, handler: (params: FormObject, req: Request) => unknown) =>
+    router.get(path, (req, res) => {
+      res.json(handler(parseForm(queryOf(req)), req));
+    });
+
+  post('/checkout/sessions', (params) => {
+    const parsed = parseParams(createSessionParams, params);
+    return store.expand(store.createSession(parsed), parsed.expand);
+  });
+  get('/checkout/sessions', (params) => {
+    const parsed = parseParams(listSessionsParams, params);
+    return expandList(store, store.listSessions(parsed), parsed.expand);
+  });
+  get('/checkout/sessions/:id', (params, req) =>
+    retrieve(store, store.getSession(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  get('/checkout/sessions/:id/line_items', (params, req) => {
+    parseParams(retrieveParams, params);
+    const id = idParam(req);
+    store.getSession(id);
+    return store.expand(store.getSession(id), ['line_items']).line_items;
+  });
+  post('/checkout/sessions/:id/expire', (params, req) =>
+    retrieve(store, store.expireSession(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+
+  post('/refunds', (params) => {
+    const parsed = parseParams(createRefundParams, params);
+    return store.expand(store.createRefund(parsed), parsed.expand);
+  });
+  get('/refunds/:id', (params, req) =>
+    retrieve(store, store.getRefund(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  get('/payment_intents/:id', (params, req) =>
+    retrieve(store, store.getPaymentIntent(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  get('/charges/:id', (params, req) =>
+    retrieve(store, store.getCharge(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+
+  get('/events', (params) => store.listEvents(parseParams(listEventsParams, params)));
+  get('/events/:id', (params, req) => {
+    parseParams(retrieveParams, params);
+    return store.getEvent(idParam(req));
+  });
+
+  router.use((req) => {
+    throw new StripeApiError(
+      404,
+      'invalid_request_error',
+      `Unrecognized request URL (${req.method}: ${req.originalUrl.split('?')[0]}). ` +
+        'The Stripe stand-in serves only what the credits system uses.',
+    );
+  });
+  return router;
+}
+
+/** Stripe accepts any secret test key of the account; the stand-in accepts any `sk_test_…`. */
+const requireTestKey: RequestHandler = (req, _res, next) => {
+  const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
+  if (!match) {
+    throw new StripeApiError(
+      401,
+      'invalid_request_error',
+      'You did not provide an API key. You need to provide your API key in the Authorization header, ' +
+        "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+    );
+  }
+  const key = match[1]!;
+  if (!/^sk_test_[A-Za-z0-9_]+$/.test(key)) {
+    throw new StripeApiError(401, 'invalid_request_error', `Invalid API Key provided: ${redact(key)}`);
+  }
+  next();
+};
+
+function redact(key: string): string {
+  return key.length <= 12 ? `${key.slice(0, 3)}****` : `${key.slice(0, 8)}****${key.slice(-4)}`;
+}
+
+/**
+ * Replays the stored response for a repeated `Idempotency-Key` (or refuses a conflicting one),
+ * else runs `handler` and stores its response. Only successes are stored: a refused request
+ * did not happen, so retrying it with the same key once fixed must work.
+ */
+function idempotent(
+  cache: IdempotencyCache,
+  handler: (params: FormObject, req: Request) => unknown,
+): RequestHandler {
+  return (req, res) => {
+    const params = parseForm(typeof req.body === 'string' ? req.body : '');
+    const key = req.get('idempotency-key');
+    const endpoint = `${req.method} ${req.baseUrl}${req.path}`;
+    if (key !== undefined) {
+      res.set('Idempotency-Key', key);
+      const stored = cache.replay(key, endpoint, params);
+      if (stored) {
+        res.set('Idempotent-Replayed', 'true');
+        res.status(stored.status).json(stored.body);
+        return;
+      }
+    }
+    const body = handler(params, req);
+    if (key !== undefined) cache.store(key, endpoint, params, { status: 200, body });
+    res.json(body);
+  };
+}
+
+function retrieve(store: StandInStore, object: StripeObject, expand: readonly string[] | undefined) {
+  return store.expand(object, expand);
+}
+
+/** On lists Stripe names expansions through the items: `expand[]=data.payment_intent`. */
+function expandList<T extends StripeObject>(
+  store: StandInStore,
+  page: { object: 'list'; url: string; has_more: boolean; data: T[] },
+  expand: readonly string[] | undefined,
+) {
+  if (!expand?.length) return page;
+  const fields = expand.map((field) => {
+    if (!field.startsWith('data.')) throw new StripeApiError(400, 'invalid_request_error', `This property cannot be expanded (${field}).`, 'expand');
+    return field.slice('data.'.length);
+  });
+  return { ...page, data: page.data.map((item) => store.expand(item, fields)) };
+}
+
+function idParam(req: Request): string {
+  const id = req.params.id;
+  return typeof id === 'string' ? id : '';
+}
+
+function queryOf(req: Request): string {
+  const index = req.originalUrl.indexOf('?');
+  return index === -1 ? '' : req.originalUrl.slice(index + 1);
+}

@@ -1,0 +1,49 @@
+/**
+ * Errors in Stripe's wire shape, `{ error: { type, message, param?, code? } }`. The SDK picks the
+ * error class from the HTTP status and `type` (400/404 + `idempotency_error` →
+ * StripeIdempotencyError, 401 → StripeAuthenticationError, …), so both must match Stripe.
+ */
+export type StripeErrorType = 'invalid_request_error' | 'idempotency_error' | 'api_error';
+
+export interface StripeErrorBody {
+  error: { type: StripeErrorType; message: string; param?: string; code?: string };
+}
+
+export class StripeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: StripeErrorType,
+    message: string,
+    readonly param?: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'StripeApiError';
+  }
+
+  toBody(): StripeErrorBody {
+    return {
+      error: {
+        type: this.type,
+        message: this.message,
+        ...(this.param !== undefined ? { param: this.param } : {}),
+        ...(this.code !== undefined ? { code: this.code } : {}),
+      },
+    };
+  }
+}
+
+export function invalidRequest(message: string, param?: string, code?: string): StripeApiError {
+  return new StripeApiError(400, 'invalid_request_error', message, param, code);
+}
+
+/** A missing object named in the URL is a 404; one named in a body parameter is a 400. */
+export function noSuch(kind: string, id: string, param: string, status: 400 | 404 = 404): StripeApiError {
+  return new StripeApiError(
+    status,
+    'invalid_request_error',
+    `No such ${kind}: '${id}'`,
+    param,
+    'resource_missing',
+  );
+}

@@ -1,0 +1,433 @@
+import { chargeCard } from './cards';
+import { invalidRequest, noSuch } from './errors';
+import { formatAmount } from './money';
+import {
+  API_VERSION,
+  type Charge,
+  type CheckoutSession,
+  type LineItem,
+  type ListPage,
+  type Metadata,
+  newId,
+  nowSeconds,
+  type PaymentIntent,
+  type Refund,
+  type StripeEvent,
+  type StripeObject,
+} from './objects';
+import type { CreateRefundParams, CreateSessionParams, ListEventsParams, ListSessionsParams } from './schemas';
+
+/**
+ * The stand-in's state and every state change, in memory. Each change that Stripe announces
+ * with an event emits one here (through `onEvent`, which hands it to webhook delivery); nothing
+ * here knows about HTTP. Failures a client can cause throw StripeApiError.
+ */
+
+export interface StoreOptions {
+  checkoutUrl(sessionId: string): string;
+  onEvent(event: StripeEvent): void;
+}
+
+export type PayResult =
+  | { ok: true; session: CheckoutSession; paymentIntent: PaymentIntent }
+  | { ok: false; status: 402 | 404 | 409 | 410; message: string };
+
+interface SessionRecord {
+  session: CheckoutSession;
+  lineItems: LineItem[];
+  /** Stripe copies `payment_intent_data.metadata` (not the session's) onto the payment intent. */
+  paymentIntentMetadata: Metadata;
+  paymentIntentDescription: string | null;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+const DEFAULT_LIFETIME_S = 24 * 60 * 60;
+const MAX_LIFETIME_S = 24 * 60 * 60;
+
+export class StandInStore {
+  /** Oldest first. */
+  readonly events: StripeEvent[] = [];
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly paymentIntents = new Map<string, PaymentIntent>();
+  private readonly charges = new Map<string, Charge>();
+  private readonly refunds = new Map<string, Refund>();
+  private stopped = false;
+
+  constructor(private readonly options: StoreOptions) {}
+
+  emit(type: string, object: unknown): StripeEvent {
+    const event: StripeEvent = {
+      id: newId('evt'),
+      object: 'event',
+      api_version: API_VERSION,
+      created: nowSeconds(),
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+      // A snapshot: the event shows the object as it was when it happened.
+      data: { object: structuredClone(object) },
+    };
+    this.events.push(event);
+    this.options.onEvent(event);
+    return event;
+  }
+
+  createSession(params: CreateSessionParams): CheckoutSession {
+    const now = nowSeconds();
+    const expiresAt = params.expires_at ?? now + DEFAULT_LIFETIME_S;
+    // Stripe wants 30 minutes to 24 hours; the lower bound is relaxed so tests can watch a
+    // session expire within seconds.
+    if (expiresAt < now + 1) {
+      throw invalidRequest('The `expires_at` timestamp must be at least 1 second in the future.', 'expires_at');
+    }
+    if (expiresAt > now + MAX_LIFETIME_S) {
+      throw invalidRequest(
+        'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.',
+        'expires_at',
+      );
+    }
+    const currencies = new Set(params.line_items.map((item) => item.price_data.currency));
+    if (currencies.size > 1) {
+      throw invalidRequest('All line items must have the same currency.', 'line_items');
+    }
+    const currency = params.line_items[0]!.price_data.currency;
+    const lineItems = params.line_items.map((item): LineItem => {
+      const amount = item.price_data.unit_amount * item.quantity;
+      return {
+        id: newId('li'),
+        object: 'item',
+        amount_subtotal: amount,
+        amount_total: amount,
+        currency,
+        description: item.price_data.product_data.name,
+        quantity: item.quantity,
+        price: {
+          id: newId('price'),
+          object: 'price',
+          currency,
+          unit_amount: item.price_data.unit_amount,
+          product: newId('prod'),
+          type: 'one_time',
+        },
+      };
+    });
+    const total = lineItems.reduce((sum, item) => sum + item.amount_total, 0);
+    const id = newId('cs_test', 58);
+    const session: CheckoutSession = {
+      id,
+      object: 'checkout.session',
+      created: now,
+      livemode: false,
+      mode: 'payment',
+      url: this.options.checkoutUrl(id),
+      status: 'open',
+      payment_status: 'unpaid',
+      amount_subtotal: total,
+      amount_total: total,
+      currency,
+      metadata: params.metadata ?? {},
+      client_reference_id: params.client_reference_id ?? null,
+      customer_email: params.customer_email ?? null,
+      customer_details: null,
+      expires_at: expiresAt,
+      payment_intent: null,
+      success_url: params.success_url,
+      cancel_url: params.cancel_url ?? null,
+    };
+    const record: SessionRecord = {
+      session,
+      lineItems,
+      paymentIntentMetadata: params.payment_intent_data?.metadata ?? {},
+      paymentIntentDescription: params.payment_intent_data?.description ?? null,
+    };
+    this.sessions.set(id, record);
+    this.scheduleExpiry(record);
+    return session;
+  }
+
+  getSession(id: string): CheckoutSession {
+    const record = this.sessionRecord(id);
+    if (!record) throw noSuch('checkout.session', id, 'session');
+    return record.session;
+  }
+
+  /** The session and its line items, or undefined; for the checkout page. */
+  sessionRecord(id: string): { session: CheckoutSession; lineItems: LineItem[] } | undefined {
+    const record = this.sessions.get(id);
+    if (record) this.expireIfDue(record);
+    return record;
+  }
+
+  listSessions(params: ListSessionsParams): ListPage<CheckoutSession> {
+    const all = [...this.sessions.values()]
+      .map((record) => {
+        this.expireIfDue(record);
+        return record.session;
+      })
+      .filter((s) => params.status === undefined || s.status === params.status)
+      .filter((s) => params.payment_intent === undefined || s.payment_intent === params.payment_intent)
+      .reverse();
+    return paginate(all, params, '/v1/checkout/sessions');
+  }
+
+  expireSession(id: string): CheckoutSession {
+    const record = this.sessions.get(id);
+    if (!record) throw noSuch('checkout.session', id, 'session');
+    this.expireIfDue(record);
+    if (record.session.status !== 'open') {
+      throw invalidRequest(
+        `Only Checkout Sessions with a status of \`open\` can be expired. This session has a status of \`${record.session.status}\`.`,
+      );
+    }
+    this.expire(record);
+    return record.session;
+  }
+
+  /** What the Pay button does; a declined card leaves the session open for another try. */
+  pay(id: string, card?: string): PayResult {
+    const record = this.sessions.get(id);
+    if (!record) return { ok: false, status: 404, message: 'This checkout session does not exist.' };
+    this.expireIfDue(record);
+    const { session } = record;
+    if (session.status === 'expired') {
+      return { ok: false, status: 410, message: 'This checkout session has expired.' };
+    }
+    if (session.status === 'complete') {
+      return { ok: false, status: 409, message: 'This checkout session is already paid.' };
+    }
+    const outcome = chargeCard(card);
+    if (!outcome.ok) return { ok: false, status: 402, message: outcome.message };
+    const paymentIntent = this.charge(record);
+    clearTimeout(record.expiryTimer);
+    session.status = 'complete';
+    session.payment_status = 'paid';
+    session.payment_intent = paymentIntent.id;
+    session.url = null;
+    session.customer_details = { email: session.customer_email };
+    this.emit('checkout.session.completed', session);
+    return { ok: true, session, paymentIntent };
+  }
+
+  /**
+   * A second successful charge for a paid session, announced by another
+   * `checkout.session.completed` whose session carries the new payment intent. The stored
+   * session keeps its first payment intent: the duplicate is money the system must give back.
+   */
+  duplicateCharge(id: string): { paymentIntent: PaymentIntent; event: StripeEvent } {
+    const record = this.sessions.get(id);
+    if (!record) throw new Error(`no checkout session ${id}`);
+    if (record.session.status !== 'complete') {
+      throw new Error(`checkout session ${id} is ${record.session.status}, not complete: pay it first`);
+    }
+    const paymentIntent = this.charge(record);
+    const event = this.emit('checkout.session.completed', {
+      ...record.session,
+      payment_intent: paymentIntent.id,
+    });
+    return { paymentIntent, event };
+  }
+
+  createRefund(params: CreateRefundParams): Refund {
+    if ((params.payment_intent === undefined) === (params.charge === undefined)) {
+      throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.');
+    }
+    const charge = params.payment_intent
+      ? this.chargeOf(params.payment_intent)
+      : this.charges.get(params.charge ?? '');
+    if (!charge) throw noSuch('charge', params.charge ?? '', 'charge', 400);
+    const remaining = charge.amount - charge.amount_refunded;
+    if (remaining === 0) {
+      throw invalidRequest(`Charge ${charge.id} has already been refunded.`, undefined, 'charge_already_refunded');
+    }
+    const amount = params.amount ?? remaining;
+    if (amount > remaining) {
+      throw invalidRequest(
+        `Refund amount (${formatAmount(amount, charge.currency)}) is greater than unrefunded amount on charge ` +
+          `(${formatAmount(remaining, charge.currency)})`,
+        'amount',
+      );
+    }
+    const refund: Refund = {
+      id: newId('re'),
+      object: 'refund',
+      created: nowSeconds(),
+      amount,
+      charge: charge.id,
+      currency: charge.currency,
+      payment_intent: charge.payment_intent,
+      reason: params.reason ?? null,
+      status: 'succeeded',
+      metadata: params.metadata ?? {},
+    };
+    this.refunds.set(refund.id, refund);
+    charge.amount_refunded += amount;
+    charge.refunded = charge.amount_refunded === charge.amount;
+    this.emit('charge.refunded', charge);
+    return refund;
+  }
+
+  getRefund(id: string): Refund {
+    const refund = this.refunds.get(id);
+    if (!refund) throw noSuch('refund', id, 'id');
+    return refund;
+  }
+
+  getPaymentIntent(id: string): PaymentIntent {
+    const paymentIntent = this.paymentIntents.get(id);
+    if (!paymentIntent) throw noSuch('payment_intent', id, 'intent');
+    return paymentIntent;
+  }
+
+  getCharge(id: string): Charge {
+    const charge = this.charges.get(id);
+    if (!charge) throw noSuch('charge', id, 'id');
+    return charge;
+  }
+
+  getEvent(id: string): StripeEvent {
+    const event = this.events.find((e) => e.id === id);
+    if (!event) throw noSuch('event', id, 'id');
+    return event;
+  }
+
+  listEvents(params: ListEventsParams): ListPage<StripeEvent> {
+    const wanted = [...(params.types ?? []), ...(params.type ? [params.type] : [])].map(typeMatcher);
+    const matching = this.events.filter((e) => wanted.length === 0 || wanted.some((m) => m(e.type))).reverse();
+    return paginate(matching, params, '/v1/events');
+  }
+
+  /**
+   * `object` with `fields` expanded as `?expand[]=` asks: an id becomes the object it names, and
+   * a session's `line_items` become a list. Anything else is refused as Stripe refuses it.
+   */
+  expand(object: StripeObject, fields: readonly string[] | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...object };
+    for (const field of fields ?? []) {
+      if (object.object === 'checkout.session' && field === 'line_items') {
+        const record = this.sessions.get(object.id);
+        const url = `/v1/checkout/sessions/${object.id}/line_items`;
+        out.line_items = { object: 'list', url, has_more: false, data: record?.lineItems ?? [] };
+        continue;
+      }
+      const value = out[field];
+      if (value === null) continue;
+      const found = typeof value === 'string' ? this.findById(value) : undefined;
+      if (!found) throw invalidRequest(`This property cannot be expanded (${field}).`, 'expand');
+      out[field] = found;
+    }
+    return out;
+  }
+
+  /** Cancels the expiry timers, so a stopped stand-in leaves nothing scheduled. */
+  stop(): void {
+    this.stopped = true;
+    for (const record of this.sessions.values()) clearTimeout(record.expiryTimer);
+  }
+
+  private findById(id: string): StripeObject | undefined {
+    return (
+      this.paymentIntents.get(id) ?? this.charges.get(id) ?? this.refunds.get(id) ?? this.sessions.get(id)?.session
+    );
+  }
+
+  private chargeOf(paymentIntentId: string): Charge | undefined {
+    const paymentIntent = this.paymentIntents.get(paymentIntentId);
+    if (!paymentIntent) throw noSuch('payment_intent', paymentIntentId, 'payment_intent', 400);
+    return this.charges.get(paymentIntent.latest_charge);
+  }
+
+  /** A succeeded payment intent and its charge for the session's amount. */
+  private charge(record: SessionRecord): PaymentIntent {
+    const { session } = record;
+    const created = nowSeconds();
+    // The brief's consumers read the purchase link from the payment intent and charge, so the
+    // session metadata is copied there too; `payment_intent_data.metadata` wins on a clash.
+    // Real Stripe copies only `payment_intent_data.metadata`: code that must also work against
+    // Stripe should set both.
+    const metadata = { ...session.metadata, ...record.paymentIntentMetadata };
+    const paymentIntentId = newId('pi');
+    const charge: Charge = {
+      id: newId('ch'),
+      object: 'charge',
+      created,
+      livemode: false,
+      amount: session.amount_total,
+      amount_captured: session.amount_total,
+      amount_refunded: 0,
+      currency: session.currency,
+      captured: true,
+      paid: true,
+      refunded: false,
+      status: 'succeeded',
+      payment_intent: paymentIntentId,
+      metadata: { ...metadata },
+      billing_details: { email: session.customer_email },
+    };
+    const paymentIntent: PaymentIntent = {
+      id: paymentIntentId,
+      object: 'payment_intent',
+      created,
+      livemode: false,
+      amount: session.amount_total,
+      amount_received: session.amount_total,
+      currency: session.currency,
+      status: 'succeeded',
+      metadata,
+      latest_charge: charge.id,
+      description: record.paymentIntentDescription,
+    };
+    this.charges.set(charge.id, charge);
+    this.paymentIntents.set(paymentIntent.id, paymentIntent);
+    return paymentIntent;
+  }
+
+  private scheduleExpiry(record: SessionRecord): void {
+    const delay = record.session.expires_at * 1000 - Date.now();
+    record.expiryTimer = setTimeout(() => this.expireIfDue(record), Math.max(0, delay));
+    // The HTTP server keeps a running stand-in alive; a forgotten timer alone should not.
+    record.expiryTimer.unref();
+  }
+
+  /** Timers can fire late, so every read also expires a session whose time has passed. */
+  private expireIfDue(record: SessionRecord): void {
+    if (this.stopped) return;
+    if (record.session.status === 'open' && record.session.expires_at * 1000 <= Date.now()) this.expire(record);
+  }
+
+  private expire(record: SessionRecord): void {
+    clearTimeout(record.expiryTimer);
+    record.session.status = 'expired';
+    record.session.url = null;
+    this.emit('checkout.session.expired', record.session);
+  }
+}
+
+/** `checkout.session.*` matches every session event, as Stripe's `type` filter does. */
+function typeMatcher(pattern: string): (type: string) => boolean {
+  if (!pattern.endsWith('*')) return (type) => type === pattern;
+  const prefix = pattern.slice(0, -1);
+  return (type) => type.startsWith(prefix);
+}
+
+/** Stripe's cursor pagination over a newest-first list. */
+function paginate<T extends { id: string }>(
+  items: T[],
+  params: { limit: number; starting_after?: string; ending_before?: string },
+  url: string,
+): ListPage<T> {
+  if (params.starting_after !== undefined) {
+    const index = items.findIndex((item) => item.id === params.starting_after);
+    if (index === -1) throw invalidRequest(`No such object: '${params.starting_after}'`, 'starting_after');
+    const rest = items.slice(index + 1);
+    return { object: 'list', url, has_more: rest.length > params.limit, data: rest.slice(0, params.limit) };
+  }
+  if (params.ending_before !== undefined) {
+    const index = items.findIndex((item) => item.id === params.ending_before);
+    if (index === -1) throw invalidRequest(`No such object: '${params.ending_before}'`, 'ending_before');
+    const before = items.slice(0, index);
+    const start = Math.max(0, before.length - params.limit);
+    return { object: 'list', url, has_more: start > 0, data: before.slice(start) };
+  }
+  return { object: 'list', url, has_more: items.length > params.limit, data: items.slice(0, params.limit) };
+}
