@@ -66,7 +66,8 @@ async function overdrawCheck(sql: Sql, ledger: Ledger): Promise<string> {
   );
   const ok = settled.filter((s) => s.status === 'fulfilled').length;
   const balance = await ledger.balance(hot!);
-  if (ok !== 1000 || balance.posted !== 0) throw new Error(`overdraw check failed: ${ok} ok, ${balance.posted}`);
+  if (ok !== 1000 || balance.posted !== 0)
+    throw new Error(`overdraw check failed: ${ok} ok, ${balance.posted}`);
   return `3,000 concurrent debits of 1 on an account holding 1,000: ${ok} succeeded, balance ${balance.posted}`;
 }
 

@@ -8,6 +8,8 @@ export interface User {
   email: string;
   referralCode: string;
   referredBy: string | null;
+  /** A debit taking the available balance below this records one low-balance notice; null: off. */
+  lowBalanceThreshold: number | null;
   createdAt: string;
 }
 
@@ -29,6 +31,7 @@ interface UserRow {
   email: string;
   referral_code: string;
   referred_by: string | null;
+  low_balance_threshold: number | null;
   created_at: Date;
 }
 
@@ -38,6 +41,7 @@ function toUser(row: UserRow): User {
     email: row.email,
     referralCode: row.referral_code,
     referredBy: row.referred_by,
+    lowBalanceThreshold: row.low_balance_threshold,
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -61,7 +65,7 @@ export async function createUser(
       const [row] = await tx<UserRow[]>`
         INSERT INTO users (id, email, api_key_hash, referral_code, referred_by)
         VALUES (${id}, ${input.email}, ${hashApiKey(apiKey)}, ${newReferralCode()}, ${referredBy})
-        RETURNING id, email, referral_code, referred_by, created_at`;
+        RETURNING id, email, referral_code, referred_by, low_balance_threshold, created_at`;
       await createUserAccounts(tx, id);
       return toUser(row!);
     });
@@ -76,12 +80,20 @@ export async function createUser(
 
 export async function findUserByApiKey(sql: Sql, apiKey: string): Promise<User | null> {
   const [row] = await sql<UserRow[]>`
-    SELECT id, email, referral_code, referred_by, created_at FROM users WHERE api_key_hash = ${hashApiKey(apiKey)}`;
+    SELECT id, email, referral_code, referred_by, low_balance_threshold, created_at FROM users WHERE api_key_hash = ${hashApiKey(apiKey)}`;
   return row ? toUser(row) : null;
 }
 
 export async function findUserById(sql: Sql, id: string): Promise<User | null> {
   const [row] = await sql<UserRow[]>`
-    SELECT id, email, referral_code, referred_by, created_at FROM users WHERE id = ${id}`;
+    SELECT id, email, referral_code, referred_by, low_balance_threshold, created_at FROM users WHERE id = ${id}`;
   return row ? toUser(row) : null;
+}
+
+export async function setLowBalanceThreshold(
+  sql: Sql,
+  userId: string,
+  threshold: number | null,
+): Promise<void> {
+  await sql`UPDATE users SET low_balance_threshold = ${threshold} WHERE id = ${userId}`;
 }

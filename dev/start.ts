@@ -4,11 +4,9 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createApp } from '../api/app';
-import { Metrics } from '../api/metrics';
 import { listen } from '../api/server';
 import { loadEnvOrExit } from '../config/env';
-import { Ledger } from '../db/ledger';
-import { createPool } from '../db/pool';
+import { openServices } from '../config/services';
 import { createWorker, ensureHoldSweeper } from '../worker/worker';
 import { startInfrastructure } from './stack';
 
@@ -47,10 +45,9 @@ async function main(): Promise<void> {
   });
   cleanups.push(() => infra.stop());
   try {
-    const sql = createPool(infra.databaseUrl);
-    cleanups.push(() => sql.end());
-    const metrics = new Metrics();
-    const ledger = await Ledger.open(sql, metrics.ledgerObserver);
+    const services = await openServices({ databaseUrl: infra.databaseUrl, smtpUrl: env.SMTP_URL });
+    cleanups.push(() => services.close());
+    const { ledger } = services;
     const clientConnection = await Connection.connect({ address: infra.temporalAddress });
     cleanups.push(() => clientConnection.close());
     const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
@@ -71,7 +68,7 @@ async function main(): Promise<void> {
     await ensureHoldSweeper(temporal);
 
     const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
-    const app = createApp({ sql, ledger, temporal, metrics, adminApiKey });
+    const app = createApp({ ...services, temporal, adminApiKey });
     const server = await listen(app, env.PORT, env.HOST);
     cleanups.push(() => server.close());
 

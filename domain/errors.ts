@@ -25,8 +25,11 @@ export class InsufficientCredits extends DomainError {
   constructor(
     readonly needed: number,
     readonly available: number,
+    what = 'this',
   ) {
-    super(`insufficient credits: needed ${needed}, available ${available}`);
+    super(
+      `insufficient credits: ${what} costs ${needed} credits, the available balance is ${available} credits`,
+    );
   }
 }
 

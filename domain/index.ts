@@ -1,3 +1,5 @@
 export * from './credits';
 export * from './errors';
+export * from './planning';
+export * from './pricing';
 export * from './rates';

@@ -1,5 +1,5 @@
 /**
- * Types of the rate card (DESIGN.md §7). The rate card itself is data (issue 4);
+ * Types of the rate card (DESIGN.md §7). The rate card itself is data in Postgres, versioned;
  * these types are shared so workflows can price work deterministically.
  */
 export const FEATURES = ['conversation', 'continuation', 'rag', 'upskilling'] as const;
@@ -8,14 +8,23 @@ export type Feature = (typeof FEATURES)[number];
 export const TASK_SIZES = ['small', 'medium', 'large'] as const;
 export type TaskSize = (typeof TASK_SIZES)[number];
 
-export interface RateCard {
-  version: number;
-  conversation: { baseCredits: number; per1kOutputTokens: number };
-  continuation: { baseCredits: number };
-  ragSurcharge: { credits: number };
+export interface MessageRates {
+  baseCredits: number;
+  per1kInputTokens: number;
+  per1kOutputTokens: number;
+}
+
+export interface RateCardBody {
+  conversation: MessageRates;
+  continuation: MessageRates;
+  rag: { surchargeCredits: number };
   upskilling: { perTrainingUnit: number };
   projectPlanning: { credits: number };
   projectTask: Record<TaskSize, number>;
   /** Multipliers in basis points (10,000 = 1x) so pricing stays in integers. */
-  modelMultipliersBp: Record<string, number>;
+  models: { default: string; multipliersBp: Record<string, number> };
+}
+
+export interface RateCard extends RateCardBody {
+  version: number;
 }

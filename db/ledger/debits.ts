@@ -1,6 +1,13 @@
 import { IdempotencyConflict, InsufficientCredits, isValidCredits, ValidationError } from '../../domain';
 import type { Sql, Tx } from '../pool';
-import { available, lockAccounts, lockSystemAccounts, type SystemAccounts, splitBySpendingOrder, userBuckets } from './accounts';
+import {
+  available,
+  lockAccounts,
+  lockSystemAccounts,
+  type SystemAccounts,
+  splitBySpendingOrder,
+  userBuckets,
+} from './accounts';
 import { expireHolds } from './holds';
 import { assertKey, findOperations, recordOperations, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
@@ -16,6 +23,8 @@ export function validateDebit(req: DebitRequest): void {
 }
 
 export function debitHash(req: DebitRequest): string {
+  if (req.fingerprint !== undefined)
+    return requestHash('debit-fingerprint', { fingerprint: req.fingerprint });
   return requestHash('debit', {
     userId: req.userId,
     amount: req.amount,
@@ -60,7 +69,7 @@ async function debitManyInTx(
   requests.forEach((req, i) => {
     const previous = stored.get(req.idempotencyKey);
     if (previous) {
-      settled[i] = settle(() => replayOrConflict<DebitResult>(previous, hashes[i]!));
+      settled[i] = settle(() => ({ ...replayOrConflict<DebitResult>(previous, hashes[i]!), replayed: true }));
     } else if (firstInBatch.has(req.idempotencyKey)) {
       fresh.push(i); // a twin inside this batch: resolved after its first occurrence below
     } else {
@@ -87,7 +96,9 @@ async function debitManyInTx(
       settled[i] =
         hashes[i] !== hashes[first]
           ? { ok: false, error: new IdempotencyConflict(req.idempotencyKey) }
-          : original;
+          : original.ok
+            ? { ok: true, value: { ...original.value, replayed: true } }
+            : original;
       continue;
     }
     settled[i] = settle(() => {
@@ -114,6 +125,7 @@ async function debitManyInTx(
         amount: req.amount,
         availableAfter: buckets.reduce((s, a) => s + available(a), 0),
         legs: legs.map((l) => ({ bucket: l.account.bucket!, amount: l.amount })),
+        ...(req.memo ? { memo: req.memo } : {}),
       };
       ops.push({ key: req.idempotencyKey, kind: 'debit', hash: hashes[i]!, result });
       return result;

@@ -9,10 +9,20 @@ export interface DebitRequest {
   description?: string;
   /** Defaults to `usage`. */
   to?: SystemAccount;
+  /**
+   * When set, this identifies the request for idempotency instead of its fields: for callers
+   * whose amount is derived (a price from a rate card that may change between a call and its replay).
+   */
+  fingerprint?: string;
+  /** Stored with the result and returned on a replay (e.g. the price breakdown). */
+  memo?: Record<string, unknown>;
 }
 
 export interface DebitResult {
   amount: number;
+  memo?: Record<string, unknown>;
+  /** True when this is the stored result of an earlier call with the same key. */
+  replayed?: boolean;
   /** The user's available balance right after this debit. */
   availableAfter: number;
   legs: { bucket: Bucket; amount: number }[];

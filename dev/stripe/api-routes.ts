@@ -1,5 +1,5 @@
 import express, { type Request, type RequestHandler, type Router } from 'express';
-import { StripeApiError } from './errors';
+import { invalidRequest, StripeApiError } from './errors';
 import { type FormObject, parseForm } from './form';
 import type { IdempotencyCache } from './idempotency';
 import type { StripeObject } from './objects';
@@ -44,16 +44,14 @@ export function apiRouter({ store, idempotency }: ApiDeps): Router {
     return expandList(store, store.listSessions(parsed), parsed.expand);
   });
   get('/checkout/sessions/:id', (params, req) =>
-    retrieve(store, store.getSession(idParam(req)), parseParams(retrieveParams, params).expand),
+    store.expand(store.getSession(idParam(req)), parseParams(retrieveParams, params).expand),
   );
   get('/checkout/sessions/:id/line_items', (params, req) => {
     parseParams(retrieveParams, params);
-    const id = idParam(req);
-    store.getSession(id);
-    return store.expand(store.getSession(id), ['line_items']).line_items;
+    return store.expand(store.getSession(idParam(req)), ['line_items']).line_items;
   });
   post('/checkout/sessions/:id/expire', (params, req) =>
-    retrieve(store, store.expireSession(idParam(req)), parseParams(retrieveParams, params).expand),
+    store.expand(store.expireSession(idParam(req)), parseParams(retrieveParams, params).expand),
   );
 
   post('/refunds', (params) => {
@@ -61,13 +59,13 @@ export function apiRouter({ store, idempotency }: ApiDeps): Router {
     return store.expand(store.createRefund(parsed), parsed.expand);
   });
   get('/refunds/:id', (params, req) =>
-    retrieve(store, store.getRefund(idParam(req)), parseParams(retrieveParams, params).expand),
+    store.expand(store.getRefund(idParam(req)), parseParams(retrieveParams, params).expand),
   );
   get('/payment_intents/:id', (params, req) =>
-    retrieve(store, store.getPaymentIntent(idParam(req)), parseParams(retrieveParams, params).expand),
+    store.expand(store.getPaymentIntent(idParam(req)), parseParams(retrieveParams, params).expand),
   );
   get('/charges/:id', (params, req) =>
-    retrieve(store, store.getCharge(idParam(req)), parseParams(retrieveParams, params).expand),
+    store.expand(store.getCharge(idParam(req)), parseParams(retrieveParams, params).expand),
   );
 
   get('/events', (params) => store.listEvents(parseParams(listEventsParams, params)));
@@ -137,10 +135,6 @@ function idempotent(
   };
 }
 
-function retrieve(store: StandInStore, object: StripeObject, expand: readonly string[] | undefined) {
-  return store.expand(object, expand);
-}
-
 /** On lists Stripe names expansions through the items: `expand[]=data.payment_intent`. */
 function expandList<T extends StripeObject>(
   store: StandInStore,
@@ -149,7 +143,8 @@ function expandList<T extends StripeObject>(
 ) {
   if (!expand?.length) return page;
   const fields = expand.map((field) => {
-    if (!field.startsWith('data.')) throw new StripeApiError(400, 'invalid_request_error', `This property cannot be expanded (${field}).`, 'expand');
+    if (!field.startsWith('data.'))
+      throw invalidRequest(`This property cannot be expanded (${field}).`, 'expand');
     return field.slice('data.'.length);
   });
   return { ...page, data: page.data.map((item) => store.expand(item, fields)) };

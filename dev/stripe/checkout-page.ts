@@ -31,7 +31,9 @@ export function checkoutPage(view: CheckoutView): string {
     )
     .join('');
   const error = view.error ? `<p class="error" role="alert">${escapeHtml(view.error)}</p>` : '';
-  const email = session.customer_email ? `<p class="muted">Receipt to ${escapeHtml(session.customer_email)}</p>` : '';
+  const email = session.customer_email
+    ? `<p class="muted">Receipt to ${escapeHtml(session.customer_email)}</p>`
+    : '';
   return layout(
     `Pay ${total}`,
     `<h1>${escapeHtml(lineItems[0]?.description ?? 'Checkout')}</h1>

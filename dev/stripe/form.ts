@@ -72,7 +72,8 @@ function splitKey(key: string): string[] {
 }
 
 function assign(root: FormObject, key: string, segments: string[], value: string): void {
-  if (segments.length > MAX_DEPTH) throw new FormEncodingError(`Parameter '${key}' is nested too deeply.`, key);
+  if (segments.length > MAX_DEPTH)
+    throw new FormEncodingError(`Parameter '${key}' is nested too deeply.`, key);
   if (segments[0] === '') throw new FormEncodingError(`Invalid parameter name '${key}'.`, key);
   let container: FormObject | FormValue[] = root;
   for (let i = 0; i < segments.length; i++) {
@@ -103,7 +104,10 @@ function assign(root: FormObject, key: string, segments: string[], value: string
       container[segment] = created;
       container = created;
     } else if (typeof existing === 'string' || Array.isArray(existing) !== nextIsAppend) {
-      throw new FormEncodingError(`Parameter '${key}' conflicts with another parameter of the same name.`, key);
+      throw new FormEncodingError(
+        `Parameter '${key}' conflicts with another parameter of the same name.`,
+        key,
+      );
     } else {
       container = existing;
     }

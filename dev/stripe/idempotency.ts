@@ -15,7 +15,12 @@ export interface StoredResponse {
 interface Entry extends StoredResponse {
   endpoint: string;
   fingerprint: string;
+  storedAt: number;
 }
+
+// Stripe forgets keys after 24 hours; so does the stand-in, which also bounds its memory (the SDK
+// sends a fresh key with every POST).
+const KEY_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
 export class IdempotencyCache {
   private readonly entries = new Map<string, Entry>();
@@ -24,6 +29,10 @@ export class IdempotencyCache {
   replay(key: string, endpoint: string, params: FormValue): StoredResponse | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
+    if (Date.now() - entry.storedAt >= KEY_LIFETIME_MS) {
+      this.entries.delete(key);
+      return undefined;
+    }
     if (entry.endpoint !== endpoint) {
       throw new StripeApiError(
         400,
@@ -47,7 +56,19 @@ export class IdempotencyCache {
   store(key: string, endpoint: string, params: FormValue, response: StoredResponse): void {
     // A snapshot: the live object changes later (a session gets paid), the replay must not.
     const body: unknown = structuredClone(response.body);
-    this.entries.set(key, { endpoint, fingerprint: fingerprint(params), status: response.status, body });
+    const storedAt = Date.now();
+    this.entries.set(key, {
+      endpoint,
+      fingerprint: fingerprint(params),
+      status: response.status,
+      body,
+      storedAt,
+    });
+    // A Map iterates in insertion order, so the stale entries are at the front.
+    for (const [oldKey, entry] of this.entries) {
+      if (storedAt - entry.storedAt < KEY_LIFETIME_MS) break;
+      this.entries.delete(oldKey);
+    }
   }
 }
 

@@ -15,7 +15,12 @@ import {
   type StripeEvent,
   type StripeObject,
 } from './objects';
-import type { CreateRefundParams, CreateSessionParams, ListEventsParams, ListSessionsParams } from './schemas';
+import type {
+  CreateRefundParams,
+  CreateSessionParams,
+  ListEventsParams,
+  ListSessionsParams,
+} from './schemas';
 
 /**
  * The stand-in's state and every state change, in memory. Each change that Stripe announces
@@ -79,7 +84,10 @@ export class StandInStore {
     // Stripe wants 30 minutes to 24 hours; the lower bound is relaxed so tests can watch a
     // session expire within seconds.
     if (expiresAt < now + 1) {
-      throw invalidRequest('The `expires_at` timestamp must be at least 1 second in the future.', 'expires_at');
+      throw invalidRequest(
+        'The `expires_at` timestamp must be at least 1 second in the future.',
+        'expires_at',
+      );
     }
     if (expiresAt > now + MAX_LIFETIME_S) {
       throw invalidRequest(
@@ -230,7 +238,9 @@ export class StandInStore {
 
   createRefund(params: CreateRefundParams): Refund {
     if ((params.payment_intent === undefined) === (params.charge === undefined)) {
-      throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.');
+      throw invalidRequest(
+        'One of the following params should be provided for this request: payment_intent or charge.',
+      );
     }
     const charge = params.payment_intent
       ? this.chargeOf(params.payment_intent)
@@ -238,7 +248,11 @@ export class StandInStore {
     if (!charge) throw noSuch('charge', params.charge ?? '', 'charge', 400);
     const remaining = charge.amount - charge.amount_refunded;
     if (remaining === 0) {
-      throw invalidRequest(`Charge ${charge.id} has already been refunded.`, undefined, 'charge_already_refunded');
+      throw invalidRequest(
+        `Charge ${charge.id} has already been refunded.`,
+        undefined,
+        'charge_already_refunded',
+      );
     }
     const amount = params.amount ?? remaining;
     if (amount > remaining) {
@@ -293,7 +307,9 @@ export class StandInStore {
 
   listEvents(params: ListEventsParams): ListPage<StripeEvent> {
     const wanted = [...(params.types ?? []), ...(params.type ? [params.type] : [])].map(typeMatcher);
-    const matching = this.events.filter((e) => wanted.length === 0 || wanted.some((m) => m(e.type))).reverse();
+    const matching = this.events
+      .filter((e) => wanted.length === 0 || wanted.some((m) => m(e.type)))
+      .reverse();
     return paginate(matching, params, '/v1/events');
   }
 
@@ -327,7 +343,10 @@ export class StandInStore {
 
   private findById(id: string): StripeObject | undefined {
     return (
-      this.paymentIntents.get(id) ?? this.charges.get(id) ?? this.refunds.get(id) ?? this.sessions.get(id)?.session
+      this.paymentIntents.get(id) ??
+      this.charges.get(id) ??
+      this.refunds.get(id) ??
+      this.sessions.get(id)?.session
     );
   }
 
@@ -392,7 +411,8 @@ export class StandInStore {
   /** Timers can fire late, so every read also expires a session whose time has passed. */
   private expireIfDue(record: SessionRecord): void {
     if (this.stopped) return;
-    if (record.session.status === 'open' && record.session.expires_at * 1000 <= Date.now()) this.expire(record);
+    if (record.session.status === 'open' && record.session.expires_at * 1000 <= Date.now())
+      this.expire(record);
   }
 
   private expire(record: SessionRecord): void {

@@ -49,7 +49,11 @@ const MAX_RETRY_DELAY_MS = 60_000;
 const ATTEMPT_TIMEOUT_MS = 10_000;
 
 /** The header Stripe sends, which `stripe.webhooks.constructEvent` verifies. */
-export function signatureHeader(payload: string, secret: string, timestamp = Math.floor(Date.now() / 1000)): string {
+export function signatureHeader(
+  payload: string,
+  secret: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): string {
   const signature = createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
   return `t=${timestamp},v1=${signature}`;
 }
@@ -68,8 +72,15 @@ export class WebhookDispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<AbortController>();
   private stopped = false;
+  private readonly log: (line: string) => void;
 
   constructor(private readonly options: DispatcherOptions) {
+    // A throwing logger must not break delivery (or surface as an unhandled rejection).
+    this.log = (line) => {
+      try {
+        options.log(line);
+      } catch {}
+    };
     const dispatcher = this;
     this.faults = {
       delayMs: 0,
@@ -97,7 +108,7 @@ export class WebhookDispatcher {
     if (this.dropRemaining > 0) {
       this.dropRemaining--;
       this.record(event, 0, { error: 'dropped by faults.dropNext' });
-      this.options.log(`webhook ${event.id} ${event.type}: dropped (fault)`);
+      this.log(`webhook ${event.id} ${event.type}: dropped (fault)`);
       return;
     }
     if (this.reorderWindowMs > 0) {
@@ -164,13 +175,13 @@ export class WebhookDispatcher {
       await response.arrayBuffer().catch(() => undefined);
       if (this.stopped) return;
       this.record(event, attempt, { status: response.status });
-      this.options.log(`webhook ${event.id} ${event.type} → ${response.status} (attempt ${attempt})`);
+      this.log(`webhook ${event.id} ${event.type} → ${response.status} (attempt ${attempt})`);
       if (response.ok) return this.finish(1);
     } catch (error) {
       if (this.stopped) return;
       const message = error instanceof Error ? error.message : String(error);
       this.record(event, attempt, { error: message });
-      this.options.log(`webhook ${event.id} ${event.type} → error ${message} (attempt ${attempt})`);
+      this.log(`webhook ${event.id} ${event.type} → error ${message} (attempt ${attempt})`);
     } finally {
       this.inFlight.delete(controller);
     }
@@ -179,8 +190,9 @@ export class WebhookDispatcher {
 
   private retry(event: StripeEvent, failedAttempt: number): void {
     if (failedAttempt >= this.options.maxAttempts) {
-      this.options.log(`webhook ${event.id} ${event.type}: giving up after ${failedAttempt} attempts`);
-      return this.finish(1);
+      this.log(`webhook ${event.id} ${event.type}: giving up after ${failedAttempt} attempts`);
+      this.finish(1);
+      return;
     }
     const delay = Math.min(this.options.retryBaseMs * 2 ** (failedAttempt - 1), MAX_RETRY_DELAY_MS);
     this.later(delay, () => void this.attempt(event, failedAttempt + 1));
@@ -213,6 +225,7 @@ export class WebhookDispatcher {
 }
 
 function nonNegativeInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`faults.${name} needs a non-negative integer`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`faults.${name} needs a non-negative integer`);
   return value;
 }

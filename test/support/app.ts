@@ -1,10 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
-import { Metrics } from '../../api/metrics';
+import type { DebitPath } from '../../api/routes/usage';
 import { listen } from '../../api/server';
-import { Ledger } from '../../db/ledger';
+import { openServices, type Services } from '../../config/services';
+import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
-import { testPool } from './db';
 
 export const ADMIN_KEY = 'test-operator-key-0123456789';
 
@@ -12,25 +12,35 @@ export interface TestApp {
   url: string;
   sql: Sql;
   ledger: Ledger;
+  services: Services;
   temporal: Client;
   close(): Promise<void>;
 }
 
 /** The real API on a free port, on the run's shared Postgres and Temporal. */
 export async function startTestApp(
-  options: { adminApiKey?: string | undefined } = { adminApiKey: ADMIN_KEY },
+  options: { adminApiKey?: string | undefined; debitPath?: DebitPath; poolSize?: number } = {},
 ): Promise<TestApp> {
-  const sql = testPool();
-  const metrics = new Metrics();
-  const ledger = await Ledger.open(sql, metrics.ledgerObserver);
+  const services = await openServices({
+    databaseUrl: process.env.DATABASE_URL!,
+    poolSize: options.poolSize ?? 20,
+  });
+  const { sql, ledger } = services;
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: 'default' });
-  const app = createApp({ sql, ledger, temporal, metrics, adminApiKey: options.adminApiKey, log: () => {} });
+  const app = createApp({
+    ...services,
+    temporal,
+    adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
+    debitPath: options.debitPath,
+    log: () => {},
+  });
   const server = await listen(app, 0, '127.0.0.1');
   return {
     url: server.url,
     sql,
     ledger,
+    services,
     temporal,
     close: async () => {
       await server.close();

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { type RequestHandler, Router } from 'express';
+import type { Ledger } from '../../db/ledger';
+import type { Sql } from '../../db/pool';
+import type { RateCards } from '../../db/rate-cards';
+import { usageSummary } from '../../db/usage';
+import { InsufficientCredits, priceUsage, ValidationError } from '../../domain';
+import type { Mailer } from '../../mail/mailer';
+import { noticeIfLowBalanceCrossed } from '../../mail/notices';
+import { currentUser } from '../auth';
+import { parse } from '../errors';
+import { dateRangeQuery, usageBody } from '../schemas';
+
+export type DebitPath = 'group-commit' | 'one-transaction';
+
+/** The request's identity for idempotency: the user and the body, whatever the rate card says. */
+function fingerprint(userId: string, body: Record<string, unknown>): string {
+  const canonical = JSON.stringify([userId, Object.entries(body).sort(([a], [b]) => a.localeCompare(b))]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** A 402 that says what the event costs and what the user has, in words a client can show. */
+async function chargeOrExplain<T>(feature: string, charge: () => Promise<T>): Promise<T> {
+  try {
+    return await charge();
+  } catch (error) {
+    if (error instanceof InsufficientCredits) {
+      throw new InsufficientCredits(error.needed, error.available, `this ${feature} event`);
+    }
+    throw error;
+  }
+}
+
+const DAY_MS = 86_400_000;
+const MAX_SUMMARY_DAYS = 366;
+
+/** Metering: charge one usage event at once; what was spent, by feature and day. */
+export function usageRouter(deps: {
+  sql: Sql;
+  ledger: Ledger;
+  rateCards: RateCards;
+  mailer: Mailer;
+  requireUser: RequestHandler;
+  debitPath?: DebitPath;
+}): Router {
+  const router = Router();
+  const debit =
+    deps.debitPath === 'one-transaction'
+      ? deps.ledger.debitAlone.bind(deps.ledger)
+      : deps.ledger.debit.bind(deps.ledger);
+
+  router.post('/v1/usage', deps.requireUser, async (req, res) => {
+    const user = currentUser(res);
+    const body = parse(usageBody, req.body);
+    const card = await deps.rateCards.latest();
+    const price = priceUsage(card, body);
+    const debitKey = `usage:${user.id}:${body.eventId}`;
+    // A replay (same eventId, same body) returns the stored result even if prices changed since.
+    const result = await chargeOrExplain(body.feature, () =>
+      debit({
+        idempotencyKey: debitKey,
+        userId: user.id,
+        amount: price.credits,
+        kind: `usage:${body.feature}`,
+        description: `${body.feature} (rate card v${price.rateCardVersion})`,
+        fingerprint: fingerprint(user.id, body),
+        memo: {
+          eventId: body.eventId,
+          feature: body.feature,
+          rateCardVersion: price.rateCardVersion,
+          breakdown: price.breakdown,
+          ...(body.agentId ? { agentId: body.agentId } : {}),
+        },
+      }),
+    );
+    if (!result.replayed) {
+      // Before answering, so a client reading its notices right after sees it. Never fails the charge.
+      await noticeIfLowBalanceCrossed(deps.mailer, {
+        user,
+        debitKey,
+        charged: result.amount,
+        availableAfter: result.availableAfter,
+      }).catch(() => {});
+    }
+    res.status(result.replayed ? 200 : 201).json({
+      eventId: body.eventId,
+      charged: result.amount,
+      balance: result.availableAfter,
+      ...result.memo,
+      replayed: result.replayed === true,
+    });
+  });
+
+  router.get('/v1/usage/summary', deps.requireUser, async (req, res) => {
+    const query = parse(dateRangeQuery, req.query, 'query');
+    const to = query.to ?? new Date().toISOString().slice(0, 10);
+    const from = query.from ?? new Date(Date.parse(to) - 29 * DAY_MS).toISOString().slice(0, 10);
+    const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
+    if (days < 1) throw new ValidationError('from', 'must not be after to');
+    if (days > MAX_SUMMARY_DAYS)
+      throw new ValidationError('from', `the range is at most ${MAX_SUMMARY_DAYS} days`);
+    res.json(await usageSummary(deps.sql, currentUser(res).id, from, to));
+  });
+  return router;
+}

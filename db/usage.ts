@@ -1,0 +1,53 @@
+import type { Sql } from './pool';
+
+export interface UsageSummary {
+  from: string;
+  to: string;
+  totalCredits: number;
+  byFeature: { feature: string; credits: number; events: number }[];
+  byDay: { day: string; credits: number; byFeature: Record<string, number> }[];
+}
+
+/**
+ * What the user spent, by feature and by UTC day, from the ledger itself: every transfer from
+ * the user's buckets to the `usage` account (usage events, posted project holds). The feature
+ * is the transfer's kind without its `usage:` prefix. `from` and `to` are inclusive days.
+ */
+export async function usageSummary(
+  sql: Sql,
+  userId: string,
+  from: string,
+  to: string,
+): Promise<UsageSummary> {
+  const rows = await sql<{ day: string; kind: string; credits: number; events: number }[]>`
+    SELECT to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, t.kind,
+           sum(t.amount)::bigint AS credits, count(DISTINCT t.operation_key)::int AS events
+    FROM transfers t
+    JOIN accounts mine ON mine.id = t.debit_account_id AND mine.user_id = ${userId}
+    JOIN accounts usage ON usage.id = t.credit_account_id AND usage.code = 'system:usage'
+    WHERE t.created_at >= ${from}::date AND t.created_at < ${to}::date + 1
+    GROUP BY 1, 2 ORDER BY 1, 2`;
+  const byFeature = new Map<string, { credits: number; events: number }>();
+  const byDay = new Map<string, Record<string, number>>();
+  for (const row of rows) {
+    const feature = row.kind.replace(/^usage:/, '');
+    const f = byFeature.get(feature) ?? { credits: 0, events: 0 };
+    f.credits += row.credits;
+    f.events += row.events;
+    byFeature.set(feature, f);
+    const day = byDay.get(row.day) ?? {};
+    day[feature] = (day[feature] ?? 0) + row.credits;
+    byDay.set(row.day, day);
+  }
+  return {
+    from,
+    to,
+    totalCredits: rows.reduce((sum, r) => sum + r.credits, 0),
+    byFeature: [...byFeature].map(([feature, v]) => ({ feature, ...v })),
+    byDay: [...byDay].map(([day, features]) => ({
+      day,
+      credits: Object.values(features).reduce((a, b) => a + b, 0),
+      byFeature: features,
+    })),
+  };
+}

@@ -1,0 +1,121 @@
+import { createServer } from 'node:http';
+import { createStandInApp } from './app';
+import { IdempotencyCache } from './idempotency';
+import type { CheckoutSession, PaymentIntent, StripeEvent } from './objects';
+import { type PayResult, StandInStore } from './store';
+import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './webhooks';
+
+/**
+ * A local Stripe stand-in (DESIGN.md §8): an HTTP server speaking Stripe's wire protocol for
+ * Checkout Sessions, refunds, payment intents and events, with a hosted checkout page and
+ * signed webhooks, so the real `stripe` SDK works against it unchanged:
+ *
+ *   const standIn = await startStripeStandIn({ webhookSecret: 'whsec_test' });
+ *   const stripe = new Stripe('sk_test_x', { host: standIn.host, port: standIn.port, protocol: 'http' });
+ */
+
+export type { CheckoutSession, PaymentIntent, StripeEvent } from './objects';
+export type { PayResult } from './store';
+export type { DeliveryRecord, WebhookFaults } from './webhooks';
+
+export interface StripeStandInOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Signs webhooks, as an endpoint's `whsec_…` secret does on Stripe. */
+  webhookSecret: string;
+  /** Where events are POSTed; without one they are only listed (GET /v1/events). */
+  webhookUrl?: string;
+  /** First retry delay; doubles each attempt. Default 500 ms. */
+  retryBaseMs?: number;
+  /** Attempts per event before giving up. Default 8. */
+  maxDeliveryAttempts?: number;
+  log?: (line: string) => void;
+}
+
+export interface StripeStandIn {
+  /** e.g. http://127.0.0.1:12111 */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  setWebhookUrl(url: string | undefined): void;
+  /** Webhook faults for tests, settable at any time. */
+  readonly faults: WebhookFaults;
+  /** Every delivery attempt so far, oldest first. */
+  readonly deliveries: readonly DeliveryRecord[];
+  /** Every event so far, oldest first. */
+  readonly events: readonly StripeEvent[];
+  /** The session as the API would return it; throws for an unknown id. */
+  session(sessionId: string): CheckoutSession;
+  /** What pressing Pay on the checkout page does (`card` defaults to 4242…). */
+  paySession(sessionId: string, options?: { card?: string }): PayResult;
+  /** A second successful charge for a paid session, announced by another checkout.session.completed. */
+  simulateDuplicateCharge(sessionId: string): { paymentIntent: PaymentIntent; event: StripeEvent };
+  /** Records and delivers an arbitrary event. */
+  emit(type: string, object: unknown): StripeEvent;
+  /** Delivers an existing event again (as the Dashboard's "Resend" does). */
+  redeliver(eventId: string): void;
+  /** Resolves when no webhook delivery is pending. */
+  idle(): Promise<void>;
+  /** Closes the server and cancels pending deliveries and timers. */
+  stop(): Promise<void>;
+}
+
+export async function startStripeStandIn(options: StripeStandInOptions): Promise<StripeStandIn> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? (() => {});
+  let webhookUrl = options.webhookUrl;
+  // Known only once the server listens; sessions are created after that, so it is set in time.
+  let baseUrl = '';
+  const checkoutUrl = (sessionId: string) => `${baseUrl}/checkout/${sessionId}`;
+
+  const dispatcher = new WebhookDispatcher({
+    secret: options.webhookSecret,
+    url: () => webhookUrl,
+    retryBaseMs: options.retryBaseMs ?? 500,
+    maxAttempts: options.maxDeliveryAttempts ?? 8,
+    log,
+  });
+  const store = new StandInStore({ checkoutUrl, onEvent: (event) => dispatcher.enqueue(event) });
+  const app = createStandInApp({ store, idempotency: new IdempotencyCache(), checkoutUrl, log });
+
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+  baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  return {
+    url: baseUrl,
+    host,
+    port,
+    faults: dispatcher.faults,
+    deliveries: dispatcher.deliveries,
+    events: store.events,
+    setWebhookUrl: (url) => {
+      webhookUrl = url;
+    },
+    // A copy: callers must not change the stand-in's state behind its back.
+    session: (sessionId) => structuredClone(store.getSession(sessionId)),
+    paySession: (sessionId, payOptions) => store.pay(sessionId, payOptions?.card),
+    simulateDuplicateCharge: (sessionId) => store.duplicateCharge(sessionId),
+    emit: (type, object) => store.emit(type, object),
+    redeliver: (eventId) => dispatcher.enqueue(store.getEvent(eventId)),
+    idle: () => dispatcher.idle(),
+    stop: async () => {
+      store.stop();
+      dispatcher.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Pricing from a rate card: pure integer arithmetic, so the API's estimates, the API's charges
+ * and the project workflow's reservations all come from the same function and always agree.
+ */
+import { ValidationError } from './errors';
+import { planFromPrompt } from './planning';
+import type { Feature, MessageRates, RateCard, TaskSize } from './rates';
+
+export interface UsageInput {
+  feature: Feature;
+  model?: string | undefined;
+  inputTokens?: number | undefined;
+  outputTokens?: number | undefined;
+  trainingUnits?: number | undefined;
+}
+
+export interface PriceLine {
+  item: string;
+  quantity?: number;
+  credits: number;
+}
+
+export interface Price {
+  credits: number;
+  rateCardVersion: number;
+  breakdown: PriceLine[];
+}
+
+/** ceil(a / b) for non-negative integers, without floating point surprises. */
+function ceilDiv(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}
+
+export function multiplierBp(card: RateCard, model: string | undefined): { model: string; bp: number } {
+  const name = model ?? card.models.default;
+  const bp = card.models.multipliersBp[name];
+  if (bp === undefined) {
+    const known = Object.keys(card.models.multipliersBp).join(', ');
+    throw new ValidationError('model', `unknown model "${name}" (known: ${known})`);
+  }
+  return { model: name, bp };
+}
+
+/** Base + tokens, then the model multiplier (rounded up to a whole credit). */
+function messageLines(rates: MessageRates, card: RateCard, input: UsageInput, label: string): PriceLine[] {
+  const lines: PriceLine[] = [{ item: `${label} base`, credits: rates.baseCredits }];
+  const inputTokens = input.inputTokens ?? 0;
+  const outputTokens = input.outputTokens ?? 0;
+  if (inputTokens > 0) {
+    lines.push({
+      item: 'input tokens',
+      quantity: inputTokens,
+      credits: ceilDiv(inputTokens * rates.per1kInputTokens, 1000),
+    });
+  }
+  if (outputTokens > 0) {
+    lines.push({
+      item: 'output tokens',
+      quantity: outputTokens,
+      credits: ceilDiv(outputTokens * rates.per1kOutputTokens, 1000),
+    });
+  }
+  const subtotal = lines.reduce((sum, l) => sum + l.credits, 0);
+  const { model, bp } = multiplierBp(card, input.model);
+  const total = ceilDiv(subtotal * bp, 10_000);
+  if (total !== subtotal) lines.push({ item: `model ${model} (×${bp / 10_000})`, credits: total - subtotal });
+  return lines;
+}
+
+export function priceUsage(card: RateCard, input: UsageInput): Price {
+  let lines: PriceLine[];
+  switch (input.feature) {
+    case 'conversation':
+      lines = messageLines(card.conversation, card, input, 'conversation');
+      break;
+    case 'continuation':
+      lines = messageLines(card.continuation, card, input, 'continuation');
+      break;
+    case 'rag':
+      lines = [
+        ...messageLines(card.conversation, card, input, 'conversation'),
+        { item: 'RAG surcharge', credits: card.rag.surchargeCredits },
+      ];
+      break;
+    case 'upskilling': {
+      const units = input.trainingUnits;
+      if (units === undefined) throw new ValidationError('trainingUnits', 'is required for upskilling');
+      multiplierBp(card, input.model); // an unknown model is still an error, even though it is not priced
+      lines = [{ item: 'training units', quantity: units, credits: units * card.upskilling.perTrainingUnit }];
+      break;
+    }
+  }
+  return total(card, lines);
+}
+
+export interface ProjectInput {
+  tasks?: { title: string; size?: TaskSize | undefined }[] | undefined;
+  prompt?: string | undefined;
+}
+
+/** The task list a project will run: the runner's, or the planner's from the prompt. */
+export function projectTasks(input: ProjectInput): { title: string; size: TaskSize }[] {
+  if (input.tasks && input.tasks.length > 0) {
+    return input.tasks.map((t) => ({ title: t.title, size: t.size ?? 'medium' }));
+  }
+  if (input.prompt) return planFromPrompt(input.prompt);
+  throw new ValidationError('tasks', 'give tasks, or a prompt to plan them from');
+}
+
+export function taskPrice(card: RateCard, size: TaskSize): number {
+  return card.projectTask[size];
+}
+
+/** Planning is charged only when the planner makes the task list (a prompt and no tasks). */
+export function needsPlanning(input: ProjectInput): boolean {
+  return !(input.tasks && input.tasks.length > 0) && !!input.prompt;
+}
+
+export function priceProject(card: RateCard, input: ProjectInput): Price {
+  const lines: PriceLine[] = [];
+  if (needsPlanning(input)) lines.push({ item: 'project planning', credits: card.projectPlanning.credits });
+  for (const [i, task] of projectTasks(input).entries()) {
+    lines.push({ item: `task ${i + 1}: ${task.title} (${task.size})`, credits: taskPrice(card, task.size) });
+  }
+  return total(card, lines);
+}
+
+function total(card: RateCard, lines: PriceLine[]): Price {
+  return {
+    credits: lines.reduce((sum, l) => sum + l.credits, 0),
+    rateCardVersion: card.version,
+    breakdown: lines,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The zod schema of a rate card body: parses what operators publish and what Postgres returns.
+ * Kept out of domain/index.ts so the workflow bundle does not carry zod.
+ */
+import { z } from 'zod';
+
+const credits = z.number().int().min(0).max(1_000_000);
+const messageRates = z
+  .object({ baseCredits: credits, per1kInputTokens: credits, per1kOutputTokens: credits })
+  .strict();
+
+export const rateCardBodySchema = z
+  .object({
+    conversation: messageRates,
+    continuation: messageRates,
+    rag: z.object({ surchargeCredits: credits }).strict(),
+    upskilling: z.object({ perTrainingUnit: credits }).strict(),
+    projectPlanning: z.object({ credits }).strict(),
+    projectTask: z.object({ small: credits.min(1), medium: credits.min(1), large: credits.min(1) }).strict(),
+    models: z
+      .object({
+        default: z.string().min(1).max(64),
+        multipliersBp: z.record(
+          z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { message: 'model names are lowercase ids' }),
+          z.number().int().min(1).max(1_000_000),
+        ),
+      })
+      .strict()
+      .refine((m) => m.default in m.multipliersBp, {
+        message: 'default must be one of multipliersBp',
+        path: ['default'],
+      }),
+  })
+  .strict();
