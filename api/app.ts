@@ -1,9 +1,12 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
+import type Stripe from 'stripe';
+import type { TopUpNotifier } from '../config/top-up';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
 import type { Mailer } from '../mail/mailer';
+import { TASK_QUEUE } from '../workflows/messages';
 import { optionalUser, requireOperator, requireUser } from './auth';
 import { errorHandler, notFoundRoute } from './errors';
 import type { Metrics } from './metrics';
@@ -11,10 +14,12 @@ import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
 import { estimatesRouter } from './routes/estimates';
 import { healthRouter } from './routes/health';
+import { type PurchaseSettings, purchasesRouter } from './routes/purchases';
 import { rateCardsRouter } from './routes/rate-cards';
 import { settingsRouter } from './routes/settings';
 import { type DebitPath, usageRouter } from './routes/usage';
 import { usersRouter } from './routes/users';
+import { webhooksRouter } from './routes/webhooks';
 
 export interface AppDeps {
   sql: Sql;
@@ -23,6 +28,12 @@ export interface AppDeps {
   metrics: Metrics;
   rateCards: RateCards;
   mailer: Mailer;
+  stripe: Stripe;
+  stripeWebhookSecret: string;
+  announceTopUp: TopUpNotifier;
+  /** Where workflows are started; tests give each worker its own queue. */
+  taskQueue?: string;
+  purchases?: PurchaseSettings;
   /** The usage route's debit path; the one-transaction path exists for the benchmark's baseline. */
   debitPath?: DebitPath;
   adminApiKey: string | undefined;
@@ -35,6 +46,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(deps.metrics.httpTimer());
+  const taskQueue = deps.taskQueue ?? TASK_QUEUE;
+  // Before the JSON parser: the webhook signature is checked on the raw body.
+  app.use(webhooksRouter({ ...deps, taskQueue }));
   app.use(express.json({ limit: '100kb', strict: true }));
   const auth = {
     requireUser: requireUser(deps.sql),
@@ -49,6 +63,14 @@ export function createApp(deps: AppDeps): Express {
   app.use(estimatesRouter({ ...deps, ...auth }));
   app.use(settingsRouter({ ...deps, ...auth }));
   app.use(rateCardsRouter({ ...deps, ...auth }));
+  app.use(
+    purchasesRouter({
+      ...deps,
+      ...auth,
+      taskQueue,
+      purchases: deps.purchases ?? { checkoutExpirySeconds: 30 * 60, pollIntervalSeconds: 15 },
+    }),
+  );
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log ?? ((message, error) => console.error(message, error))));
   return app;

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import type { Sql } from '../db/pool';
-import { findUserByApiKey, type User } from '../db/users';
+import { findUserByApiKey, hashApiKey, type User } from '../db/users';
 import { Forbidden, Unauthorized } from '../domain';
 
 function bearer(header: string | undefined): string | null {
@@ -15,12 +15,75 @@ export function currentUser(res: Response): User {
   return user;
 }
 
+/** How long a key's user is reused before it is read again (another API instance's change shows by then). */
+const USER_TTL_MS = 5000;
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * Recently seen API keys and their users, so a busy client costs no Postgres round trip per
+ * request for authentication (the usage hot path: one query less per charge). Keyed by the key's
+ * hash; a lookup in flight is shared; unknown keys are never cached, so a new key works at once.
+ * A change to the user (PUT /v1/settings) calls forgetCachedUser in this process; other
+ * processes see it within USER_TTL_MS. Keys are never revoked today; a revocation must forget too.
+ */
+class UserCache {
+  private byKey = new Map<string, { user: Promise<User | null>; until: number; userId?: string }>();
+
+  lookup(sql: Sql, apiKey: string): Promise<User | null> {
+    const hash = hashApiKey(apiKey);
+    const now = Date.now();
+    const hit = this.byKey.get(hash);
+    if (hit && hit.until > now) return hit.user;
+    if (this.byKey.size >= MAX_CACHED_KEYS) this.byKey.delete(this.byKey.keys().next().value!);
+    const entry: { user: Promise<User | null>; until: number; userId?: string } = {
+      until: now + USER_TTL_MS,
+      user: findUserByApiKey(sql, apiKey).then(
+        (user) => {
+          if (user) entry.userId = user.id;
+          else if (this.byKey.get(hash) === entry) this.byKey.delete(hash);
+          return user;
+        },
+        (error: unknown) => {
+          if (this.byKey.get(hash) === entry) this.byKey.delete(hash);
+          throw error;
+        },
+      ),
+    };
+    this.byKey.delete(hash); // re-inserted last: the Map's order is the eviction order
+    this.byKey.set(hash, entry);
+    return entry.user;
+  }
+
+  /** Drops the user's entries, and any lookup in flight (it may have read the row before the change). */
+  forget(userId: string): void {
+    for (const [hash, entry] of this.byKey) {
+      if (entry.userId === userId || entry.userId === undefined) this.byKey.delete(hash);
+    }
+  }
+}
+
+const caches = new WeakMap<Sql, UserCache>();
+function cacheFor(sql: Sql): UserCache {
+  let cache = caches.get(sql);
+  if (!cache) {
+    cache = new UserCache();
+    caches.set(sql, cache);
+  }
+  return cache;
+}
+
+/** Call after changing a user's row, so this process stops serving the old one at once. */
+export function forgetCachedUser(sql: Sql, userId: string): void {
+  caches.get(sql)?.forget(userId);
+}
+
 /** Requires a user's API key (`Authorization: Bearer <key>`). */
 export function requireUser(sql: Sql): RequestHandler {
+  const cache = cacheFor(sql);
   return async (req, res, next) => {
     const key = bearer(req.headers.authorization);
     if (!key) throw new Unauthorized('Authorization: send "Bearer <api key>"');
-    const user = await findUserByApiKey(sql, key);
+    const user = await cache.lookup(sql, key);
     if (!user) throw new Unauthorized('Authorization: unknown API key');
     res.locals.user = user;
     next();
@@ -29,10 +92,11 @@ export function requireUser(sql: Sql): RequestHandler {
 
 /** Looks the user up when a key is sent, for routes that also serve anonymous callers. */
 export function optionalUser(sql: Sql): RequestHandler {
+  const cache = cacheFor(sql);
   return async (req, res, next) => {
     const key = bearer(req.headers.authorization);
     if (key) {
-      const user = await findUserByApiKey(sql, key);
+      const user = await cache.lookup(sql, key);
       if (!user) throw new Unauthorized('Authorization: unknown API key');
       res.locals.user = user;
     }

@@ -40,9 +40,7 @@ export class RateCards {
     const [row] = await this.sql<RateCardRow[]>`
       SELECT version, card, note, published_at FROM rate_cards ORDER BY version DESC LIMIT 1`;
     if (!row) throw new Error('no rate card: run the migrations');
-    const card = this.remember(toRateCard(row));
-    this.current = { card, readAt: Date.now() };
-    return card;
+    return this.setCurrent(this.remember(toRateCard(row)));
   }
 
   async version(version: number): Promise<PublishedRateCard> {
@@ -64,9 +62,17 @@ export class RateCards {
         RETURNING version, card, note, published_at`;
       return inserted!;
     });
-    const card = this.remember(toRateCard(row));
-    this.current = { card, readAt: Date.now() };
-    return card;
+    return this.setCurrent(this.remember(toRateCard(row)));
+  }
+
+  /**
+   * Versions only move forward: a read that started before a publish in this process (and so
+   * returns the older card) must not replace the newer card the publish just set.
+   */
+  private setCurrent(card: PublishedRateCard): PublishedRateCard {
+    const newest = this.current && this.current.card.version > card.version ? this.current.card : card;
+    this.current = { card: newest, readAt: Date.now() };
+    return newest;
   }
 
   private remember(card: PublishedRateCard): PublishedRateCard {

@@ -11,7 +11,9 @@ export interface UsageSummary {
 /**
  * What the user spent, by feature and by UTC day, from the ledger itself: every transfer from
  * the user's buckets to the `usage` account (usage events, posted project holds). The feature
- * is the transfer's kind without its `usage:` prefix. `from` and `to` are inclusive days.
+ * is the transfer's kind without its `usage:` prefix. `from` and `to` are inclusive UTC days:
+ * the bounds are UTC midnights whatever the session's TimeZone (a bare `date` would be compared
+ * at the session's midnight, which disagrees with the UTC grouping).
  */
 export async function usageSummary(
   sql: Sql,
@@ -25,7 +27,8 @@ export async function usageSummary(
     FROM transfers t
     JOIN accounts mine ON mine.id = t.debit_account_id AND mine.user_id = ${userId}
     JOIN accounts usage ON usage.id = t.credit_account_id AND usage.code = 'system:usage'
-    WHERE t.created_at >= ${from}::date AND t.created_at < ${to}::date + 1
+    WHERE t.created_at >= ${from}::date::timestamp AT TIME ZONE 'UTC'
+      AND t.created_at < (${to}::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2 ORDER BY 1, 2`;
   const byFeature = new Map<string, { credits: number; events: number }>();
   const byDay = new Map<string, Record<string, number>>();
@@ -50,4 +53,10 @@ export async function usageSummary(
       byFeature: features,
     })),
   };
+}
+
+/** Whether a ledger operation with this key exists (a usage event charged before). */
+export async function isRecorded(sql: Sql, idempotencyKey: string): Promise<boolean> {
+  const rows = await sql`SELECT 1 FROM ledger_operations WHERE idempotency_key = ${idempotencyKey}`;
+  return rows.length > 0;
 }

@@ -7,7 +7,9 @@ import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { loadEnvOrExit } from '../config/env';
 import { openServices } from '../config/services';
+import { createTopUpNotifier } from '../config/top-up';
 import { createWorker, ensureHoldSweeper } from '../worker/worker';
+import { localStripe } from './local-stripe';
 import { startInfrastructure } from './stack';
 
 /**
@@ -45,19 +47,24 @@ async function main(): Promise<void> {
   });
   cleanups.push(() => infra.stop());
   try {
-    const services = await openServices({ databaseUrl: infra.databaseUrl, smtpUrl: env.SMTP_URL });
+    const stripe = await localStripe({
+      secretKey: env.STRIPE_SECRET_KEY,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+    });
+    if (stripe.standIn) cleanups.push(() => stripe.standIn!.stop());
+    const services = await openServices({ databaseUrl: infra.databaseUrl, smtpUrl: env.SMTP_URL, stripe });
     cleanups.push(() => services.close());
-    const { ledger } = services;
     const clientConnection = await Connection.connect({ address: infra.temporalAddress });
     cleanups.push(() => clientConnection.close());
     const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
+    const announceTopUp = createTopUpNotifier({ ...services, temporal });
 
     const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });
     cleanups.push(() => workerConnection.close());
     const worker = await createWorker({
       connection: workerConnection,
       namespace: env.TEMPORAL_NAMESPACE,
-      activities: createActivities({ ledger }),
+      activities: createActivities({ ...services, announceTopUp }),
     });
     const running = worker.run();
     cleanups.push(async () => {
@@ -68,9 +75,10 @@ async function main(): Promise<void> {
     await ensureHoldSweeper(temporal);
 
     const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
-    const app = createApp({ ...services, temporal, adminApiKey });
+    const app = createApp({ ...services, temporal, adminApiKey, announceTopUp });
     const server = await listen(app, env.PORT, env.HOST);
     cleanups.push(() => server.close());
+    stripe.standIn?.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
 
     say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     say(`API:             ${server.url}   (health: ${server.url}/healthz)`);
@@ -78,6 +86,12 @@ async function main(): Promise<void> {
     say(`Temporal Web UI: ${infra.temporalUiUrl ?? '(external Temporal: use its own UI)'}`);
     say(`Temporal:        ${infra.temporalAddress} (${infra.temporalSource})`);
     say(`Postgres:        ${infra.databaseUrl}`);
+    say(
+      `Stripe:          ${stripe.standIn ? `${stripe.standIn.url} (local stand-in; card 4242 4242 4242 4242 pays)` : 'api.stripe.com'}`,
+    );
+    say(
+      `Mail:            ${services.mailer.transport === 'smtp' ? 'SMTP' : `outbox (${server.url}/v1/notifications)`}`,
+    );
     if (!env.ADMIN_API_KEY) say(`Operator key:    ${adminApiKey}   (set ADMIN_API_KEY to choose one)`);
     say('Ctrl-C stops everything.');
   } catch (error) {

@@ -2,6 +2,7 @@
  * Pricing from a rate card: pure integer arithmetic, so the API's estimates, the API's charges
  * and the project workflow's reservations all come from the same function and always agree.
  */
+import { formatCredits, MAX_CREDITS_PER_OPERATION } from './credits';
 import { ValidationError } from './errors';
 import { planFromPrompt } from './planning';
 import type { Feature, MessageRates, RateCard, TaskSize } from './rates';
@@ -26,9 +27,16 @@ export interface Price {
   breakdown: PriceLine[];
 }
 
-/** ceil(a / b) for non-negative integers, without floating point surprises. */
-function ceilDiv(a: number, b: number): number {
-  return Math.floor((a + b - 1) / b);
+/**
+ * ceil(a * b / d) for non-negative integers, exact: when the product leaves the safe-integer
+ * range (a huge token count on an expensive card) it is computed in BigInt instead of rounding.
+ */
+function mulCeilDiv(a: number, b: number, d: number): number {
+  const product = a * b;
+  if (Number.isSafeInteger(product) && Number.isSafeInteger(product + d)) {
+    return Math.floor((product + d - 1) / d);
+  }
+  return Number((BigInt(a) * BigInt(b) + BigInt(d) - 1n) / BigInt(d));
 }
 
 export function multiplierBp(card: RateCard, model: string | undefined): { model: string; bp: number } {
@@ -50,19 +58,19 @@ function messageLines(rates: MessageRates, card: RateCard, input: UsageInput, la
     lines.push({
       item: 'input tokens',
       quantity: inputTokens,
-      credits: ceilDiv(inputTokens * rates.per1kInputTokens, 1000),
+      credits: mulCeilDiv(inputTokens, rates.per1kInputTokens, 1000),
     });
   }
   if (outputTokens > 0) {
     lines.push({
       item: 'output tokens',
       quantity: outputTokens,
-      credits: ceilDiv(outputTokens * rates.per1kOutputTokens, 1000),
+      credits: mulCeilDiv(outputTokens, rates.per1kOutputTokens, 1000),
     });
   }
   const subtotal = lines.reduce((sum, l) => sum + l.credits, 0);
   const { model, bp } = multiplierBp(card, input.model);
-  const total = ceilDiv(subtotal * bp, 10_000);
+  const total = mulCeilDiv(subtotal, bp, 10_000);
   if (total !== subtotal) lines.push({ item: `model ${model} (×${bp / 10_000})`, credits: total - subtotal });
   return lines;
 }
@@ -90,7 +98,20 @@ export function priceUsage(card: RateCard, input: UsageInput): Price {
       break;
     }
   }
-  return total(card, lines);
+  const price = total(card, lines);
+  if (price.credits > MAX_CREDITS_PER_OPERATION) {
+    // Only an extreme rate card gets here; name the quantity the client can change.
+    throw new ValidationError(
+      sizeField(input),
+      `is too large for this rate card: the event would cost ${formatCredits(price.credits)} credits, above the ${formatCredits(MAX_CREDITS_PER_OPERATION)} one charge may move`,
+    );
+  }
+  return price;
+}
+
+function sizeField(input: UsageInput): string {
+  if (input.feature === 'upskilling') return 'trainingUnits';
+  return (input.inputTokens ?? 0) > (input.outputTokens ?? 0) ? 'inputTokens' : 'outputTokens';
 }
 
 export interface ProjectInput {

@@ -5,8 +5,13 @@
 import { z } from 'zod';
 
 const credits = z.number().int().min(0).max(1_000_000);
+/**
+ * Every usage event costs at least one credit (a base price and a per-unit price of at least 1):
+ * a free event would be a zero-amount debit, which the ledger refuses, so a card that allows one
+ * would turn valid usage into errors.
+ */
 const messageRates = z
-  .object({ baseCredits: credits, per1kInputTokens: credits, per1kOutputTokens: credits })
+  .object({ baseCredits: credits.min(1), per1kInputTokens: credits, per1kOutputTokens: credits })
   .strict();
 
 export const rateCardBodySchema = z
@@ -14,7 +19,7 @@ export const rateCardBodySchema = z
     conversation: messageRates,
     continuation: messageRates,
     rag: z.object({ surchargeCredits: credits }).strict(),
-    upskilling: z.object({ perTrainingUnit: credits }).strict(),
+    upskilling: z.object({ perTrainingUnit: credits.min(1) }).strict(),
     projectPlanning: z.object({ credits }).strict(),
     projectTask: z.object({ small: credits.min(1), medium: credits.min(1), large: credits.min(1) }).strict(),
     models: z

@@ -2,32 +2,36 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadEnvOrExit } from '../config/env';
-import { Ledger } from '../db/ledger';
-import { createPool } from '../db/pool';
+import { openServices } from '../config/services';
+import { createTopUpNotifier } from '../config/top-up';
 import { createWorker, ensureHoldSweeper } from './worker';
 
 /** Production entry point: runs the Temporal worker against external Postgres and Temporal. */
 async function main(): Promise<void> {
   const env = loadEnvOrExit();
-  if (!env.DATABASE_URL || !env.TEMPORAL_ADDRESS) {
-    console.error('invalid configuration: DATABASE_URL and TEMPORAL_ADDRESS: required for npm run worker');
+  if (!env.DATABASE_URL || !env.TEMPORAL_ADDRESS || !env.STRIPE_SECRET_KEY || !env.STRIPE_WEBHOOK_SECRET) {
+    console.error(
+      'invalid configuration: DATABASE_URL, TEMPORAL_ADDRESS, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET: required for npm run worker',
+    );
     process.exit(1);
   }
-  const sql = createPool(env.DATABASE_URL);
-  const ledger = await Ledger.open(sql);
+  const stripe = { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET };
+  const services = await openServices({ databaseUrl: env.DATABASE_URL, smtpUrl: env.SMTP_URL, stripe });
+  const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
+  const announceTopUp = createTopUpNotifier({ ...services, temporal });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
   const worker = await createWorker({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
-    activities: createActivities({ ledger }),
+    activities: createActivities({ ...services, announceTopUp }),
   });
-  const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  await ensureHoldSweeper(new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE }));
+  await ensureHoldSweeper(temporal);
   console.log(`worker polling task queue on ${env.TEMPORAL_ADDRESS}`);
   await worker.run(); // resolves after SIGINT/SIGTERM (the SDK installs those handlers)
   await clientConnection.close();
   await connection.close();
-  await sql.end();
+  await services.close();
 }
 
 void main();

@@ -1,1 +1,2 @@
 export { holdSweeperWorkflow } from './hold-sweeper';
+export { duplicateChargeWorkflow, purchaseRefundedWorkflow, purchaseWorkflow } from './purchase';

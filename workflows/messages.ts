@@ -1,10 +1,66 @@
 /**
  * Every task queue, signal, query and update, defined once: api/, worker/, workflows/ and the
- * tests import them from here.
+ * tests import them from here. Each message takes one input object.
  */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
 export const TASK_QUEUE = 'credits-billing';
 
 /** Business-derived workflow ids: a retried start can never create a second run. */
 export const workflowIds = {
   holdSweeper: () => 'ledger-hold-sweeper',
+  purchase: (purchaseId: string) => `purchase-${purchaseId}`,
+  duplicateCharge: (paymentIntentId: string) => `duplicate-charge-${paymentIntentId}`,
+  purchaseRefunded: (paymentIntentId: string) => `purchase-refunded-${paymentIntentId}`,
+  project: (projectId: string) => `project-${projectId}`,
 };
+
+// ── Purchases ────────────────────────────────────────────────────────────────────────────────
+
+export interface PurchaseInput {
+  purchaseId: string;
+  userId: string;
+  email: string;
+  packageId: string;
+  packageName: string;
+  credits: number;
+  priceCents: number;
+  currency: string;
+  successUrl: string;
+  cancelUrl: string;
+  /** Unix seconds, fixed once by the API so a retried session create sends identical params. */
+  expiresAt: number;
+  /** How often to ask Stripe when no webhook has arrived (a lost webhook heals by itself). */
+  pollIntervalSeconds: number;
+}
+
+export type PurchaseStatus = 'pending' | 'completed' | 'failed' | 'expired';
+
+export interface PaymentSucceeded {
+  sessionId: string;
+  paymentIntentId: string;
+  source: 'webhook' | 'poll';
+}
+
+export interface PurchaseProgress {
+  status: PurchaseStatus;
+  checkoutUrl: string | null;
+  paymentIntentId: string | null;
+  duplicatesRefunded: string[];
+}
+
+export const paymentSucceededSignal = defineSignal<[PaymentSucceeded]>('paymentSucceeded');
+export const paymentFailedSignal = defineSignal<[{ reason: string }]>('paymentFailed');
+export const sessionExpiredSignal = defineSignal<[{ sessionId: string }]>('sessionExpired');
+/** Waits until the Checkout Session exists and returns where to send the buyer. */
+export const checkoutUpdate = defineUpdate<{ sessionId: string; checkoutUrl: string }>('checkout');
+export const purchaseProgressQuery = defineQuery<PurchaseProgress>('purchaseProgress');
+
+// ── Projects ─────────────────────────────────────────────────────────────────────────────────
+
+/** Sent to a user's paused projects whenever their balance increases. */
+export interface TopUp {
+  reason: 'purchase' | 'grant' | 'hold_released' | 'referral_reward' | 'other';
+  available: number;
+}
+export const topUpSignal = defineSignal<[TopUp]>('topUp');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import type { TopUpNotifier } from '../../config/top-up';
 import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { findUserById } from '../../db/users';
@@ -18,7 +19,12 @@ const grant = z
   .strict();
 
 /** Operator routes. Grants let operators (and tests) credit a user without Stripe. */
-export function adminRouter(deps: { sql: Sql; ledger: Ledger; requireOperator: RequestHandler }): Router {
+export function adminRouter(deps: {
+  sql: Sql;
+  ledger: Ledger;
+  announceTopUp: TopUpNotifier;
+  requireOperator: RequestHandler;
+}): Router {
   const router = Router();
   router.post('/v1/admin/grants', deps.requireOperator, async (req, res) => {
     const body = parse(grant, req.body);
@@ -33,6 +39,8 @@ export function adminRouter(deps: { sql: Sql; ledger: Ledger; requireOperator: R
       kind: 'grant',
       description: body.reason ?? 'operator grant',
     });
+    // Paused projects resume on a top-up; a lost signal only waits for their re-check timer.
+    await deps.announceTopUp({ userId: body.userId, reason: 'grant' }).catch(() => 0);
     res.status(201).json({ userId: body.userId, credits: result.amount, available: result.availableAfter });
   });
   return router;

@@ -2,9 +2,9 @@ import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { listMail } from '../../db/outbox';
 import type { Sql } from '../../db/pool';
-import { setLowBalanceThreshold } from '../../db/users';
+import { findUserById, setLowBalanceThreshold } from '../../db/users';
 import { MAX_CREDITS_PER_OPERATION } from '../../domain';
-import { currentUser } from '../auth';
+import { currentUser, forgetCachedUser } from '../auth';
 import { parse } from '../errors';
 import { wholeNumber } from '../schemas';
 
@@ -22,12 +22,16 @@ const notificationsQuery = z
 /** The user's settings (low-balance threshold) and the messages sent to them. */
 export function settingsRouter(deps: { sql: Sql; requireUser: RequestHandler }): Router {
   const router = Router();
-  router.get('/v1/settings', deps.requireUser, (_req, res) => {
-    res.json({ lowBalanceThreshold: currentUser(res).lowBalanceThreshold });
+  router.get('/v1/settings', deps.requireUser, async (_req, res) => {
+    // Read fresh: the authenticated user may come from the key cache (seconds old).
+    const user = await findUserById(deps.sql, currentUser(res).id);
+    res.json({ lowBalanceThreshold: user!.lowBalanceThreshold });
   });
   router.put('/v1/settings', deps.requireUser, async (req, res) => {
     const body = parse(settingsBody, req.body);
-    await setLowBalanceThreshold(deps.sql, currentUser(res).id, body.lowBalanceThreshold);
+    const userId = currentUser(res).id;
+    await setLowBalanceThreshold(deps.sql, userId, body.lowBalanceThreshold);
+    forgetCachedUser(deps.sql, userId);
     res.json({ lowBalanceThreshold: body.lowBalanceThreshold });
   });
   router.get('/v1/notifications', deps.requireUser, async (req, res) => {

@@ -3,8 +3,8 @@ import { type RequestHandler, Router } from 'express';
 import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import type { RateCards } from '../../db/rate-cards';
-import { usageSummary } from '../../db/usage';
-import { InsufficientCredits, priceUsage, ValidationError } from '../../domain';
+import { isRecorded, usageSummary } from '../../db/usage';
+import { InsufficientCredits, type Price, priceUsage, ValidationError } from '../../domain';
 import type { Mailer } from '../../mail/mailer';
 import { noticeIfLowBalanceCrossed } from '../../mail/notices';
 import { currentUser } from '../auth';
@@ -53,8 +53,16 @@ export function usageRouter(deps: {
     const user = currentUser(res);
     const body = parse(usageBody, req.body);
     const card = await deps.rateCards.latest();
-    const price = priceUsage(card, body);
     const debitKey = `usage:${user.id}:${body.eventId}`;
+    let price: Price;
+    try {
+      price = priceUsage(card, body);
+    } catch (error) {
+      // Today's card may not price an event charged earlier (a retired model): its replay still
+      // gets the original. The amount below is then ignored: the ledger answers from the record.
+      if (!(error instanceof ValidationError) || !(await isRecorded(deps.sql, debitKey))) throw error;
+      price = { credits: 1, rateCardVersion: card.version, breakdown: [] };
+    }
     // A replay (same eventId, same body) returns the stored result even if prices changed since.
     const result = await chargeOrExplain(body.feature, () =>
       debit({

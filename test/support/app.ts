@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import type { PurchaseSettings } from '../../api/routes/purchases';
 import type { DebitPath } from '../../api/routes/usage';
 import { listen } from '../../api/server';
 import { openServices, type Services } from '../../config/services';
+import { createTopUpNotifier, type TopUpNotifier } from '../../config/top-up';
 import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
+import { localStripe } from '../../dev/local-stripe';
+import type { StripeStandIn } from '../../dev/stripe';
 
 export const ADMIN_KEY = 'test-operator-key-0123456789';
 
@@ -14,38 +19,60 @@ export interface TestApp {
   ledger: Ledger;
   services: Services;
   temporal: Client;
+  /** This app's own task queue: startTestWorker(app) polls it. */
+  taskQueue: string;
+  standIn: StripeStandIn;
+  announceTopUp: TopUpNotifier;
   close(): Promise<void>;
 }
 
-/** The real API on a free port, on the run's shared Postgres and Temporal. */
-export async function startTestApp(
-  options: { adminApiKey?: string | undefined; debitPath?: DebitPath; poolSize?: number } = {},
-): Promise<TestApp> {
+export interface TestAppOptions {
+  adminApiKey?: string | undefined;
+  debitPath?: DebitPath;
+  poolSize?: number;
+  purchases?: Partial<PurchaseSettings>;
+}
+
+/** The real API on a free port, on the run's shared Postgres and Temporal, with a Stripe stand-in. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const stripe = await localStripe({ retryBaseMs: 50 });
+  const standIn = stripe.standIn!;
   const services = await openServices({
     databaseUrl: process.env.DATABASE_URL!,
     poolSize: options.poolSize ?? 20,
+    stripe,
   });
   const { sql, ledger } = services;
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: 'default' });
+  const taskQueue = `test-${randomUUID()}`;
+  const announceTopUp = createTopUpNotifier({ ...services, temporal });
   const app = createApp({
     ...services,
     temporal,
+    taskQueue,
+    announceTopUp,
     adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
     debitPath: options.debitPath,
+    purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: 2, ...options.purchases },
     log: () => {},
   });
   const server = await listen(app, 0, '127.0.0.1');
+  standIn.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
   return {
     url: server.url,
     sql,
     ledger,
     services,
     temporal,
+    taskQueue,
+    standIn,
+    announceTopUp,
     close: async () => {
+      await standIn.stop();
       await server.close();
       await connection.close();
-      await sql.end();
+      await services.close();
     },
   };
 }

@@ -10,8 +10,8 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { Ledger } from '../../db/ledger';
 import { createWorker, workflowsPath } from '../../worker/worker';
+import type { TestApp } from './app';
 
 let bundlePath: Promise<string> | undefined;
 
@@ -50,16 +50,16 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** A real worker on the run's Temporal server, on its own task queue. */
-export async function startTestWorker(ledger: Ledger): Promise<TestWorker> {
+/** A real worker on the run's Temporal server, on the test app's own task queue. */
+export async function startTestWorker(app: TestApp): Promise<TestWorker> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = app.taskQueue;
   const worker = await createWorker({
     connection,
     namespace: 'default',
     taskQueue,
-    activities: createActivities({ ledger }),
+    activities: createActivities({ ...app.services, announceTopUp: app.announceTopUp }),
     workflowBundle: { codePath: await workflowBundle() },
   });
   const running = worker.run();

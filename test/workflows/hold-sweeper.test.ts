@@ -13,7 +13,7 @@ let worker: TestWorker;
 
 beforeAll(async () => {
   app = await startTestApp();
-  worker = await startTestWorker(app.ledger);
+  worker = await startTestWorker(app);
 });
 afterAll(async () => {
   await worker.stop();

@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import type Stripe from 'stripe';
+import type { Ledger } from '../db/ledger';
+import type { Sql } from '../db/pool';
+import {
+  attachCheckoutSession,
+  findPurchase,
+  findRefund,
+  insertPurchase,
+  markPurchaseClosed,
+  markPurchaseCompleted,
+  markPurchaseRefunded,
+  recordRefund,
+} from '../db/purchases';
+import { findUserById } from '../db/users';
+import { formatCredits, InsufficientCredits, NotFound } from '../domain';
+import type { Mailer } from '../mail/mailer';
+import type { PurchaseInput } from '../workflows/messages';
+import { checkoutSessionSchema, idOf, paymentIntentSchema, refundSchema } from './stripe-objects';
+
+export interface PurchaseActivityDeps {
+  sql: Sql;
+  ledger: Ledger;
+  stripe: Stripe;
+  mailer: Mailer;
+  /** Wakes the user's paused projects (issue 6); a no-op until projects exist for the user. */
+  announceTopUp: (input: { userId: string; reason: 'purchase' }) => Promise<number>;
+}
+
+/**
+ * The purchase saga's side effects. Each is idempotent: Stripe calls carry an idempotency key
+ * derived from the purchase (or payment), database writes are conditional, the ledger credit is
+ * keyed by the Checkout Session, so a retried or replayed activity never does anything twice.
+ */
+export function createPurchaseActivities(deps: PurchaseActivityDeps) {
+  return {
+    async createPurchaseRecord(input: PurchaseInput): Promise<void> {
+      await insertPurchase(deps.sql, {
+        id: input.purchaseId,
+        userId: input.userId,
+        packageId: input.packageId,
+        credits: input.credits,
+        priceCents: input.priceCents,
+        currency: input.currency,
+      });
+    },
+
+    async createCheckoutSession(input: PurchaseInput): Promise<{ sessionId: string; checkoutUrl: string }> {
+      const metadata = { purchaseId: input.purchaseId, userId: input.userId, packageId: input.packageId };
+      const created = await deps.stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: input.currency,
+                unit_amount: input.priceCents,
+                product_data: { name: `${input.packageName} (${formatCredits(input.credits)} credits)` },
+              },
+            },
+          ],
+          success_url: input.successUrl,
+          cancel_url: input.cancelUrl,
+          client_reference_id: input.purchaseId,
+          customer_email: input.email,
+          expires_at: input.expiresAt,
+          metadata,
+          // Stripe copies only these onto the payment: refunds and charge events find the purchase.
+          payment_intent_data: { metadata },
+        },
+        { idempotencyKey: `checkout:${input.purchaseId}` },
+      );
+      const session = checkoutSessionSchema.parse(created);
+      if (!session.url) throw new Error(`Stripe returned session ${session.id} without a url`);
+      await attachCheckoutSession(deps.sql, input.purchaseId, { id: session.id, url: session.url });
+      return { sessionId: session.id, checkoutUrl: session.url };
+    },
+
+    async pollCheckoutSession(input: {
+      sessionId: string;
+    }): Promise<{ status: 'open' | 'complete' | 'expired' | null; paymentIntentId: string | null }> {
+      const session = checkoutSessionSchema.parse(
+        await deps.stripe.checkout.sessions.retrieve(input.sessionId),
+      );
+      const paid = session.status === 'complete' && session.payment_status === 'paid';
+      return { status: session.status, paymentIntentId: paid ? idOf(session.payment_intent) : null };
+    },
+
+    async creditPurchase(input: {
+      purchaseId: string;
+      userId: string;
+      credits: number;
+      sessionId: string;
+      paymentIntentId: string;
+    }): Promise<{ available: number }> {
+      const result = await deps.ledger.credit({
+        idempotencyKey: `purchase:${input.sessionId}`,
+        userId: input.userId,
+        amount: input.credits,
+        from: 'purchases',
+        bucket: 'purchased',
+        kind: 'purchase',
+        description: `purchase ${input.purchaseId}`,
+      });
+      await markPurchaseCompleted(deps.sql, input.purchaseId, input.paymentIntentId);
+      return { available: result.availableAfter };
+    },
+
+    async closePurchase(input: {
+      purchaseId: string;
+      status: 'failed' | 'expired';
+      reason: string;
+    }): Promise<void> {
+      await markPurchaseClosed(deps.sql, input.purchaseId, input.status, input.reason);
+    },
+
+    async announceTopUp(input: { userId: string; reason: 'purchase' }): Promise<number> {
+      return deps.announceTopUp(input);
+    },
+
+    async sendReceipt(input: { purchaseId: string }): Promise<{ sent: boolean }> {
+      const purchase = await findPurchase(deps.sql, input.purchaseId);
+      if (!purchase) throw new NotFound(`purchase ${input.purchaseId} not found`);
+      const user = await findUserById(deps.sql, purchase.userId);
+      if (!user) throw new NotFound(`user ${purchase.userId} not found`);
+      const price = `${(purchase.priceCents / 100).toFixed(2)} ${purchase.currency.toUpperCase()}`;
+      return deps.mailer.send({
+        dedupeKey: `receipt:${purchase.id}`,
+        userId: user.id,
+        kind: 'receipt',
+        recipient: user.email,
+        subject: `Receipt: ${formatCredits(purchase.credits)} credits`,
+        body: [
+          'Thank you for your purchase.',
+          `Package: ${purchase.packageId}`,
+          `Credits: ${formatCredits(purchase.credits)}`,
+          `Paid: ${price}`,
+          `Purchase: ${purchase.id}`,
+          `Payment: ${purchase.paymentIntentId ?? ''}`,
+        ].join('\n'),
+      });
+    },
+
+    async refundDuplicateCharge(input: { purchaseId: string; paymentIntentId: string }): Promise<void> {
+      if (await findRefund(deps.sql, input.paymentIntentId)) return;
+      const intent = paymentIntentSchema.parse(
+        await deps.stripe.paymentIntents.retrieve(input.paymentIntentId),
+      );
+      const refund = refundSchema.parse(
+        await deps.stripe.refunds.create(
+          {
+            payment_intent: input.paymentIntentId,
+            reason: 'duplicate',
+            metadata: { purchaseId: input.purchaseId },
+          },
+          { idempotencyKey: `duplicate-refund:${input.paymentIntentId}` },
+        ),
+      );
+      await recordRefund(deps.sql, {
+        id: randomUUID(),
+        purchaseId: input.purchaseId,
+        paymentIntentId: input.paymentIntentId,
+        stripeRefundId: refund.id,
+        amountCents: refund.amount || intent.amount,
+        reason: 'duplicate_charge',
+        creditsReversed: 0,
+      });
+    },
+
+    /**
+     * The credited payment was refunded (in the Stripe Dashboard, or by an operator): take the
+     * credits back, as many as the user still has (spent credits cannot be un-spent; the
+     * shortfall is recorded as credits_reversed < credits).
+     */
+    async reversePurchaseCredits(input: { purchaseId: string; paymentIntentId: string }): Promise<void> {
+      const purchase = await findPurchase(deps.sql, input.purchaseId);
+      if (!purchase) throw new NotFound(`purchase ${input.purchaseId} not found`);
+      if (await findRefund(deps.sql, input.paymentIntentId)) return;
+      const key = `purchase-refund:${input.paymentIntentId}`;
+      const take = async (amount: number) =>
+        deps.ledger.debit({
+          idempotencyKey: key,
+          fingerprint: key, // the amount may be smaller on a retry; the key alone names the reversal
+          userId: purchase.userId,
+          amount,
+          to: 'refunds',
+          kind: 'purchase_refund',
+          description: `refund of purchase ${purchase.id}`,
+        });
+      let reversed = 0;
+      try {
+        reversed = (await take(purchase.credits)).amount;
+      } catch (error) {
+        if (!(error instanceof InsufficientCredits)) throw error;
+        if (error.available > 0) reversed = (await take(error.available)).amount;
+      }
+      await markPurchaseRefunded(deps.sql, purchase.id);
+      await recordRefund(deps.sql, {
+        id: randomUUID(),
+        purchaseId: purchase.id,
+        paymentIntentId: input.paymentIntentId,
+        stripeRefundId: null,
+        amountCents: purchase.priceCents,
+        reason: 'purchase_refunded',
+        creditsReversed: reversed,
+      });
+    },
+  };
+}
+
+export type PurchaseActivities = ReturnType<typeof createPurchaseActivities>;

@@ -1,0 +1,139 @@
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import express, { Router } from 'express';
+import type Stripe from 'stripe';
+import {
+  chargeSchema,
+  checkoutSessionSchema,
+  idOf,
+  webhookEventSchema,
+} from '../../activities/stripe-objects';
+import type { Sql } from '../../db/pool';
+import { findPurchase, findPurchaseByPaymentIntent, findRefund, storeStripeEvent } from '../../db/purchases';
+import { ValidationError } from '../../domain';
+import {
+  paymentFailedSignal,
+  paymentSucceededSignal,
+  sessionExpiredSignal,
+  workflowIds,
+} from '../../workflows/messages';
+
+/** Stripe's default tolerance: a signature older than 5 minutes is a replay. */
+const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+type Deps = { sql: Sql; temporal: Client; taskQueue: string; stripe: Stripe; stripeWebhookSecret: string };
+type Event = ReturnType<typeof webhookEventSchema.parse>;
+
+/**
+ * Stripe webhooks: verify the signature on the raw body, store the event id once, turn the
+ * event into a signal (or a small workflow), answer 2xx. Every path is idempotent, so
+ * redeliveries, duplicates and out-of-order events change nothing.
+ */
+export function webhooksRouter(deps: Deps): Router {
+  const router = Router();
+  router.post('/v1/webhooks/stripe', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const signature = req.header('stripe-signature');
+    if (!signature) throw new ValidationError('Stripe-Signature', 'header is missing');
+    let verified: unknown;
+    try {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      verified = deps.stripe.webhooks.constructEvent(
+        raw,
+        signature,
+        deps.stripeWebhookSecret,
+        SIGNATURE_TOLERANCE_SECONDS,
+      );
+    } catch {
+      throw new ValidationError('Stripe-Signature', 'does not match the body (bad signature or too old)');
+    }
+    const parsed = webhookEventSchema.safeParse(verified);
+    if (!parsed.success) throw new ValidationError('body', 'is not a Stripe event');
+    const event = parsed.data;
+    const fresh = await storeStripeEvent(deps.sql, { id: event.id, type: event.type, payload: verified });
+    // Routed even when not fresh: a crash after storing must not lose the signal; routing is idempotent.
+    const handled = await route(deps, event);
+    res.status(200).json({ received: true, duplicate: !fresh, handled });
+  });
+  return router;
+}
+
+async function route(deps: Deps, event: Event): Promise<string> {
+  switch (event.type) {
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded':
+      return sessionPaid(deps, event);
+    case 'checkout.session.async_payment_failed':
+      return signalPurchase(deps, event, (h) => h.signal(paymentFailedSignal, { reason: 'payment failed' }));
+    case 'checkout.session.expired':
+      return signalPurchase(deps, event, (h, sessionId) => h.signal(sessionExpiredSignal, { sessionId }));
+    case 'charge.refunded':
+      return chargeRefunded(deps, event);
+    default:
+      return 'ignored';
+  }
+}
+
+type Handle = ReturnType<Client['workflow']['getHandle']>;
+
+async function signalPurchase(
+  deps: Deps,
+  event: Event,
+  send: (handle: Handle, sessionId: string) => Promise<void>,
+): Promise<string> {
+  const parsed = checkoutSessionSchema.safeParse(event.data.object);
+  if (!parsed.success) return 'ignored: not a checkout session';
+  const session = parsed.data;
+  const purchaseId = session.metadata?.purchaseId;
+  if (!purchaseId) return 'ignored: no purchaseId';
+  try {
+    await send(deps.temporal.workflow.getHandle(workflowIds.purchase(purchaseId)), session.id);
+    return 'signalled';
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return 'ignored: purchase already settled';
+    throw error;
+  }
+}
+
+async function sessionPaid(deps: Deps, event: Event): Promise<string> {
+  const parsed = checkoutSessionSchema.safeParse(event.data.object);
+  if (!parsed.success) return 'ignored: not a checkout session';
+  const session = parsed.data;
+  const paymentIntentId = idOf(session.payment_intent);
+  const purchaseId = session.metadata?.purchaseId;
+  if (session.payment_status !== 'paid' || !paymentIntentId || !purchaseId) return 'ignored: not paid';
+  const purchase = await findPurchase(deps.sql, purchaseId);
+  if (purchase && purchase.paymentIntentId && purchase.paymentIntentId !== paymentIntentId) {
+    // Already credited by another payment: this charge is a duplicate; refund it (once per payment).
+    await startOnce(deps, 'duplicateChargeWorkflow', workflowIds.duplicateCharge(paymentIntentId), {
+      purchaseId,
+      paymentIntentId,
+    });
+    return 'duplicate refunded';
+  }
+  return signalPurchase(deps, event, (h, sessionId) =>
+    h.signal(paymentSucceededSignal, { sessionId, paymentIntentId, source: 'webhook' }),
+  );
+}
+
+async function chargeRefunded(deps: Deps, event: Event): Promise<string> {
+  const parsed = chargeSchema.safeParse(event.data.object);
+  if (!parsed.success) return 'ignored: not a charge';
+  const charge = parsed.data;
+  const paymentIntentId = idOf(charge.payment_intent);
+  if (!paymentIntentId) return 'ignored: no payment';
+  if (await findRefund(deps.sql, paymentIntentId)) return 'ignored: refund already recorded';
+  const purchase = await findPurchaseByPaymentIntent(deps.sql, paymentIntentId);
+  if (!purchase) return 'ignored: not a credited payment';
+  await startOnce(deps, 'purchaseRefundedWorkflow', workflowIds.purchaseRefunded(paymentIntentId), {
+    purchaseId: purchase.id,
+    paymentIntentId,
+  });
+  return 'credits reversed';
+}
+
+async function startOnce(deps: Deps, workflow: string, workflowId: string, input: unknown): Promise<void> {
+  try {
+    await deps.temporal.workflow.start(workflow, { taskQueue: deps.taskQueue, workflowId, args: [input] });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}

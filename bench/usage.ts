@@ -1,0 +1,310 @@
+/**
+ * npm run bench:usage — usage charges per second through the real HTTP API (`POST /v1/usage`):
+ * auth, zod, pricing, the ledger debit and the JSON answer. Two API servers in this process on
+ * the same Postgres, one per debit path (group commit, and one transaction per debit), loaded by
+ * autocannon from a worker thread so the load generator does not share the API's event loop.
+ * Scenarios: many funded users (a random user's key per request) and one hot user; then an
+ * overdraw check; then conservation over the whole ledger. Prints a Markdown table for BENCHMARKS.md.
+ *
+ *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_USERS (default 200),
+ *   BENCH_POOL (Postgres pool size of the API, default 20 as in production),
+ *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import autocannon from 'autocannon';
+import { createApp } from '../api/app';
+import type { DebitPath } from '../api/routes/usage';
+import { listen, type RunningServer } from '../api/server';
+import { openServices, type Services } from '../config/services';
+import { createTopUpNotifier } from '../config/top-up';
+import { createUser } from '../db/users';
+import { priceUsage } from '../domain';
+import { benchDatabase, machine } from './support';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const USERS = Number(process.env.BENCH_USERS ?? 200);
+const POOL = Number(process.env.BENCH_POOL ?? 20);
+const FUNDS = 1_000_000_000;
+/** BENCH_PROFILE=file.cpuprofile: a CPU profile of the API's thread during the first group-commit run. */
+const PROFILE = process.env.BENCH_PROFILE;
+/** What every benchmark request records: a conversation message with 200 output tokens. */
+const EVENT = { feature: 'conversation', outputTokens: 200 } as const;
+
+/**
+ * autocannon's worker thread needs its request hook as a file it can `require`: this writes one
+ * per scenario. Each request takes a key from the list (a random one, or the only one) and a
+ * fresh eventId, so every request is a new charge.
+ */
+async function requestHook(dir: string, name: string, keys: string[]): Promise<string> {
+  const file = path.join(dir, `${name}.cjs`);
+  await writeFile(
+    file,
+    `'use strict';
+const { randomUUID } = require('node:crypto');
+const keys = ${JSON.stringify(keys)};
+const body = ${JSON.stringify(EVENT)};
+module.exports = function setupRequest(request) {
+  const key = keys[Math.floor(Math.random() * keys.length)];
+  return {
+    ...request,
+    headers: { ...request.headers, authorization: 'Bearer ' + key, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, eventId: randomUUID() }),
+  };
+};
+`,
+  );
+  return file;
+}
+
+async function fundedUsers(services: Services, count: number, credits: number) {
+  const users: { id: string; apiKey: string }[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const { user, apiKey } = await createUser(services.sql, {
+          email: `bench-${randomUUID()}@example.test`,
+        });
+        await services.ledger.credit({
+          idempotencyKey: `bench-fund:${user.id}`,
+          userId: user.id,
+          amount: credits,
+          from: 'grants',
+          kind: 'grant',
+        });
+        return { id: user.id, apiKey };
+      }),
+    );
+    users.push(...batch);
+  }
+  return users;
+}
+
+/** CPU time of the whole machine and of this process, to say where the time went. */
+function cpuProbe() {
+  const idle = () => os.cpus().reduce((s, c) => s + c.times.idle, 0);
+  const total = () => os.cpus().reduce((s, c) => s + Object.values(c.times).reduce((a, b) => a + b, 0), 0);
+  const start = {
+    idle: idle(),
+    total: total(),
+    proc: process.cpuUsage(),
+    elu: performance.eventLoopUtilization(),
+  };
+  return () => {
+    const busy = total() - start.total - (idle() - start.idle);
+    const proc = process.cpuUsage(start.proc);
+    const wall = total() - start.total;
+    return {
+      /** Share of all cores busy. */
+      machine: busy / wall,
+      /** Share of all cores used by this process (the API's event loop + autocannon's worker + libuv). */
+      process: (proc.user + proc.system) / 1000 / wall,
+      /** How busy the API's own event loop (the main thread) was. */
+      apiLoop: performance.eventLoopUtilization(start.elu).utilization,
+    };
+  };
+}
+
+async function startProfile(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<void>((resolve, reject) =>
+      session.post(method, (error) => (error ? reject(error) : resolve())),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Session, file: string): Promise<void> {
+  const profile = await new Promise<unknown>((resolve, reject) =>
+    session.post('Profiler.stop', (error, result) => (error ? reject(error) : resolve(result.profile))),
+  );
+  await writeFile(file, JSON.stringify(profile));
+  session.disconnect();
+  console.error(`CPU profile of the API thread written to ${file}`);
+}
+
+interface Row {
+  scenario: string;
+  path: DebitPath;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  cpu: ReturnType<ReturnType<typeof cpuProbe>>;
+  /** Charges per committed transaction (all transactions of the database, reads included). */
+  perCommit: number;
+}
+
+async function commits(services: Services): Promise<number> {
+  // The statistics are flushed lazily; force a fresh snapshot.
+  await services.sql`SELECT pg_stat_clear_snapshot()`;
+  const [row] = await services.sql<{ n: number }[]>`
+    SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`;
+  return row!.n;
+}
+
+/** Every 2xx autocannon counted, warm-up included: each must be one charge in the ledger. */
+let answered2xx = 0;
+
+async function load(
+  server: RunningServer,
+  hook: string,
+  seconds: number,
+): Promise<{ result: autocannon.Result; cpu: Row['cpu'] }> {
+  const probe = cpuProbe();
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    workers: 1,
+    requests: [{ method: 'POST', path: '/v1/usage', setupRequest: hook }],
+  });
+  answered2xx += result['2xx'];
+  return { result, cpu: probe() };
+}
+
+async function main() {
+  const db = await benchDatabase();
+  const services = await openServices({
+    databaseUrl: db.url,
+    poolSize: POOL,
+    stripe: { secretKey: 'sk_test_bench_not_used', webhookSecret: 'whsec_bench_not_used' },
+  });
+  // The usage route never talks to Temporal; a lazy connection connects only when first used.
+  const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:7233' }) });
+  const hooksDir = await mkdtemp(path.join(os.tmpdir(), 'credits-bench-usage-'));
+  const servers: RunningServer[] = [];
+  try {
+    const serverFor = async (debitPath: DebitPath) => {
+      const app = createApp({
+        ...services,
+        temporal,
+        announceTopUp: createTopUpNotifier({ ...services, temporal }),
+        adminApiKey: undefined,
+        debitPath,
+        log: (message, error) => console.error(message, error),
+      });
+      const server = await listen(app, 0, '127.0.0.1');
+      servers.push(server);
+      return server;
+    };
+    const byPath = {
+      'group-commit': await serverFor('group-commit'),
+      'one-transaction': await serverFor('one-transaction'),
+    } satisfies Record<DebitPath, RunningServer>;
+
+    const many = await fundedUsers(services, USERS, FUNDS);
+    const [hot] = await fundedUsers(services, 1, FUNDS);
+    const hooks = {
+      many: await requestHook(
+        hooksDir,
+        'many',
+        many.map((u) => u.apiKey),
+      ),
+      hot: await requestHook(hooksDir, 'hot', [hot!.apiKey]),
+    };
+    const price = priceUsage(await services.rateCards.latest(), EVENT).credits;
+
+    // Warm up both servers (JIT, pool connections) before measuring.
+    for (const server of Object.values(byPath)) await load(server, hooks.many, 2);
+
+    const rows: Row[] = [];
+    for (const [scenario, hook] of [
+      [`${USERS} users`, hooks.many],
+      ['1 hot user', hooks.hot],
+    ] as const) {
+      for (const debitPath of ['group-commit', 'one-transaction'] as const) {
+        const commitsBefore = await commits(services);
+        const profiling = PROFILE && scenario === `${USERS} users` && debitPath === 'group-commit';
+        const session = profiling ? await startProfile() : null;
+        const { result, cpu } = await load(byPath[debitPath], hook, SECONDS);
+        if (session) await stopProfile(session, PROFILE!);
+        const ok = result['2xx'];
+        const perCommit = ok / ((await commits(services)) - commitsBefore);
+        rows.push({
+          scenario,
+          path: debitPath,
+          perSecond: Math.round(ok / result.duration),
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          ok,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          cpu,
+          perCommit,
+        });
+        console.error(`${scenario}, ${debitPath}: ${Math.round(ok / result.duration)}/s`);
+      }
+    }
+
+    // Overdraw: a user funded for exactly 3,000 charges, hammered for 3 s on the group-commit path.
+    const limitedFor = 3000;
+    const [limited] = await fundedUsers(services, 1, limitedFor * price);
+    const overdraw = await load(
+      byPath['group-commit'],
+      await requestHook(hooksDir, 'limited', [limited!.apiKey]),
+      3,
+    );
+    const limitedBalance = await services.ledger.balance(limited!.id);
+    const [limitedCharges] = await services.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
+      WHERE a.user_id = ${limited!.id} AND t.kind = 'usage:conversation'`;
+    const overdrawOk =
+      limitedBalance.available === 0 && limitedCharges!.n === limitedFor && overdraw.result['5xx'] === 0;
+
+    const report = await services.ledger.conservation();
+    const [usageTransfers] = await services.sql<{ n: number }[]>`
+      SELECT count(DISTINCT operation_key)::int AS n FROM transfers WHERE kind = 'usage:conversation'`;
+    const conserved =
+      report.sumPosted === 0 &&
+      report.postedMismatches.length === 0 &&
+      report.heldMismatches.length === 0 &&
+      report.negativeUserAccounts === 0;
+
+    const ratio = (scenario: string) => {
+      const gc = rows.find((r) => r.scenario === scenario && r.path === 'group-commit')!;
+      const naive = rows.find((r) => r.scenario === scenario && r.path === 'one-transaction')!;
+      return (gc.perSecond / naive.perSecond).toFixed(1);
+    };
+    const pct = (x: number) => `${Math.round(x * 100)}%`;
+    const lines = [
+      `Machine: ${machine()}`,
+      `Command: \`BENCH_SECONDS=${SECONDS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)`,
+      '',
+      '| scenario | debit path | charges/s | p50 ms | p99 ms | 2xx | non-2xx | errors | charges per commit | machine CPU | this process CPU | API event loop busy |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map(
+        (r) =>
+          `| ${r.scenario} | ${r.path} | ${r.perSecond.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.ok.toLocaleString('en-US')} | ${r.non2xx} | ${r.errors} | ${r.perCommit.toFixed(1)} | ${pct(r.cpu.machine)} | ${pct(r.cpu.process)} | ${pct(r.cpu.apiLoop)} |`,
+      ),
+      '',
+      `- Ratio group-commit / one-transaction: ${ratio(`${USERS} users`)}× (${USERS} users), ${ratio('1 hot user')}× (1 hot user).`,
+      `- Overdraw: a user funded for exactly ${limitedFor.toLocaleString('en-US')} charges, ${overdraw.result.requests.total.toLocaleString('en-US')} requests in 3 s: ${limitedCharges!.n.toLocaleString('en-US')} charged, ${overdraw.result['4xx'].toLocaleString('en-US')} answered 4xx, ${overdraw.result['5xx']} 5xx, final balance ${limitedBalance.available} (${overdrawOk ? 'ok' : 'FAILED'}).`,
+      `- Ledger after the run: ${usageTransfers!.n.toLocaleString('en-US')} usage charges recorded for ${answered2xx.toLocaleString('en-US')} 2xx answers counted by autocannon (a request still in flight when a run ends is charged but not counted), sum of balances ${report.sumPosted}, ${report.postedMismatches.length} posted mismatches, ${report.negativeUserAccounts} negative accounts (${conserved ? 'conserved' : 'NOT CONSERVED'}).`,
+    ];
+    console.log(lines.join('\n'));
+    if (!conserved || !overdrawOk) process.exitCode = 1;
+  } finally {
+    for (const server of servers) await server.close();
+    await temporal.connection.close().catch(() => {});
+    await services.close();
+    await db.stop();
+    await rm(hooksDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
