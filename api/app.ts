@@ -12,8 +12,10 @@ import { errorHandler, notFoundRoute } from './errors';
 import type { Metrics } from './metrics';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
+import { creditsPageRouter } from './routes/credits-page';
 import { estimatesRouter } from './routes/estimates';
 import { healthRouter } from './routes/health';
+import { type ProjectSettings, projectsRouter } from './routes/projects';
 import { type PurchaseSettings, purchasesRouter } from './routes/purchases';
 import { rateCardsRouter } from './routes/rate-cards';
 import { settingsRouter } from './routes/settings';
@@ -34,6 +36,7 @@ export interface AppDeps {
   /** Where workflows are started; tests give each worker its own queue. */
   taskQueue?: string;
   purchases?: PurchaseSettings;
+  projects?: ProjectSettings;
   /** The usage route's debit path; the one-transaction path exists for the benchmark's baseline. */
   debitPath?: DebitPath;
   adminApiKey: string | undefined;
@@ -63,12 +66,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(estimatesRouter({ ...deps, ...auth }));
   app.use(settingsRouter({ ...deps, ...auth }));
   app.use(rateCardsRouter({ ...deps, ...auth }));
+  const purchases = deps.purchases ?? { checkoutExpirySeconds: 30 * 60, pollIntervalSeconds: 15 };
+  app.use(purchasesRouter({ ...deps, ...auth, taskQueue, purchases }));
+  app.use(creditsPageRouter({ ...deps, ...auth, taskQueue, purchases }));
   app.use(
-    purchasesRouter({
+    projectsRouter({
       ...deps,
       ...auth,
       taskQueue,
-      purchases: deps.purchases ?? { checkoutExpirySeconds: 30 * 60, pollIntervalSeconds: 15 },
+      projects: deps.projects ?? { recheckSeconds: 30, tasksPerRun: 100 },
     }),
   );
   app.use(notFoundRoute);

@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Sql } from '../db/pool';
 import { findUserByApiKey, hashApiKey, type User } from '../db/users';
 import { Forbidden, Unauthorized } from '../domain';
+import { sessionToken, sessionUser } from './session';
 
 function bearer(header: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
@@ -77,29 +78,46 @@ export function forgetCachedUser(sql: Sql, userId: string): void {
   caches.get(sql)?.forget(userId);
 }
 
-/** Requires a user's API key (`Authorization: Bearer <key>`). */
+/**
+ * The caller: a bearer API key when one is sent (an unknown key is 401, whatever else is sent),
+ * else the credits page's session cookie (api/session.ts); null when neither names a user.
+ */
+async function authenticate(sql: Sql, cache: UserCache, req: Request): Promise<User | null> {
+  const key = bearer(req.headers.authorization);
+  if (key) {
+    const user = await cache.lookup(sql, key);
+    if (!user) throw new Unauthorized('Authorization: unknown API key');
+    return user;
+  }
+  return sessionUser(sql, req);
+}
+
+/** Requires a user: an API key (`Authorization: Bearer <key>`) or a signed-in browser's session. */
 export function requireUser(sql: Sql): RequestHandler {
   const cache = cacheFor(sql);
   return async (req, res, next) => {
-    const key = bearer(req.headers.authorization);
-    if (!key) throw new Unauthorized('Authorization: send "Bearer <api key>"');
-    const user = await cache.lookup(sql, key);
-    if (!user) throw new Unauthorized('Authorization: unknown API key');
+    const user = await authenticate(sql, cache, req);
+    if (!user) {
+      throw new Unauthorized(
+        sessionToken(req)
+          ? 'session: expired or signed out; sign in again at /usercredits'
+          : 'Authorization: send "Bearer <api key>"',
+      );
+    }
     res.locals.user = user;
     next();
   };
 }
 
-/** Looks the user up when a key is sent, for routes that also serve anonymous callers. */
+/**
+ * Looks the user up when a key or session is sent, for routes that also serve anonymous callers.
+ * A stale session cookie counts as anonymous (the credits page then offers to sign in again).
+ */
 export function optionalUser(sql: Sql): RequestHandler {
   const cache = cacheFor(sql);
   return async (req, res, next) => {
-    const key = bearer(req.headers.authorization);
-    if (key) {
-      const user = await cache.lookup(sql, key);
-      if (!user) throw new Unauthorized('Authorization: unknown API key');
-      res.locals.user = user;
-    }
+    const user = await authenticate(sql, cache, req);
+    if (user) res.locals.user = user;
     next();
   };
 }

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     temporal,
     adminApiKey: env.ADMIN_API_KEY,
     announceTopUp: createTopUpNotifier({ ...services, temporal }),
+    projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 },
   });
   const server = await listen(app, env.PORT, env.HOST);
   console.log(`API listening on ${server.url}`);

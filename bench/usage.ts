@@ -11,6 +11,7 @@
  *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run).
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import os from 'node:os';
@@ -86,27 +87,69 @@ async function fundedUsers(services: Services, count: number, credits: number) {
   return users;
 }
 
-/** CPU time of the whole machine and of this process, to say where the time went. */
+/** Postgres's processes (the postmaster and its backends), found from one of our backends. */
+let postmasterPid = 0;
+
+async function findPostmaster(services: Services): Promise<void> {
+  const [row] = await services.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+  postmasterPid = procStat(row!.pid)?.ppid ?? 0;
+}
+
+/** utime + stime (clock ticks) and the parent of a process, from /proc (Linux). */
+function procStat(pid: number): { ppid: number; ticks: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU ticks used so far by the Postgres server (postmaster + backends + background workers). */
+function postgresTicks(): number {
+  if (!postmasterPid) return Number.NaN;
+  let ticks = procStat(postmasterPid)?.ticks ?? 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat?.ppid === postmasterPid) ticks += stat.ticks;
+  }
+  return ticks;
+}
+
+/**
+ * Where the machine's CPU went during a run, as shares of all cores: this process (the API's
+ * event loop, autocannon's worker thread, libuv and GC threads), Postgres, and everything else.
+ */
 function cpuProbe() {
-  const idle = () => os.cpus().reduce((s, c) => s + c.times.idle, 0);
-  const total = () => os.cpus().reduce((s, c) => s + Object.values(c.times).reduce((a, b) => a + b, 0), 0);
-  const start = {
-    idle: idle(),
-    total: total(),
+  const times = () => os.cpus().map((c) => c.times);
+  const sum = (t: ReturnType<typeof times>, pick: (x: os.CpuInfo['times']) => number) =>
+    t.reduce((s, x) => s + pick(x), 0);
+  const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+  const before = {
+    cpus: times(),
     proc: process.cpuUsage(),
+    pg: postgresTicks(),
     elu: performance.eventLoopUtilization(),
   };
   return () => {
-    const busy = total() - start.total - (idle() - start.idle);
-    const proc = process.cpuUsage(start.proc);
-    const wall = total() - start.total;
+    const after = times();
+    const wallMs =
+      sum(after, (x) => x.user + x.nice + x.sys + x.idle + x.irq) -
+      sum(before.cpus, (x) => x.user + x.nice + x.sys + x.idle + x.irq);
+    const busyMs = wallMs - (sum(after, (x) => x.idle) - sum(before.cpus, (x) => x.idle));
+    const proc = process.cpuUsage(before.proc);
+    const processMs = (proc.user + proc.system) / 1000;
+    const postgresMs = (postgresTicks() - before.pg) / ticksPerMs;
     return {
       /** Share of all cores busy. */
-      machine: busy / wall,
-      /** Share of all cores used by this process (the API's event loop + autocannon's worker + libuv). */
-      process: (proc.user + proc.system) / 1000 / wall,
+      machine: busyMs / wallMs,
+      process: processMs / wallMs,
+      postgres: postgresMs / wallMs,
+      other: Math.max(0, busyMs - processMs - postgresMs) / wallMs,
       /** How busy the API's own event loop (the main thread) was. */
-      apiLoop: performance.eventLoopUtilization(start.elu).utilization,
+      apiLoop: performance.eventLoopUtilization(before.elu).utilization,
     };
   };
 }
@@ -160,13 +203,13 @@ let answered2xx = 0;
 async function load(
   server: RunningServer,
   hook: string,
-  seconds: number,
+  run: { seconds: number } | { requests: number },
 ): Promise<{ result: autocannon.Result; cpu: Row['cpu'] }> {
   const probe = cpuProbe();
   const result = await autocannon({
     url: server.url,
     connections: CONNECTIONS,
-    duration: seconds,
+    ...('seconds' in run ? { duration: run.seconds } : { amount: run.requests }),
     workers: 1,
     requests: [{ method: 'POST', path: '/v1/usage', setupRequest: hook }],
   });
@@ -204,6 +247,7 @@ async function main() {
       'one-transaction': await serverFor('one-transaction'),
     } satisfies Record<DebitPath, RunningServer>;
 
+    await findPostmaster(services);
     const many = await fundedUsers(services, USERS, FUNDS);
     const [hot] = await fundedUsers(services, 1, FUNDS);
     const hooks = {
@@ -217,7 +261,7 @@ async function main() {
     const price = priceUsage(await services.rateCards.latest(), EVENT).credits;
 
     // Warm up both servers (JIT, pool connections) before measuring.
-    for (const server of Object.values(byPath)) await load(server, hooks.many, 2);
+    for (const server of Object.values(byPath)) await load(server, hooks.many, { seconds: 2 });
 
     const rows: Row[] = [];
     for (const [scenario, hook] of [
@@ -228,7 +272,7 @@ async function main() {
         const commitsBefore = await commits(services);
         const profiling = PROFILE && scenario === `${USERS} users` && debitPath === 'group-commit';
         const session = profiling ? await startProfile() : null;
-        const { result, cpu } = await load(byPath[debitPath], hook, SECONDS);
+        const { result, cpu } = await load(byPath[debitPath], hook, { seconds: SECONDS });
         if (session) await stopProfile(session, PROFILE!);
         const ok = result['2xx'];
         const perCommit = ok / ((await commits(services)) - commitsBefore);
@@ -248,20 +292,23 @@ async function main() {
       }
     }
 
-    // Overdraw: a user funded for exactly 3,000 charges, hammered for 3 s on the group-commit path.
+    // Overdraw: a user funded for exactly 3,000 charges gets 4,500 requests, 64 at a time.
     const limitedFor = 3000;
     const [limited] = await fundedUsers(services, 1, limitedFor * price);
     const overdraw = await load(
       byPath['group-commit'],
       await requestHook(hooksDir, 'limited', [limited!.apiKey]),
-      3,
+      { requests: limitedFor * 1.5 },
     );
     const limitedBalance = await services.ledger.balance(limited!.id);
     const [limitedCharges] = await services.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
       WHERE a.user_id = ${limited!.id} AND t.kind = 'usage:conversation'`;
     const overdrawOk =
-      limitedBalance.available === 0 && limitedCharges!.n === limitedFor && overdraw.result['5xx'] === 0;
+      limitedBalance.available === 0 &&
+      limitedCharges!.n === limitedFor &&
+      overdraw.result['2xx'] === limitedFor &&
+      overdraw.result['5xx'] === 0;
 
     const report = await services.ledger.conservation();
     const [usageTransfers] = await services.sql<{ n: number }[]>`
@@ -282,15 +329,15 @@ async function main() {
       `Machine: ${machine()}`,
       `Command: \`BENCH_SECONDS=${SECONDS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)`,
       '',
-      '| scenario | debit path | charges/s | p50 ms | p99 ms | 2xx | non-2xx | errors | charges per commit | machine CPU | this process CPU | API event loop busy |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| scenario | debit path | charges/s | p50 ms | p99 ms | 2xx | non-2xx | errors | charges per commit | CPU: machine | API process (+ autocannon) | Postgres | other | API event loop busy |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...rows.map(
         (r) =>
-          `| ${r.scenario} | ${r.path} | ${r.perSecond.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.ok.toLocaleString('en-US')} | ${r.non2xx} | ${r.errors} | ${r.perCommit.toFixed(1)} | ${pct(r.cpu.machine)} | ${pct(r.cpu.process)} | ${pct(r.cpu.apiLoop)} |`,
+          `| ${r.scenario} | ${r.path} | ${r.perSecond.toLocaleString('en-US')} | ${r.p50} | ${r.p99} | ${r.ok.toLocaleString('en-US')} | ${r.non2xx} | ${r.errors} | ${r.perCommit.toFixed(1)} | ${pct(r.cpu.machine)} | ${pct(r.cpu.process)} | ${pct(r.cpu.postgres)} | ${pct(r.cpu.other)} | ${pct(r.cpu.apiLoop)} |`,
       ),
       '',
       `- Ratio group-commit / one-transaction: ${ratio(`${USERS} users`)}× (${USERS} users), ${ratio('1 hot user')}× (1 hot user).`,
-      `- Overdraw: a user funded for exactly ${limitedFor.toLocaleString('en-US')} charges, ${overdraw.result.requests.total.toLocaleString('en-US')} requests in 3 s: ${limitedCharges!.n.toLocaleString('en-US')} charged, ${overdraw.result['4xx'].toLocaleString('en-US')} answered 4xx, ${overdraw.result['5xx']} 5xx, final balance ${limitedBalance.available} (${overdrawOk ? 'ok' : 'FAILED'}).`,
+      `- Overdraw: a user funded for exactly ${limitedFor.toLocaleString('en-US')} charges sent ${overdraw.result.requests.total.toLocaleString('en-US')} (${CONNECTIONS} at a time): ${overdraw.result['2xx'].toLocaleString('en-US')} answered 201, ${limitedCharges!.n.toLocaleString('en-US')} charges in the ledger, ${overdraw.result['4xx'].toLocaleString('en-US')} answered 4xx (402), ${overdraw.result['5xx']} 5xx, final balance ${limitedBalance.available} (${overdrawOk ? 'ok' : 'FAILED'}).`,
       `- Ledger after the run: ${usageTransfers!.n.toLocaleString('en-US')} usage charges recorded for ${answered2xx.toLocaleString('en-US')} 2xx answers counted by autocannon (a request still in flight when a run ends is charged but not counted), sum of balances ${report.sumPosted}, ${report.postedMismatches.length} posted mismatches, ${report.negativeUserAccounts} negative accounts (${conserved ? 'conserved' : 'NOT CONSERVED'}).`,
     ];
     console.log(lines.join('\n'));

@@ -39,6 +39,20 @@ export const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   ),
+  /** The simulated task executor (the default executor): how long a task works, what share it uses. */
+  EXECUTOR_TASK_MS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(3_600_000).default(1500),
+  ),
+  EXECUTOR_USAGE_BP: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(10_000).default(10_000),
+  ),
+  /** A paused project re-checks the balance this often, even if no top-up signal arrives. */
+  PROJECT_RECHECK_SECONDS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(86_400).default(30),
+  ),
   DATA_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.data')),
 });
 

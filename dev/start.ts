@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { simulatedExecutor } from '../activities/executor';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { loadEnvOrExit } from '../config/env';
@@ -64,7 +65,11 @@ async function main(): Promise<void> {
     const worker = await createWorker({
       connection: workerConnection,
       namespace: env.TEMPORAL_NAMESPACE,
-      activities: createActivities({ ...services, announceTopUp }),
+      activities: createActivities({
+        ...services,
+        announceTopUp,
+        executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
+      }),
     });
     const running = worker.run();
     cleanups.push(async () => {
@@ -75,7 +80,13 @@ async function main(): Promise<void> {
     await ensureHoldSweeper(temporal);
 
     const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
-    const app = createApp({ ...services, temporal, adminApiKey, announceTopUp });
+    const app = createApp({
+      ...services,
+      temporal,
+      adminApiKey,
+      announceTopUp,
+      projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 },
+    });
     const server = await listen(app, env.PORT, env.HOST);
     cleanups.push(() => server.close());
     stripe.standIn?.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { simulatedExecutor } from '../activities/executor';
 import { loadEnvOrExit } from '../config/env';
 import { openServices } from '../config/services';
 import { createTopUpNotifier } from '../config/top-up';
@@ -24,7 +25,11 @@ async function main(): Promise<void> {
   const worker = await createWorker({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
-    activities: createActivities({ ...services, announceTopUp }),
+    activities: createActivities({
+      ...services,
+      announceTopUp,
+      executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
+    }),
   });
   await ensureHoldSweeper(temporal);
   console.log(`worker polling task queue on ${env.TEMPORAL_ADDRESS}`);

@@ -1,2 +1,3 @@
 export { holdSweeperWorkflow } from './hold-sweeper';
+export { projectWorkflow } from './project';
 export { duplicateChargeWorkflow, purchaseRefundedWorkflow, purchaseWorkflow } from './purchase';

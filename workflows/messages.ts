@@ -64,3 +64,52 @@ export interface TopUp {
   available: number;
 }
 export const topUpSignal = defineSignal<[TopUp]>('topUp');
+
+export type ProjectStatus = 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
+
+export interface ProjectTask {
+  title: string;
+  size: 'small' | 'medium' | 'large';
+  estimate: number;
+}
+
+/** What a run carries into the next after continue-as-new: everything done so far. */
+export interface ProjectCarry {
+  tasks: ProjectTask[] | null;
+  nextTask: number;
+  creditsSpent: number;
+  tasksCompleted: number;
+}
+
+export interface ProjectInput {
+  projectId: string;
+  userId: string;
+  /** Prices come from this rate card version for the whole project, even if a newer one is published. */
+  rateCardVersion: number;
+  /** The runner's tasks (priced), or null when the planner makes them from `prompt`. */
+  tasks: ProjectTask[] | null;
+  prompt: string | null;
+  /** A paused project re-checks its balance this often even without a top-up signal. */
+  recheckSeconds: number;
+  /** Continue-as-new after this many tasks in one run (or when Temporal suggests it). */
+  tasksPerRun: number;
+  carry?: ProjectCarry;
+}
+
+export interface PausedReason {
+  code: 'insufficient_credits';
+  needed: number;
+  available: number;
+}
+
+export interface ProjectProgress {
+  status: ProjectStatus;
+  tasksCompleted: number;
+  tasksTotal: number;
+  creditsSpent: number;
+  creditsReserved: number;
+  pausedReason: PausedReason | null;
+}
+
+export const cancelProjectSignal = defineSignal<[{ reason: string }]>('cancelProject');
+export const projectProgressQuery = defineQuery<ProjectProgress>('projectProgress');

@@ -1,10 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { uuidFromSeed } from '../../db/ids';
 import { listMail } from '../../db/outbox';
 import type { Sql } from '../../db/pool';
 import { findPackage, findPurchase, listPurchases, listRefunds, type Purchase } from '../../db/purchases';
+import type { User } from '../../db/users';
 import { NotFound } from '../../domain';
 import { checkoutUpdate, type PurchaseInput, workflowIds } from '../../workflows/messages';
 import { currentUser } from '../auth';
@@ -25,14 +27,15 @@ const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).defa
 
 /** A retried POST with the same Idempotency-Key names the same purchase, hence the same workflow. */
 function purchaseId(userId: string, key: string | undefined): string {
-  if (!key) return randomUUID();
-  const h = createHash('sha256').update(`purchase:${userId}:${key}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return key ? uuidFromSeed(`purchase:${userId}:${key}`) : randomUUID();
 }
 
-function baseUrl(req: Request): string {
+/** This API's own origin, as the caller reached it: Checkout sends the browser back here. */
+export function baseUrl(req: Request): string {
   return `${req.protocol}://${req.get('host')}`;
 }
+
+export type PurchaseView = ReturnType<typeof purchaseView>;
 
 export function purchaseView(p: Purchase) {
   return {
@@ -48,55 +51,74 @@ export function purchaseView(p: Purchase) {
   };
 }
 
-/** Buying credits: each purchase is a purchaseWorkflow; the database answers the reads. */
-export function purchasesRouter(deps: {
+export interface PurchaseDeps {
   sql: Sql;
   temporal: Client;
   taskQueue: string;
   purchases: PurchaseSettings;
-  requireUser: RequestHandler;
-}): Router {
+}
+
+/**
+ * Starts buying `packageId` for `user`: the purchaseWorkflow creates the purchase and its Checkout
+ * Session, whose URL is returned. The same idempotency key names the same purchase, so a retry
+ * returns the first one (`created: false`); once it is no longer pending, without a checkout URL.
+ * Used by `POST /v1/purchases` and by the credits page's Buy buttons.
+ */
+export async function startPurchase(
+  deps: PurchaseDeps,
+  user: Pick<User, 'id' | 'email'>,
+  packageId: string,
+  key: string | undefined,
+  baseUrl: string,
+): Promise<{ created: boolean; purchase: PurchaseView }> {
+  const pkg = await findPackage(deps.sql, packageId, user.id);
+  if (!pkg) throw new NotFound(`packageId: no package ${packageId} for this user`);
+  const id = purchaseId(user.id, key);
+  const existing = await findPurchase(deps.sql, id);
+  if (existing && existing.status !== 'pending') return { created: false, purchase: purchaseView(existing) };
+  const input: PurchaseInput = {
+    purchaseId: id,
+    userId: user.id,
+    email: user.email,
+    packageId: pkg.id,
+    packageName: pkg.name,
+    credits: pkg.credits,
+    priceCents: pkg.priceCents,
+    currency: pkg.currency,
+    successUrl: `${baseUrl}/usercredits?purchase=${id}`,
+    cancelUrl: `${baseUrl}/usercredits?purchase=${id}&cancelled=1`,
+    expiresAt: Math.floor(Date.now() / 1000) + deps.purchases.checkoutExpirySeconds,
+    pollIntervalSeconds: deps.purchases.pollIntervalSeconds,
+  };
+  const workflowId = workflowIds.purchase(id);
+  try {
+    await deps.temporal.workflow.start('purchaseWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId,
+      args: [input],
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+  const checkout = await deps.temporal.workflow.getHandle(workflowId).executeUpdate(checkoutUpdate);
+  const purchase = (await findPurchase(deps.sql, id))!;
+  return { created: !existing, purchase: { ...purchaseView(purchase), checkoutUrl: checkout.checkoutUrl } };
+}
+
+/** Buying credits: each purchase is a purchaseWorkflow; the database answers the reads. */
+export function purchasesRouter(deps: PurchaseDeps & { requireUser: RequestHandler }): Router {
   const router = Router();
 
   router.post('/v1/purchases', deps.requireUser, async (req, res) => {
-    const user = currentUser(res);
     const body = parse(purchaseBody, req.body);
-    const key = idempotencyKey(req);
-    const pkg = await findPackage(deps.sql, body.packageId, user.id);
-    if (!pkg) throw new NotFound(`packageId: no package ${body.packageId} for this user`);
-    const id = purchaseId(user.id, key);
-    const existing = await findPurchase(deps.sql, id);
-    if (existing && existing.status !== 'pending') {
-      res.status(200).json(purchaseView(existing));
-      return;
-    }
-    const input: PurchaseInput = {
-      purchaseId: id,
-      userId: user.id,
-      email: user.email,
-      packageId: pkg.id,
-      packageName: pkg.name,
-      credits: pkg.credits,
-      priceCents: pkg.priceCents,
-      currency: pkg.currency,
-      successUrl: `${baseUrl(req)}/usercredits?purchase=${id}`,
-      cancelUrl: `${baseUrl(req)}/usercredits?purchase=${id}&cancelled=1`,
-      expiresAt: Math.floor(Date.now() / 1000) + deps.purchases.checkoutExpirySeconds,
-      pollIntervalSeconds: deps.purchases.pollIntervalSeconds,
-    };
-    const workflowId = workflowIds.purchase(id);
-    try {
-      await deps.temporal.workflow.start('purchaseWorkflow', {
-        taskQueue: deps.taskQueue,
-        workflowId,
-        args: [input],
-      });
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    }
-    const checkout = await deps.temporal.workflow.getHandle(workflowId).executeUpdate(checkoutUpdate);
-    const purchase = (await findPurchase(deps.sql, id))!;
-    res.status(existing ? 200 : 201).json({ ...purchaseView(purchase), checkoutUrl: checkout.checkoutUrl });
+    const started = await startPurchase(
+      deps,
+      currentUser(res),
+      body.packageId,
+      idempotencyKey(req),
+      baseUrl(req),
+    );
+    res.status(started.created ? 201 : 200).json(started.purchase);
   });
 
   router.get('/v1/purchases', deps.requireUser, async (req, res) => {

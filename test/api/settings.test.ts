@@ -88,6 +88,21 @@ describe('GET/PUT /v1/settings', () => {
     expect((await api.get('/v1/settings', user.apiKey)).body).toEqual({ lowBalanceThreshold: 1000 });
   });
 
+  test('when the threshold is changed through another API instance, then GET here shows it at once', async () => {
+    const other = await startTestApp();
+    try {
+      const user = await signUp(api);
+      expect((await api.get('/v1/settings', user.apiKey)).body).toEqual({ lowBalanceThreshold: 1000 });
+      await http(other.url).raw('PUT', '/v1/settings', {
+        key: user.apiKey,
+        json: { lowBalanceThreshold: 7 },
+      });
+      expect((await api.get('/v1/settings', user.apiKey)).body).toEqual({ lowBalanceThreshold: 7 });
+    } finally {
+      await other.close();
+    }
+  });
+
   test('when no API key is sent, then 401', async () => {
     expect((await api.get('/v1/settings')).status).toBe(401);
     expect((await put('/v1/settings', { lowBalanceThreshold: 1 }, '')).status).toBe(401);
@@ -126,6 +141,18 @@ describe('low-balance notices', () => {
       expect((await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() })).status).toBe(201);
     }
     expect(await lowBalanceNotices(user.apiKey)).toHaveLength(1);
+  });
+
+  test('when the threshold was just changed, then the very next debit is judged by the new one', async () => {
+    const user = await signUp(api);
+    await grant(api, user.id, 2000);
+    // Authenticated (and so remembered) with the default threshold of 1,000 first.
+    expect((await charge(api, user.apiKey, usageEvent())).status).toBe(201);
+    await put('/v1/settings', { lowBalanceThreshold: 1995 }, user.apiKey);
+    const res = await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() });
+    expect(res.body.balance).toBeLessThan(1995);
+    const notices = await lowBalanceNotices(user.apiKey);
+    expect(notices.map((n) => n.subject)).toEqual(['Your balance is below 1,995 credits']);
   });
 
   test('when debits go one by one across the threshold, then the debit that crosses it sends the one notice', async () => {

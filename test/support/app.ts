@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import type { ProjectSettings } from '../../api/routes/projects';
 import type { PurchaseSettings } from '../../api/routes/purchases';
 import type { DebitPath } from '../../api/routes/usage';
 import { listen } from '../../api/server';
@@ -31,6 +32,7 @@ export interface TestAppOptions {
   debitPath?: DebitPath;
   poolSize?: number;
   purchases?: Partial<PurchaseSettings>;
+  projects?: Partial<ProjectSettings>;
 }
 
 /** The real API on a free port, on the run's shared Postgres and Temporal, with a Stripe stand-in. */
@@ -55,6 +57,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
     debitPath: options.debitPath,
     purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: 2, ...options.purchases },
+    projects: { recheckSeconds: 2, tasksPerRun: 50, ...options.projects },
     log: () => {},
   });
   const server = await listen(app, 0, '127.0.0.1');

@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { simulatedExecutor } from '../../activities/executor';
 import { openServices } from '../../config/services';
 import { createTopUpNotifier } from '../../config/top-up';
 import { createWorker } from '../../worker/worker';
@@ -30,6 +31,7 @@ async function main() {
     activities: createActivities({
       ...services,
       announceTopUp: createTopUpNotifier({ ...services, temporal }),
+      executor: simulatedExecutor({ taskMs: Number(env.EXECUTOR_TASK_MS ?? 50), usageBp: 10_000 }),
     }),
     workflowBundle: { codePath: env.WORKFLOW_BUNDLE! },
   });

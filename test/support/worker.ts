@@ -10,6 +10,7 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { type SimulatorOptions, simulatedExecutor } from '../../activities/executor';
 import { createWorker, workflowsPath } from '../../worker/worker';
 import type { TestApp } from './app';
 
@@ -51,7 +52,10 @@ export interface TestWorker {
 }
 
 /** A real worker on the run's Temporal server, on the test app's own task queue. */
-export async function startTestWorker(app: TestApp): Promise<TestWorker> {
+export async function startTestWorker(
+  app: TestApp,
+  executor: SimulatorOptions = { taskMs: 50, usageBp: 10_000 },
+): Promise<TestWorker> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const taskQueue = app.taskQueue;
@@ -59,7 +63,11 @@ export async function startTestWorker(app: TestApp): Promise<TestWorker> {
     connection,
     namespace: 'default',
     taskQueue,
-    activities: createActivities({ ...app.services, announceTopUp: app.announceTopUp }),
+    activities: createActivities({
+      ...app.services,
+      announceTopUp: app.announceTopUp,
+      executor: simulatedExecutor(executor),
+    }),
     workflowBundle: { codePath: await workflowBundle() },
   });
   const running = worker.run();

@@ -1,0 +1,64 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { planFromPrompt, type TaskSize } from '../domain';
+
+export interface TaskToRun {
+  projectId: string;
+  position: number;
+  title: string;
+  size: TaskSize;
+  /** What was reserved; a task reports what it actually used, which is settled up to this. */
+  estimate: number;
+}
+
+export interface TaskRunContext {
+  heartbeat(): void;
+  /** Aborted when the project is cancelled or the activity times out. */
+  signal: AbortSignal;
+}
+
+/**
+ * What plans and runs a project's tasks. The default is a deterministic simulator; a real AI
+ * backend implements the same two methods.
+ */
+export interface TaskExecutor {
+  plan(input: { projectId: string; prompt: string }): Promise<{ title: string; size: TaskSize }[]>;
+  run(task: TaskToRun, context: TaskRunContext): Promise<{ output: string; usedCredits: number }>;
+}
+
+/** A task fails for good (not retried) when the executor says so. */
+export class TaskFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskFailed';
+  }
+}
+
+export interface SimulatorOptions {
+  /** How long each task "works". */
+  taskMs: number;
+  /** Share of the estimate a task reports as used, in basis points (10,000 = all of it). */
+  usageBp: number;
+}
+
+/**
+ * The simulator: each task works for `taskMs` (heartbeating), then reports `usageBp` of its
+ * estimate as used. A title containing "[fail]" fails for good, so tests and demos can see it.
+ */
+export function simulatedExecutor(options: SimulatorOptions): TaskExecutor {
+  return {
+    plan: async ({ prompt }) => planFromPrompt(prompt),
+    async run(task, context) {
+      if (task.title.includes('[fail]'))
+        throw new TaskFailed(`task ${task.position + 1} "${task.title}" failed`);
+      const step = 100;
+      for (let spent = 0; spent < options.taskMs; spent += step) {
+        context.heartbeat();
+        await delay(Math.min(step, options.taskMs - spent), undefined, { signal: context.signal });
+      }
+      return {
+        output: `simulated result of "${task.title}"`,
+        usedCredits: Math.floor((task.estimate * options.usageBp) / 10_000),
+      };
+    },
+  };
+}

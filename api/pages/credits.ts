@@ -1,0 +1,228 @@
+import type { OutboxEntry } from '../../db/outbox';
+import type { CreditPackage } from '../../db/packages';
+import type { Purchase } from '../../db/purchases';
+import type { UsageSummary } from '../../db/usage';
+import { formatCredits } from '../../domain';
+import { formatPrice, formatTime } from './format';
+import { type Html, html } from './html';
+import { layout } from './layout';
+
+/**
+ * The credits page (`GET /usercredits`, DESIGN.md §2) and its sign-in form. Stable hooks for
+ * tests and scripts: `#available`, `#held`, `.package[data-package-id=…] button`,
+ * `#purchase-status[data-status]`, `tr.purchase[data-purchase-id][data-status]`, `#usage`,
+ * `#notices`, `#help`, `#sign-in`, `#sign-in-error`, `#sign-out`.
+ */
+
+export interface CreditsPageView {
+  email: string;
+  /** Signed in by cookie (shows Sign out); bearer clients have nothing to sign out of. */
+  hasSession: boolean;
+  balance: { available: number; held: number };
+  packages: CreditPackage[];
+  purchases: Purchase[];
+  usage: UsageSummary;
+  notices: OutboxEntry[];
+  /** Back from Checkout (`?purchase=<id>[&cancelled=1]`); purchase null when it is not theirs. */
+  returned: { purchase: Purchase | null; cancelled: boolean } | null;
+  /** A fresh key for each Buy form: a double-clicked Buy starts one purchase, not two. */
+  newRequestId: () => string;
+}
+
+export const SIGN_IN_PATH = '/usercredits/session';
+export const SIGN_OUT_PATH = '/usercredits/session/delete';
+export const BUY_PATH = '/usercredits/buy';
+
+export function creditsPage(view: CreditsPageView): string {
+  const outcome = view.returned ? purchaseOutcome(view.returned.purchase, view.returned.cancelled) : null;
+  const names = new Map(view.packages.map((p) => [p.id, p.name]));
+  return layout({
+    title: 'User Credits',
+    // While the payment is being credited the page reloads itself each second; it stops as soon
+    // as the purchase leaves `pending` (credited, failed, or the checkout expired).
+    head: outcome?.refresh ? html`<meta http-equiv="refresh" content="1">` : undefined,
+    header: html`<span class="who"><span id="user-email">${view.email}</span>${
+      view.hasSession
+        ? html`<form method="post" action="${SIGN_OUT_PATH}" id="sign-out"><button type="submit" class="link">Sign out</button></form>`
+        : null
+    }</span>`,
+    body: html`<h1>User Credits</h1>
+${
+  outcome
+    ? html`<p class="notice ${outcome.kind}" id="purchase-status" data-status="${outcome.kind}" role="status">${outcome.text}</p>`
+    : null
+}
+<section id="balance" aria-labelledby="balance-title">
+  <h2 id="balance-title">Current Balance</h2>
+  <div class="balance">
+    <div><div class="figure" id="available">${formatCredits(view.balance.available)}</div><div class="muted">credits available</div></div>
+    <div><div class="figure small" id="held">${formatCredits(view.balance.held)}</div><div class="muted">held for work in progress</div></div>
+  </div>
+</section>
+<section id="packages" aria-labelledby="packages-title">
+  <h2 id="packages-title">Choose Your Package</h2>
+  <p class="muted">Click on the package card that best suits your needs. You'll be redirected to a secure Stripe-hosted payment page; your credits are available as soon as the payment is confirmed.</p>
+  <div class="packages">${view.packages.map((p) => packageCard(p, view.newRequestId()))}</div>
+  <p class="muted">*Note: Package sizes and pricing are subject to change over time.</p>
+</section>
+${purchasesSection(view.purchases, names)}
+${usageSection(view.usage)}
+${noticesSection(view.notices)}
+${HELP}`,
+  });
+}
+
+function packageCard(p: CreditPackage, requestId: string): Html {
+  return html`<div class="package" data-package-id="${p.id}">
+  <div class="name">${p.name}</div>
+  <div class="credits">${formatCredits(p.credits)}</div>
+  <div class="muted">credits</div>
+  <div class="price">${formatPrice(p.priceCents, p.currency)}</div>
+  <form method="post" action="${BUY_PATH}">
+    <input type="hidden" name="packageId" value="${p.id}">
+    <input type="hidden" name="requestId" value="${requestId}">
+    <button type="submit" class="primary">Buy</button>
+  </form>
+</div>`;
+}
+
+interface Outcome {
+  kind: 'pending' | 'completed' | 'cancelled' | 'failed' | 'expired' | 'refunded' | 'unknown';
+  text: string;
+  refresh: boolean;
+}
+
+function purchaseOutcome(purchase: Purchase | null, cancelled: boolean): Outcome {
+  if (!purchase) return { kind: 'unknown', text: 'That purchase was not found.', refresh: false };
+  switch (purchase.status) {
+    case 'pending':
+      // Cancelled: the session stays open until it expires, so the purchase is still pending.
+      return cancelled
+        ? { kind: 'cancelled', text: 'Checkout cancelled — nothing was charged.', refresh: false }
+        : { kind: 'pending', text: 'Payment received — your credits are being added', refresh: true };
+    case 'completed':
+      return { kind: 'completed', text: `${formatCredits(purchase.credits)} credits added`, refresh: false };
+    case 'failed':
+      return {
+        kind: 'failed',
+        text: `Payment failed${purchase.failureReason ? `: ${purchase.failureReason}` : ''} — nothing was charged.`,
+        refresh: false,
+      };
+    case 'expired':
+      return { kind: 'expired', text: 'Checkout expired — nothing was charged.', refresh: false };
+    case 'refunded':
+      return { kind: 'refunded', text: 'This purchase was refunded.', refresh: false };
+  }
+}
+
+function purchasesSection(purchases: Purchase[], names: Map<string, string>): Html {
+  const rows = purchases.map(
+    (p) => html`<tr class="purchase" data-purchase-id="${p.id}" data-status="${p.status}">
+  <td>${formatTime(p.createdAt)}</td>
+  <td>${names.get(p.packageId) ?? p.packageId}</td>
+  <td class="num">${formatCredits(p.credits)}</td>
+  <td class="num">${formatPrice(p.priceCents, p.currency)}</td>
+  <td><span class="status ${p.status}">${p.status}</span>${
+    p.status === 'pending' && p.checkoutUrl && /^https?:\/\//.test(p.checkoutUrl)
+      ? html` <a href="${p.checkoutUrl}">Continue checkout</a>`
+      : null
+  }</td>
+</tr>`,
+  );
+  return html`<section id="purchases" aria-labelledby="purchases-title">
+  <h2 id="purchases-title">Recent Purchases</h2>
+  ${
+    rows.length
+      ? html`<table><thead><tr><th>Date</th><th>Package</th><th class="num">Credits</th><th class="num">Price</th><th>Status</th></tr></thead>
+  <tbody>${rows}</tbody></table>`
+      : html`<p class="muted">No purchases yet.</p>`
+  }
+</section>`;
+}
+
+const FEATURE_LABELS: Record<string, string> = {
+  conversation: 'Agent conversations',
+  continuation: 'Conversation continuation',
+  rag: 'RAG mode queries',
+  upskilling: 'Agent upskilling',
+};
+
+function featureLabel(feature: string): string {
+  const label = FEATURE_LABELS[feature] ?? feature.replace(/[_:-]+/g, ' ');
+  return label.charAt(0).toUpperCase() + label.slice(1);
+}
+
+function usageSection(usage: UsageSummary): Html {
+  const rows = usage.byFeature.map(
+    (f) =>
+      html`<tr data-feature="${f.feature}"><td>${featureLabel(f.feature)}</td><td class="num">${formatCredits(f.events)}</td><td class="num">${formatCredits(f.credits)}</td></tr>`,
+  );
+  return html`<section id="usage" aria-labelledby="usage-title">
+  <h2 id="usage-title">Usage Summary</h2>
+  <p class="muted">Credits used from ${usage.from} to ${usage.to} (UTC), by feature.</p>
+  ${
+    rows.length
+      ? html`<table><thead><tr><th>Feature</th><th class="num">Events</th><th class="num">Credits</th></tr></thead>
+  <tbody>${rows}</tbody>
+  <tfoot><tr><th>Total</th><th></th><th class="num" id="usage-total">${formatCredits(usage.totalCredits)}</th></tr></tfoot></table>`
+      : html`<p class="muted">No usage in the last 30 days.</p>`
+  }
+</section>`;
+}
+
+function noticesSection(notices: OutboxEntry[]): Html {
+  const items = notices.map(
+    (n) => html`<tr class="mail" data-kind="${n.kind}">
+  <td>${formatTime(n.createdAt)}</td>
+  <td><details><summary>${n.subject}</summary><pre>${n.body}</pre></details></td>
+  <td>${n.recipient}</td>
+</tr>`,
+  );
+  return html`<section id="notices" aria-labelledby="notices-title">
+  <h2 id="notices-title">Receipts &amp; Notices</h2>
+  ${
+    items.length
+      ? html`<table><thead><tr><th>Date</th><th>Subject</th><th>Sent to</th></tr></thead><tbody>${items}</tbody></table>`
+      : html`<p class="muted">No receipts or notices yet.</p>`
+  }
+</section>`;
+}
+
+/** The product page's troubleshooting advice, in its own words. */
+const HELP = html`<section id="help" aria-labelledby="help-title">
+  <h2 id="help-title">Credits not appearing?</h2>
+  <p>If your credits don't show up after payment:</p>
+  <ul class="help">
+    <li><strong>Refresh the page:</strong> Sometimes a simple refresh resolves the issue</li>
+    <li><strong>Wait a few minutes:</strong> In rare cases, there may be a brief processing delay</li>
+    <li><strong>Check your email:</strong> Confirm you received a purchase receipt from Stripe (receipts are also listed above)</li>
+    <li><strong>Contact support:</strong> If credits don't appear within 5 minutes, reach out to our support team</li>
+  </ul>
+</section>`;
+
+/** Shown when the browser is not signed in; `error` after a bad key (the route answers 401). */
+export function signInPage(options: { error?: string; returnTo?: string } = {}): string {
+  return layout({
+    title: 'Sign in · User Credits',
+    body: html`<section class="narrow" id="sign-in-section">
+  <h1>User Credits</h1>
+  <p class="muted">Sign in with your API key to see your balance, buy credits and review your usage.</p>
+  ${options.error ? html`<p class="notice error" id="sign-in-error" role="alert">${options.error}</p>` : null}
+  <form method="post" action="${SIGN_IN_PATH}" id="sign-in">
+    ${options.returnTo ? html`<input type="hidden" name="returnTo" value="${options.returnTo}">` : null}
+    <label for="apiKey">API key</label>
+    <input type="password" id="apiKey" name="apiKey" autocomplete="current-password" spellcheck="false" required>
+    <button type="submit" class="primary">Sign in</button>
+  </form>
+  <p class="muted">No key yet? Sign up with <code>POST /v1/users</code>; the key is shown once.</p>
+</section>`,
+  });
+}
+
+/** A short page for a refused form post (bad input, someone else's site). */
+export function messagePage(title: string, message: string): string {
+  return layout({
+    title,
+    body: html`<section class="narrow"><h1>${title}</h1><p>${message}</p><p><a href="/usercredits">Back to User Credits</a></p></section>`,
+  });
+}

@@ -1,0 +1,75 @@
+import { Html, html } from './html';
+
+/** The style of every page: inline, small, no framework, readable on a phone. */
+const STYLE = `
+  :root { --ink: #1a1f36; --muted: #5f6b7a; --line: #e3e8ee; --bg: #f6f8fa; --brand: #4f46e5;
+    --ok: #0f7b3f; --ok-bg: #e6f6ec; --warn: #8a5a00; --warn-bg: #fff4d6; --bad: #a41c1c; --bad-bg: #fde8e8; }
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--ink);
+    margin: 0; line-height: 1.45; }
+  header { background: #fff; border-bottom: 1px solid var(--line); }
+  header .bar { max-width: 60rem; margin: 0 auto; padding: 0.9rem 1.25rem; display: flex; align-items: center;
+    justify-content: space-between; gap: 1rem; }
+  header .brand { font-weight: 700; }
+  header .who { color: var(--muted); font-size: 0.9rem; display: flex; align-items: center; gap: 0.75rem; }
+  main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
+  h1 { font-size: 1.6rem; margin: 0 0 1rem; }
+  h2 { font-size: 1.15rem; margin: 0 0 0.75rem; }
+  section { background: #fff; border: 1px solid var(--line); border-radius: 12px; padding: 1.25rem; margin: 0 0 1.25rem; }
+  .muted { color: var(--muted); font-size: 0.9rem; }
+  .balance { display: flex; gap: 2.5rem; flex-wrap: wrap; align-items: baseline; }
+  .figure { font-size: 2.4rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+  .figure.small { font-size: 1.3rem; font-weight: 600; }
+  .packages { display: grid; grid-template-columns: repeat(auto-fit, minmax(13rem, 1fr)); gap: 1rem; }
+  .package { border: 1px solid var(--line); border-radius: 10px; padding: 1.1rem; display: flex; flex-direction: column;
+    gap: 0.25rem; }
+  .package .name { font-weight: 600; }
+  .package .credits { font-size: 1.9rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+  .package .price { font-size: 1.2rem; margin-bottom: 0.75rem; }
+  .package form { margin-top: auto; }
+  button { font: inherit; padding: 0.6rem 1rem; border-radius: 8px; border: 1px solid var(--line); background: #fff;
+    cursor: pointer; }
+  button.primary { background: var(--brand); border-color: var(--brand); color: #fff; width: 100%; font-weight: 600; }
+  button.link { border: none; background: none; color: var(--brand); padding: 0; }
+  table { width: 100%; border-collapse: collapse; font-size: 0.95rem; }
+  th, td { text-align: left; padding: 0.5rem 0.4rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th { color: var(--muted); font-weight: 600; font-size: 0.85rem; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .status { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 999px; font-size: 0.8rem; font-weight: 600;
+    background: var(--bg); }
+  .status.completed { background: var(--ok-bg); color: var(--ok); }
+  .status.pending { background: var(--warn-bg); color: var(--warn); }
+  .status.failed, .status.expired, .status.refunded { background: var(--bad-bg); color: var(--bad); }
+  .notice { border-radius: 10px; padding: 0.9rem 1.1rem; margin: 0 0 1.25rem; font-weight: 600; }
+  .notice.completed { background: var(--ok-bg); color: var(--ok); }
+  .notice.pending, .notice.cancelled { background: var(--warn-bg); color: var(--warn); }
+  .notice.failed, .notice.expired, .notice.refunded, .notice.unknown, .notice.error { background: var(--bad-bg);
+    color: var(--bad); }
+  details pre { white-space: pre-wrap; font-size: 0.85rem; background: var(--bg); padding: 0.75rem; border-radius: 8px; }
+  label { display: block; font-weight: 600; margin-bottom: 0.35rem; }
+  input[type=password], input[type=text] { width: 100%; padding: 0.65rem; font: inherit; border: 1px solid #cfd7df;
+    border-radius: 8px; margin-bottom: 0.9rem; }
+  .narrow { max-width: 28rem; margin: 3rem auto; }
+  ul.help { margin: 0; padding-left: 1.2rem; }
+  ul.help li { margin-bottom: 0.3rem; }
+`;
+
+export function layout(options: { title: string; body: Html; head?: Html; header?: Html }): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${options.head}
+<title>${options.title}</title>
+<style>${new Html(STYLE)}</style>
+</head>
+<body>
+<header><div class="bar"><span class="brand">Credits &amp; Billing</span>${options.header}</div></header>
+<main>
+${options.body}
+</main>
+</body>
+</html>
+`.text;
+}

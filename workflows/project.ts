@@ -1,0 +1,202 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ProjectActivities, Reservation } from '../activities/projects';
+import { NON_RETRYABLE_ERRORS } from '../domain';
+import {
+  cancelProjectSignal,
+  type PausedReason,
+  type ProjectInput,
+  type ProjectProgress,
+  type ProjectStatus,
+  type ProjectTask,
+  projectProgressQuery,
+  topUpSignal,
+} from './messages';
+import { CreditsSpentKey, ProjectStatusKey } from './search-attributes';
+
+/** Ledger and progress steps: short, idempotent, retried until they succeed. */
+const ledger = proxyActivities<ProjectActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    maximumInterval: '10 seconds',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+  },
+});
+
+/** The executor: heartbeats so a dead worker is noticed in seconds; a few retries, then the task fails. */
+const executor = proxyActivities<ProjectActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['TaskFailed'],
+  },
+});
+
+/**
+ * A MultiTask project (DESIGN.md §5): plan (charged) when only a prompt is given, then for each
+ * task reserve → execute → settle → save. When a reservation fails for lack of credits it
+ * pauses, waits for a top-up signal or its re-check timer, and resumes at the same task.
+ * Cancel at any time voids the open reservation; completed tasks and their costs stay.
+ */
+export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgress> {
+  const carry = input.carry ?? { tasks: input.tasks, nextTask: 0, creditsSpent: 0, tasksCompleted: 0 };
+  let tasks: ProjectTask[] | null = carry.tasks;
+  const progress: ProjectProgress = {
+    status: 'running',
+    tasksCompleted: carry.tasksCompleted,
+    tasksTotal: tasks?.length ?? 0,
+    creditsSpent: carry.creditsSpent,
+    creditsReserved: 0,
+    pausedReason: null,
+  };
+  let cancelRequested: string | null = null;
+  let toppedUp = false;
+  const executing = new CancellationScope();
+
+  setHandler(projectProgressQuery, () => progress);
+  setHandler(topUpSignal, () => {
+    toppedUp = true;
+  });
+  setHandler(cancelProjectSignal, ({ reason }) => {
+    cancelRequested ??= reason;
+    executing.cancel();
+  });
+
+  const setStatus = async (
+    status: ProjectStatus,
+    extra: { pausedReason?: PausedReason; failureReason?: string } = {},
+  ) => {
+    progress.status = status;
+    progress.pausedReason = extra.pausedReason ?? null;
+    upsertSearchAttributes([{ key: ProjectStatusKey, value: status }]);
+    await ledger.setProjectStatus({ projectId: input.projectId, status, ...extra });
+  };
+
+  /** Pays for something with a reservation, pausing as long as the balance cannot cover it. */
+  const payOrPause = async (attempt: () => Promise<Reservation>): Promise<Reservation | null> => {
+    for (;;) {
+      if (cancelRequested !== null) return null;
+      const result = await attempt();
+      if (result.ok) {
+        if (progress.status === 'paused') await setStatus('running');
+        return result;
+      }
+      await setStatus('paused', {
+        pausedReason: { code: 'insufficient_credits', needed: result.needed, available: result.available },
+      });
+      toppedUp = false;
+      await condition(() => toppedUp || cancelRequested !== null, `${input.recheckSeconds} seconds`);
+    }
+  };
+
+  const finish = async (status: 'completed' | 'cancelled' | 'failed', failureReason?: string) => {
+    await setStatus(status, failureReason ? { failureReason } : {});
+    return progress;
+  };
+
+  if (tasks === null) {
+    const paid = await payOrPause(() =>
+      ledger.chargePlanning({
+        projectId: input.projectId,
+        userId: input.userId,
+        rateCardVersion: input.rateCardVersion,
+      }),
+    );
+    if (!paid) return finish('cancelled');
+    tasks = await ledger.planTasks({
+      projectId: input.projectId,
+      prompt: input.prompt ?? '',
+      rateCardVersion: input.rateCardVersion,
+    });
+    progress.tasksTotal = tasks.length;
+  }
+
+  let doneThisRun = 0;
+  for (let position = carry.nextTask; position < tasks.length; position++) {
+    if (cancelRequested !== null) return finish('cancelled');
+    if (doneThisRun >= input.tasksPerRun || workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof projectWorkflow>({
+        ...input,
+        carry: {
+          tasks,
+          nextTask: position,
+          creditsSpent: progress.creditsSpent,
+          tasksCompleted: progress.tasksCompleted,
+        },
+      });
+    }
+    const task = tasks[position]!;
+    const reserved = await payOrPause(() =>
+      ledger.reserveTask({
+        projectId: input.projectId,
+        userId: input.userId,
+        position,
+        estimate: task.estimate,
+      }),
+    );
+    if (!reserved || !reserved.ok) return finish('cancelled');
+    progress.creditsReserved = task.estimate;
+    const release = (status: 'cancelled' | 'failed') =>
+      CancellationScope.nonCancellable(() =>
+        ledger.releaseTask({ projectId: input.projectId, position, holdId: reserved.holdId, status }),
+      );
+
+    let result: { output: string; usedCredits: number };
+    try {
+      result = await executing.run(() =>
+        executor.executeTask({
+          projectId: input.projectId,
+          position,
+          title: task.title,
+          size: task.size,
+          estimate: task.estimate,
+        }),
+      );
+    } catch (error) {
+      progress.creditsReserved = 0;
+      if (cancelRequested !== null || isCancellation(error)) {
+        await release('cancelled');
+        return finish('cancelled');
+      }
+      await release('failed');
+      return finish('failed', failureMessage(error));
+    }
+    const settled = await ledger.settleTask({
+      projectId: input.projectId,
+      position,
+      holdId: reserved.holdId,
+      estimate: task.estimate,
+      usedCredits: result.usedCredits,
+      output: result.output,
+    });
+    progress.creditsReserved = 0;
+    progress.creditsSpent = settled.creditsSpent;
+    progress.tasksCompleted++;
+    doneThisRun++;
+    upsertSearchAttributes([{ key: CreditsSpentKey, value: settled.creditsSpent }]);
+  }
+  return finish('completed');
+}
+
+function failureMessage(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure)
+    return error.cause.message;
+  if (error instanceof CancelledFailure) return 'cancelled';
+  return error instanceof Error ? error.message : String(error);
+}
