@@ -4,8 +4,8 @@
  * top-up (an operator grant) to the next task starting, for paused projects.
  */
 import { randomUUID } from 'node:crypto';
-import { machine, percentile } from './support';
 import { type BenchStack, call, startBenchStack } from './stack';
+import { machine, percentile } from './support';
 
 const TASKS = 200;
 const RESUMES = Number(process.env.BENCH_RESUMES ?? 20);
@@ -24,9 +24,18 @@ async function grant(stack: BenchStack, userId: string, credits: number) {
   if (res.status !== 201) throw new Error(`grant: ${res.status}`);
 }
 
-async function waitProject(stack: BenchStack, key: string, id: string, ok: (p: { status: string; tasksCompleted: number }) => boolean) {
+async function waitProject(
+  stack: BenchStack,
+  key: string,
+  id: string,
+  ok: (p: { status: string; tasksCompleted: number }) => boolean,
+) {
   for (;;) {
-    const p = await call<{ status: string; tasksCompleted: number }>(`${stack.url}/v1/projects/${id}`, 'GET', key);
+    const p = await call<{ status: string; tasksCompleted: number }>(
+      `${stack.url}/v1/projects/${id}`,
+      'GET',
+      key,
+    );
     if (ok(p.body)) return p.body;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -37,7 +46,10 @@ async function perTaskOverhead(stack: BenchStack) {
   await grant(stack, user.id, TASKS * 25);
   const tasks = Array.from({ length: TASKS }, (_, i) => ({ title: `t${i}`, size: 'small' }));
   const t0 = performance.now();
-  const started = await call<{ id: string }>(`${stack.url}/v1/projects`, 'POST', user.apiKey, { name: 'bench', tasks });
+  const started = await call<{ id: string }>(`${stack.url}/v1/projects`, 'POST', user.apiKey, {
+    name: 'bench',
+    tasks,
+  });
   await waitProject(stack, user.apiKey, started.body.id, (p) => p.status === 'completed');
   const ms = performance.now() - t0;
   return { totalMs: ms, perTaskMs: ms / TASKS };
@@ -76,7 +88,9 @@ async function main() {
     console.log('| --- | ---: |');
     console.log(`| ${TASKS}-task project, start to completed | ${(overhead.totalMs / 1000).toFixed(2)} s |`);
     console.log(`| overhead per task (executor time 0) | ${overhead.perTaskMs.toFixed(1)} ms |`);
-    console.log(`| top-up → next task starts, p50 (${RESUMES} runs) | ${percentile(resumes, 50).toFixed(0)} ms |`);
+    console.log(
+      `| top-up → next task starts, p50 (${RESUMES} runs) | ${percentile(resumes, 50).toFixed(0)} ms |`,
+    );
     console.log(`| top-up → next task starts, p99 | ${percentile(resumes, 99).toFixed(0)} ms |`);
     console.log(`| timer-only re-check (signal lost) | ≤ recheckSeconds (default 30 s) |`);
   } finally {

@@ -5,8 +5,8 @@
  * "webhook arrival → credits visible": it also holds the stand-in's delivery hop.
  */
 import { randomUUID } from 'node:crypto';
-import { machine, percentile } from './support';
 import { type BenchStack, call, startBenchStack } from './stack';
+import { machine, percentile } from './support';
 
 const PURCHASES = Number(process.env.BENCH_PURCHASES ?? 200);
 const CONCURRENCY = 10;
@@ -62,7 +62,9 @@ async function main() {
     console.log(`| Pay → credits visible in GET /v1/balance, p50 | ${percentile(times, 50).toFixed(0)} ms |`);
     console.log(`| p99 | ${percentile(times, 99).toFixed(0)} ms |`);
     console.log(`| max | ${times.at(-1)!.toFixed(0)} ms |`);
-    console.log(`| purchases completed per second (sign-up + checkout + pay + credit) | ${(PURCHASES / (wall / 1000)).toFixed(1)} |`);
+    console.log(
+      `| purchases completed per second (sign-up + checkout + pay + credit) | ${(PURCHASES / (wall / 1000)).toFixed(1)} |`,
+    );
     console.log(`\nConservation: ${JSON.stringify(conservation)}`);
   } finally {
     await stack.stop();

@@ -54,7 +54,11 @@ export async function startBenchStack(options: {
     connection: workerConnection,
     namespace: 'default',
     taskQueue,
-    activities: createActivities({ ...services, announceTopUp, executor: simulatedExecutor(options.executor) }),
+    activities: createActivities({
+      ...services,
+      announceTopUp,
+      executor: simulatedExecutor(options.executor),
+    }),
   });
   const running = worker.run();
   const adminKey = `bench-admin-${randomUUID()}`;
@@ -91,10 +95,18 @@ export async function startBenchStack(options: {
 }
 
 /** JSON over HTTP with a bearer key. */
-export async function call<T>(url: string, method: string, key: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function call<T>(
+  url: string,
+  method: string,
+  key: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };

@@ -69,7 +69,11 @@ test('when project routes get bad input or another user, then 4xx and nothing st
     { name: 'x', prompt: 'p', extra: 1 },
     { name: 'x', tasks: Array.from({ length: 1001 }, () => ({ title: 't' })) },
   ]) {
-    const res = await p.api.post<{ error: { code: string; message: string } }>('/v1/projects', body, user.apiKey);
+    const res = await p.api.post<{ error: { code: string; message: string } }>(
+      '/v1/projects',
+      body,
+      user.apiKey,
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('validation_error');
   }

@@ -51,8 +51,11 @@ test('when a project outruns the credits bought, then it pauses at zero and fini
     creditsReserved: 0,
     pausedReason: { code: 'insufficient_credits', needed: 200, available: 100 },
   });
-  const described = await app.temporal.workflow.getHandle(workflowIds.project(project.id)).describe();
-  expect(described.searchAttributes.ProjectStatus).toEqual(['paused']);
+  // Search attributes reach Temporal's visibility store a moment after the progress row.
+  const described = await waitFor('ProjectStatus=paused in Temporal', async () => {
+    const d = await app.temporal.workflow.getHandle(workflowIds.project(project.id)).describe();
+    return d.searchAttributes.ProjectStatus?.[0] === 'paused' ? d : null;
+  });
   expect(described.searchAttributes.UserId).toEqual([user.id]);
 
   await buyStarter(user.apiKey); // the purchase saga signals the top-up
