@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type BenchStack, call, startBenchStack } from './stack';
-import { machine, percentile } from './support';
+import { machine, percentile, runBench } from './support';
 
 const TASKS = 200;
 const RESUMES = Number(process.env.BENCH_RESUMES ?? 20);
@@ -98,10 +98,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

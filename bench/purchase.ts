@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type BenchStack, call, startBenchStack } from './stack';
-import { machine, percentile } from './support';
+import { machine, percentile, runBench } from './support';
 
 const PURCHASES = Number(process.env.BENCH_PURCHASES ?? 200);
 const CONCURRENCY = 10;
@@ -71,10 +71,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

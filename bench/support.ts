@@ -71,3 +71,14 @@ export async function closedLoop(
   latenciesMs.sort((a, b) => a - b);
   return { done, failed, elapsedMs: performance.now() - started, latenciesMs };
 }
+
+/** Runs a benchmark's main and exits: the stack's handles must not keep the process alive. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

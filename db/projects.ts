@@ -1,24 +1,11 @@
-import type { TaskSize } from '../domain';
+import type { PausedReason, ProjectProgress, ProjectStatus, TaskSize } from '../domain';
 import type { Sql } from './pool';
 
-export const PROJECT_STATUSES = ['running', 'paused', 'completed', 'cancelled', 'failed'] as const;
-export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
+export type { PausedReason, ProjectStatus } from '../domain';
 
-export interface PausedReason {
-  code: 'insufficient_credits';
-  needed: number;
-  available: number;
-}
-
-export interface ProjectView {
+export interface ProjectView extends ProjectProgress {
   id: string;
   name: string;
-  status: ProjectStatus;
-  tasksCompleted: number;
-  tasksTotal: number;
-  creditsSpent: number;
-  creditsReserved: number;
-  pausedReason: PausedReason | null;
   failureReason: string | null;
   rateCardVersion: number;
   createdAt: string;

@@ -2,4 +2,5 @@ export * from './credits';
 export * from './errors';
 export * from './planning';
 export * from './pricing';
+export * from './projects';
 export * from './rates';

@@ -65,7 +65,9 @@ export interface TopUp {
 }
 export const topUpSignal = defineSignal<[TopUp]>('topUp');
 
-export type ProjectStatus = 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
+import type { ProjectProgress } from '../domain/projects';
+
+export type { PausedReason, ProjectProgress, ProjectStatus } from '../domain/projects';
 
 export interface ProjectTask {
   title: string;
@@ -94,21 +96,6 @@ export interface ProjectInput {
   /** Continue-as-new after this many tasks in one run (or when Temporal suggests it). */
   tasksPerRun: number;
   carry?: ProjectCarry;
-}
-
-export interface PausedReason {
-  code: 'insufficient_credits';
-  needed: number;
-  available: number;
-}
-
-export interface ProjectProgress {
-  status: ProjectStatus;
-  tasksCompleted: number;
-  tasksTotal: number;
-  creditsSpent: number;
-  creditsReserved: number;
-  pausedReason: PausedReason | null;
 }
 
 export const cancelProjectSignal = defineSignal<[{ reason: string }]>('cancelProject');
