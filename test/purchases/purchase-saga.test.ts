@@ -1,8 +1,13 @@
 import { createHmac } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { workflowIds } from '../../workflows/messages';
 import { ADMIN_KEY, http, signUp, startTestApp, type TestApp } from '../support/app';
 import { checkout } from '../support/checkout';
 import { sleep, waitFor } from '../support/wait';
-import { startTestWorker, type TestWorker } from '../support/worker';
+import { startTestWorker, type TestWorker, workflowBundle } from '../support/worker';
 import { startWorkerProcess } from '../support/worker-process';
 
 let app: TestApp;
@@ -274,4 +279,21 @@ test('when POST /v1/purchases is retried with the same Idempotency-Key, then it 
   expect(second.status).toBe(200);
   expect(second.body.id).toBe(first.body.id);
   expect(second.body.checkoutUrl).toBe(first.body.checkoutUrl);
+});
+
+test('when a paid purchase history is replayed, then the purchase workflow code is deterministic', async () => {
+  const fixture = path.join(__dirname, '../workflows/histories/purchase-paid.json');
+  const user = await signUp(api);
+  const started = await buy(user.apiKey);
+  await checkout(started.checkoutUrl, 'pay');
+  await waitFor('completed', async () => (await purchase(user.apiKey, started.id)).status === 'completed');
+  const workflowId = workflowIds.purchase(started.id);
+  const handle = app.temporal.workflow.getHandle(workflowId);
+  await handle.result();
+  const history = await handle.fetchHistory();
+  const bundle = { workflowBundle: { codePath: await workflowBundle() } };
+  await Worker.runReplayHistory(bundle, history, workflowId);
+  if (process.env.UPDATE_HISTORIES) await writeFile(fixture, historyToJSON(history));
+  const saved = historyFromJSON(JSON.parse(await readFile(fixture, 'utf8')));
+  await Worker.runReplayHistory(bundle, saved, 'purchase-fixture');
 });
