@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
@@ -34,6 +35,8 @@ export async function startInfrastructure(options: InfrastructureOptions): Promi
     await Promise.allSettled(stops.reverse().map((stop) => stop()));
   };
   try {
+    // Both servers keep state under it; Temporal's SQLite file needs the folder to exist already.
+    await mkdir(options.dataDir, { recursive: true });
     const [postgres, temporal] = await Promise.all([
       options.databaseUrl
         ? { url: options.databaseUrl }

@@ -111,4 +111,8 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  // startInfrastructure has already stopped whatever it started.
+  console.error(`[start] failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
