@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { TopUpNotifier } from '../config/top-up';
 import { uuidFromSeed } from '../db/ids';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
@@ -23,6 +24,8 @@ export interface ProjectActivityDeps {
   ledger: Ledger;
   rateCards: RateCards;
   executor: TaskExecutor;
+  /** Credits released from a hold are a balance increase: the user's other paused projects may go on. */
+  announceTopUp: TopUpNotifier;
 }
 
 /** How long a task's reservation lives if nothing settles it (a project stuck for a day). */
@@ -126,6 +129,7 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
     /** Posts the actual cost (never above the reservation), releases the rest, records progress. */
     async settleTask(input: {
       projectId: string;
+      userId: string;
       position: number;
       holdId: string;
       estimate: number;
@@ -134,15 +138,19 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
     }): Promise<{ cost: number; creditsSpent: number }> {
       const cost = Math.min(Math.max(0, input.usedCredits), input.estimate);
       const key = `project:${input.projectId}:task:${input.position}:settle`;
-      if (cost > 0) await deps.ledger.postHold({ idempotencyKey: key, holdId: input.holdId, amount: cost });
-      else await deps.ledger.voidHold({ idempotencyKey: key, holdId: input.holdId });
+      const { released } =
+        cost > 0
+          ? await deps.ledger.postHold({ idempotencyKey: key, holdId: input.holdId, amount: cost })
+          : await deps.ledger.voidHold({ idempotencyKey: key, holdId: input.holdId });
       const { creditsSpent } = await markTaskCompleted(deps.sql, { ...input, cost });
+      if (released > 0) await deps.announceTopUp({ userId: input.userId, reason: 'hold_released' });
       return { cost, creditsSpent };
     },
 
     /** Voids a task's reservation (cancel, or a task that failed for good). */
     async releaseTask(input: {
       projectId: string;
+      userId: string;
       position: number;
       holdId: string;
       status: 'cancelled' | 'failed';
@@ -156,6 +164,7 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
         if (!(error instanceof HoldNotPending)) throw error; // already settled or expired: nothing held
       }
       await markTaskReleased(deps.sql, input);
+      await deps.announceTopUp({ userId: input.userId, reason: 'hold_released' });
     },
 
     async setProjectStatus(input: {

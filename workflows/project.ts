@@ -170,7 +170,13 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
     progress.creditsReserved = task.estimate;
     const release = (status: 'cancelled' | 'failed') =>
       CancellationScope.nonCancellable(() =>
-        ledger.releaseTask({ projectId: input.projectId, position, holdId: reserved.holdId, status }),
+        ledger.releaseTask({
+          projectId: input.projectId,
+          userId: input.userId,
+          position,
+          holdId: reserved.holdId,
+          status,
+        }),
       );
 
     let result: { output: string; usedCredits: number };
@@ -195,6 +201,7 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
     }
     const settled = await ledger.settleTask({
       projectId: input.projectId,
+      userId: input.userId,
       position,
       holdId: reserved.holdId,
       estimate: task.estimate,
