@@ -8,7 +8,8 @@
  *
  *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_USERS (default 200),
  *   BENCH_POOL (Postgres pool size of the API, default 20 as in production),
- *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run).
+ *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run),
+ *   BENCH_PATHS (default `group-commit,one-transaction`).
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +34,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const USERS = Number(process.env.BENCH_USERS ?? 200);
 const POOL = Number(process.env.BENCH_POOL ?? 20);
 const FUNDS = 1_000_000_000;
+/** BENCH_PATHS=group-commit to skip the slow baseline (the ratio is then not printed). */
+const PATHS = (process.env.BENCH_PATHS ?? 'group-commit,one-transaction').split(',') as DebitPath[];
 /** BENCH_PROFILE=file.cpuprofile: a CPU profile of the API's thread during the first group-commit run. */
 const PROFILE = process.env.BENCH_PROFILE;
 /** What every benchmark request records: a conversation message with 200 output tokens. */
@@ -185,16 +188,23 @@ interface Row {
   non2xx: number;
   errors: number;
   cpu: ReturnType<ReturnType<typeof cpuProbe>>;
-  /** Charges per committed transaction (all transactions of the database, reads included). */
+  /** Usage charges per transaction that wrote them (the group commit's batch size). */
   perCommit: number;
 }
 
-async function commits(services: Services): Promise<number> {
-  // The statistics are flushed lazily; force a fresh snapshot.
-  await services.sql`SELECT pg_stat_clear_snapshot()`;
-  const [row] = await services.sql<{ n: number }[]>`
-    SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`;
-  return row!.n;
+async function lastTransferId(services: Services): Promise<number> {
+  const [row] = await services.sql<
+    { id: number }[]
+  >`SELECT coalesce(max(id), 0)::bigint AS id FROM transfers`;
+  return row!.id;
+}
+
+/** Usage transfers since `afterId` and the transactions that wrote them (xmin: the writer's id). */
+async function chargesPerCommit(services: Services, afterId: number): Promise<number> {
+  const [row] = await services.sql<{ charges: number; commits: number }[]>`
+    SELECT count(*)::int AS charges, count(DISTINCT xmin::text)::int AS commits
+    FROM transfers WHERE id > ${afterId} AND kind = 'usage:conversation'`;
+  return row!.charges / Math.max(1, row!.commits);
 }
 
 /** Every 2xx autocannon counted, warm-up included: each must be one charge in the ledger. */
@@ -268,14 +278,14 @@ async function main() {
       [`${USERS} users`, hooks.many],
       ['1 hot user', hooks.hot],
     ] as const) {
-      for (const debitPath of ['group-commit', 'one-transaction'] as const) {
-        const commitsBefore = await commits(services);
+      for (const debitPath of PATHS) {
+        const before = await lastTransferId(services);
         const profiling = PROFILE && scenario === `${USERS} users` && debitPath === 'group-commit';
         const session = profiling ? await startProfile() : null;
         const { result, cpu } = await load(byPath[debitPath], hook, { seconds: SECONDS });
         if (session) await stopProfile(session, PROFILE!);
         const ok = result['2xx'];
-        const perCommit = ok / ((await commits(services)) - commitsBefore);
+        const perCommit = await chargesPerCommit(services, before);
         rows.push({
           scenario,
           path: debitPath,
@@ -320,9 +330,9 @@ async function main() {
       report.negativeUserAccounts === 0;
 
     const ratio = (scenario: string) => {
-      const gc = rows.find((r) => r.scenario === scenario && r.path === 'group-commit')!;
-      const naive = rows.find((r) => r.scenario === scenario && r.path === 'one-transaction')!;
-      return (gc.perSecond / naive.perSecond).toFixed(1);
+      const gc = rows.find((r) => r.scenario === scenario && r.path === 'group-commit');
+      const naive = rows.find((r) => r.scenario === scenario && r.path === 'one-transaction');
+      return gc && naive ? (gc.perSecond / naive.perSecond).toFixed(1) : 'n/a';
     };
     const pct = (x: number) => `${Math.round(x * 100)}%`;
     const lines = [

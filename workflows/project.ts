@@ -166,7 +166,7 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
         estimate: task.estimate,
       }),
     );
-    if (!reserved || !reserved.ok) return finish('cancelled');
+    if (!reserved?.ok) return finish('cancelled');
     progress.creditsReserved = task.estimate;
     const release = (status: 'cancelled' | 'failed') =>
       CancellationScope.nonCancellable(() =>

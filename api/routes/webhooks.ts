@@ -101,7 +101,7 @@ async function sessionPaid(deps: Deps, event: Event): Promise<string> {
   const purchaseId = session.metadata?.purchaseId;
   if (session.payment_status !== 'paid' || !paymentIntentId || !purchaseId) return 'ignored: not paid';
   const purchase = await findPurchase(deps.sql, purchaseId);
-  if (purchase && purchase.paymentIntentId && purchase.paymentIntentId !== paymentIntentId) {
+  if (purchase?.paymentIntentId && purchase.paymentIntentId !== paymentIntentId) {
     // Already credited by another payment: this charge is a duplicate; refund it (once per payment).
     await startOnce(deps, 'duplicateChargeWorkflow', workflowIds.duplicateCharge(paymentIntentId), {
       purchaseId,

@@ -159,7 +159,7 @@ describe('GET /v1/transactions', () => {
     'when the query is %s, then 400',
     async (query) => {
       const user = await signUp(api);
-      const res = await api.get('/v1/transactions?' + query, user.apiKey);
+      const res = await api.get(`/v1/transactions?${query}`, user.apiKey);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: { code: 'validation_error' } });
     },
