@@ -22,6 +22,8 @@ import { settingsRouter } from './routes/settings';
 import { type DebitPath, usageRouter } from './routes/usage';
 import { usersRouter } from './routes/users';
 import { webhooksRouter } from './routes/webhooks';
+import { registerFastPath } from './server';
+import { usageFastPath } from './usage-fast-path';
 
 export interface AppDeps {
   sql: Sql;
@@ -78,6 +80,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(notFoundRoute);
-  app.use(errorHandler(deps.log ?? ((message, error) => console.error(message, error))));
+  const log = deps.log ?? ((message: string, error: unknown) => console.error(message, error));
+  app.use(errorHandler(log));
+  registerFastPath(app, usageFastPath({ ...deps, log }));
   return app;
 }

@@ -5,7 +5,7 @@ import { findUserByApiKey, hashApiKey, type User } from '../db/users';
 import { Forbidden, Unauthorized } from '../domain';
 import { sessionToken, sessionUser } from './session';
 
-function bearer(header: string | undefined): string | null {
+export function bearer(header: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   return match ? match[1]! : null;
 }
@@ -71,6 +71,13 @@ function cacheFor(sql: Sql): UserCache {
     caches.set(sql, cache);
   }
   return cache;
+}
+
+/** The user of a bearer API key (through the cache); Unauthorized for an unknown key. */
+export async function userForApiKey(sql: Sql, apiKey: string): Promise<User> {
+  const user = await cacheFor(sql).lookup(sql, apiKey);
+  if (!user) throw new Unauthorized('Authorization: unknown API key');
+  return user;
 }
 
 /** Call after changing a user's row, so this process stops serving the old one at once. */

@@ -33,24 +33,32 @@ export const notFoundRoute: RequestHandler = (req, res) => {
   res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
 };
 
+/** The status and body for any error: the one mapping both the Express app and the fast path use. */
+export function errorResponse(
+  error: unknown,
+  log: (message: string, error: unknown) => void,
+): { status: number; body: ReturnType<typeof errorBody> } {
+  if (error instanceof DomainError) {
+    return { status: STATUS[error.code] ?? 400, body: errorBody(error.code, error.message) };
+  }
+  // body-parser's own errors carry a status and a type.
+  const status = (error as { status?: number }).status;
+  const type = (error as { type?: string }).type;
+  if (type === 'entity.parse.failed')
+    return { status: 400, body: errorBody('invalid_json', 'body: is not valid JSON') };
+  if (type === 'entity.too.large') {
+    return { status: 413, body: errorBody('payload_too_large', 'body: is larger than 100kb') };
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: errorBody('bad_request', (error as Error).message) };
+  }
+  log('unhandled error', error);
+  return { status: 500, body: errorBody('internal', 'internal error') };
+}
+
 export function errorHandler(log: (message: string, error: unknown) => void): ErrorRequestHandler {
   return (error, _req, res, _next) => {
-    if (error instanceof DomainError) {
-      res.status(STATUS[error.code] ?? 400).json(errorBody(error.code, error.message));
-      return;
-    }
-    // body-parser's own errors carry a status and a type.
-    const status = (error as { status?: number }).status;
-    const type = (error as { type?: string }).type;
-    if (type === 'entity.parse.failed') {
-      res.status(400).json(errorBody('invalid_json', 'body: is not valid JSON'));
-    } else if (type === 'entity.too.large') {
-      res.status(413).json(errorBody('payload_too_large', 'body: is larger than 100kb'));
-    } else if (typeof status === 'number' && status >= 400 && status < 500) {
-      res.status(status).json(errorBody('bad_request', (error as Error).message));
-    } else {
-      log('unhandled error', error);
-      res.status(500).json(errorBody('internal', 'internal error'));
-    }
+    const { status, body } = errorResponse(error, log);
+    res.status(status).json(body);
   };
 }

@@ -32,6 +32,12 @@ export class Metrics {
     },
   };
 
+  /** For handlers outside Express (the usage fast path): same histogram, same labels. */
+  startRequestTimer(method: string): (route: string, status: number) => void {
+    const end = this.httpDuration.startTimer({ method });
+    return (route, status) => end({ route, status: String(status) });
+  }
+
   /** Times every request; the label is the matched route pattern, never the raw path. */
   httpTimer(): RequestHandler {
     return (req, res, next) => {

@@ -4,6 +4,7 @@ import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import type { RateCards } from '../../db/rate-cards';
 import { isRecorded, usageSummary } from '../../db/usage';
+import type { User } from '../../db/users';
 import { InsufficientCredits, type Price, priceUsage, ValidationError } from '../../domain';
 import type { Mailer } from '../../mail/mailer';
 import { noticeIfLowBalanceCrossed } from '../../mail/notices';
@@ -31,27 +32,25 @@ async function chargeOrExplain<T>(feature: string, charge: () => Promise<T>): Pr
   }
 }
 
-const DAY_MS = 86_400_000;
-const MAX_SUMMARY_DAYS = 366;
-
-/** Metering: charge one usage event at once; what was spent, by feature and day. */
-export function usageRouter(deps: {
+export interface UsageDeps {
   sql: Sql;
   ledger: Ledger;
   rateCards: RateCards;
   mailer: Mailer;
-  requireUser: RequestHandler;
-  debitPath?: DebitPath;
-}): Router {
-  const router = Router();
+  debitPath?: DebitPath | undefined;
+}
+
+/**
+ * POST /v1/usage without HTTP: parse, price, debit (idempotent by eventId), notice. Shared by
+ * the Express route and the fast path (api/usage-fast-path.ts), so both answer alike.
+ */
+export function createUsageCharger(deps: UsageDeps) {
   const debit =
     deps.debitPath === 'one-transaction'
       ? deps.ledger.debitAlone.bind(deps.ledger)
       : deps.ledger.debit.bind(deps.ledger);
-
-  router.post('/v1/usage', deps.requireUser, async (req, res) => {
-    const user = currentUser(res);
-    const body = parse(usageBody, req.body);
+  return async (user: User, rawBody: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const body = parse(usageBody, rawBody);
     const card = await deps.rateCards.latest();
     const debitKey = `usage:${user.id}:${body.eventId}`;
     let price: Price;
@@ -90,13 +89,30 @@ export function usageRouter(deps: {
         availableAfter: result.availableAfter,
       }).catch(() => {});
     }
-    res.status(result.replayed ? 200 : 201).json({
-      eventId: body.eventId,
-      charged: result.amount,
-      balance: result.availableAfter,
-      ...result.memo,
-      replayed: result.replayed === true,
-    });
+    return {
+      status: result.replayed ? 200 : 201,
+      body: {
+        eventId: body.eventId,
+        charged: result.amount,
+        balance: result.availableAfter,
+        ...result.memo,
+        replayed: result.replayed === true,
+      },
+    };
+  };
+}
+
+const DAY_MS = 86_400_000;
+const MAX_SUMMARY_DAYS = 366;
+
+/** Metering: charge one usage event at once; what was spent, by feature and day. */
+export function usageRouter(deps: UsageDeps & { requireUser: RequestHandler }): Router {
+  const router = Router();
+  const charge = createUsageCharger(deps);
+
+  router.post('/v1/usage', deps.requireUser, async (req, res) => {
+    const { status, body } = await charge(currentUser(res), req.body);
+    res.status(status).json(body);
   });
 
   router.get('/v1/usage/summary', deps.requireUser, async (req, res) => {
