@@ -108,6 +108,9 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
   const payOrPause = async (attempt: () => Promise<Reservation>): Promise<Reservation | null> => {
     for (;;) {
       if (cancelRequested !== null) return null;
+      // Cleared before trying, not after failing: a top-up that lands while the attempt or the
+      // status update is in flight must still wake the wait below.
+      toppedUp = false;
       const result = await attempt();
       if (result.ok) {
         if (progress.status === 'paused') await setStatus('running');
@@ -116,7 +119,6 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
       await setStatus('paused', {
         pausedReason: { code: 'insufficient_credits', needed: result.needed, available: result.available },
       });
-      toppedUp = false;
       await condition(() => toppedUp || cancelRequested !== null, `${input.recheckSeconds} seconds`);
     }
   };
