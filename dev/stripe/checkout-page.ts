@@ -1,3 +1,4 @@
+import { escapeHtml } from '../../api/pages/html';
 import { PAYING_CARD } from './cards';
 import { formatAmount } from './money';
 import type { CheckoutSession, LineItem } from './objects';
@@ -103,13 +104,4 @@ function layout(title: string, body: string): string {
 </body>
 </html>
 `;
-}
-
-function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
 }
