@@ -89,21 +89,15 @@ export function forgetCachedUser(sql: Sql, userId: string): void {
  * The caller: a bearer API key when one is sent (an unknown key is 401, whatever else is sent),
  * else the credits page's session cookie (api/session.ts); null when neither names a user.
  */
-async function authenticate(sql: Sql, cache: UserCache, req: Request): Promise<User | null> {
+async function authenticate(sql: Sql, req: Request): Promise<User | null> {
   const key = bearer(req.headers.authorization);
-  if (key) {
-    const user = await cache.lookup(sql, key);
-    if (!user) throw new Unauthorized('Authorization: unknown API key');
-    return user;
-  }
-  return sessionUser(sql, req);
+  return key ? userForApiKey(sql, key) : sessionUser(sql, req);
 }
 
 /** Requires a user: an API key (`Authorization: Bearer <key>`) or a signed-in browser's session. */
 export function requireUser(sql: Sql): RequestHandler {
-  const cache = cacheFor(sql);
   return async (req, res, next) => {
-    const user = await authenticate(sql, cache, req);
+    const user = await authenticate(sql, req);
     if (!user) {
       throw new Unauthorized(
         sessionToken(req)
@@ -121,9 +115,8 @@ export function requireUser(sql: Sql): RequestHandler {
  * A stale session cookie counts as anonymous (the credits page then offers to sign in again).
  */
 export function optionalUser(sql: Sql): RequestHandler {
-  const cache = cacheFor(sql);
   return async (req, res, next) => {
-    const user = await authenticate(sql, cache, req);
+    const user = await authenticate(sql, req);
     if (user) res.locals.user = user;
     next();
   };

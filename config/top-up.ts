@@ -1,7 +1,7 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
-import { pausedProjectIds } from '../db/projects-paused';
+import { pausedProjectIds } from '../db/projects';
 import { type TopUp, topUpSignal, workflowIds } from '../workflows/messages';
 
 export type TopUpNotifier = (input: { userId: string; reason: TopUp['reason'] }) => Promise<number>;

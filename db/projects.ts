@@ -1,4 +1,10 @@
-import type { PausedReason, ProjectProgress, ProjectStatus, TaskSize } from '../domain';
+import {
+  IdempotencyConflict,
+  type PausedReason,
+  type ProjectProgress,
+  type ProjectStatus,
+  type TaskSize,
+} from '../domain';
 import type { Sql } from './pool';
 
 export type { PausedReason, ProjectStatus } from '../domain';
@@ -55,13 +61,24 @@ function toView(r: ProjectRow): ProjectView & { userId: string } {
 /** Idempotent: a retried POST with the same Idempotency-Key finds the row it made. */
 export async function insertProject(
   sql: Sql,
-  p: { id: string; userId: string; name: string; prompt: string | null; rateCardVersion: number },
+  p: {
+    id: string;
+    userId: string;
+    name: string;
+    prompt: string | null;
+    rateCardVersion: number;
+    requestHash: string;
+  },
 ): Promise<{ created: boolean }> {
   const rows = await sql`
-    INSERT INTO projects (id, user_id, name, prompt, rate_card_version)
-    VALUES (${p.id}, ${p.userId}, ${p.name}, ${p.prompt}, ${p.rateCardVersion})
+    INSERT INTO projects (id, user_id, name, prompt, rate_card_version, request_hash)
+    VALUES (${p.id}, ${p.userId}, ${p.name}, ${p.prompt}, ${p.rateCardVersion}, ${p.requestHash})
     ON CONFLICT (id) DO NOTHING RETURNING id`;
-  return { created: rows.length === 1 };
+  if (rows.length === 1) return { created: true };
+  const [existing] = await sql<{ request_hash: string | null }[]>`
+    SELECT request_hash FROM projects WHERE id = ${p.id}`;
+  if (existing?.request_hash !== p.requestHash) throw new IdempotencyConflict(`project ${p.id}`);
+  return { created: false };
 }
 
 export async function findProject(sql: Sql, id: string) {
@@ -180,4 +197,11 @@ export async function setProjectStatus(
       paused_reason = ${s.status === 'paused' ? sql.json((s.pausedReason ?? null) as never) : null},
       failure_reason = ${s.failureReason ?? null}, updated_at = now()
     WHERE id = ${s.projectId} AND status NOT IN ('completed', 'cancelled', 'failed')`;
+}
+
+/** The user's paused projects: the ones a top-up should wake. */
+export async function pausedProjectIds(sql: Sql, userId: string): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    SELECT id FROM projects WHERE user_id = ${userId} AND status = 'paused'`;
+  return rows.map((r) => r.id);
 }

@@ -150,19 +150,17 @@ export async function recordRefund(
     ON CONFLICT (payment_intent_id) DO NOTHING`;
 }
 
-export async function findRefund(sql: Sql, paymentIntentId: string): Promise<PurchaseRefund | null> {
-  const [row] = await sql<
-    {
-      purchase_id: string;
-      payment_intent_id: string;
-      stripe_refund_id: string | null;
-      amount_cents: number;
-      reason: 'duplicate_charge' | 'purchase_refunded';
-      credits_reversed: number;
-      created_at: Date;
-    }[]
-  >`SELECT * FROM purchase_refunds WHERE payment_intent_id = ${paymentIntentId}`;
-  if (!row) return null;
+interface RefundRow {
+  purchase_id: string;
+  payment_intent_id: string;
+  stripe_refund_id: string | null;
+  amount_cents: number;
+  reason: 'duplicate_charge' | 'purchase_refunded';
+  credits_reversed: number;
+  created_at: Date;
+}
+
+function toRefund(row: RefundRow): PurchaseRefund {
   return {
     purchaseId: row.purchase_id,
     paymentIntentId: row.payment_intent_id,
@@ -174,19 +172,15 @@ export async function findRefund(sql: Sql, paymentIntentId: string): Promise<Pur
   };
 }
 
-export async function listRefunds(sql: Sql, purchaseId: string): Promise<PurchaseRefund[]> {
-  const rows = await sql<{ payment_intent_id: string }[]>`
-    SELECT payment_intent_id FROM purchase_refunds WHERE purchase_id = ${purchaseId} ORDER BY created_at`;
-  const out: PurchaseRefund[] = [];
-  for (const r of rows) out.push((await findRefund(sql, r.payment_intent_id))!);
-  return out;
+export async function findRefund(sql: Sql, paymentIntentId: string): Promise<PurchaseRefund | null> {
+  const [row] = await sql<
+    RefundRow[]
+  >`SELECT * FROM purchase_refunds WHERE payment_intent_id = ${paymentIntentId}`;
+  return row ? toRefund(row) : null;
 }
 
-export async function findPackage(sql: Sql, packageId: string, userId: string) {
-  const [row] = await sql<
-    { id: string; name: string; credits: number; priceCents: number; currency: string }[]
-  >`
-    SELECT id, name, credits, price_cents AS "priceCents", currency FROM packages
-    WHERE id = ${packageId} AND active AND (visible_to_user_id IS NULL OR visible_to_user_id = ${userId})`;
-  return row ?? null;
+export async function listRefunds(sql: Sql, purchaseId: string): Promise<PurchaseRefund[]> {
+  const rows = await sql<RefundRow[]>`
+    SELECT * FROM purchase_refunds WHERE purchase_id = ${purchaseId} ORDER BY created_at`;
+  return rows.map(toRefund);
 }

@@ -8,6 +8,16 @@ export interface UsageSummary {
   byDay: { day: string; credits: number; byFeature: Record<string, number> }[];
 }
 
+export const DAY_MS = 86_400_000;
+
+/** The `days` UTC days ending with `to` (today by default), as inclusive YYYY-MM-DD bounds. */
+export function dayRange(
+  days: number,
+  to = new Date().toISOString().slice(0, 10),
+): { from: string; to: string } {
+  return { from: new Date(Date.parse(to) - (days - 1) * DAY_MS).toISOString().slice(0, 10), to };
+}
+
 /**
  * What the user spent, by feature and by UTC day, from the ledger itself: every transfer from
  * the user's buckets to the `usage` account (usage events, posted project holds). The feature

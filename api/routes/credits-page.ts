@@ -6,7 +6,7 @@ import { listMail } from '../../db/outbox';
 import { listPackages } from '../../db/packages';
 import type { Sql } from '../../db/pool';
 import { findPurchase, listPurchases } from '../../db/purchases';
-import { usageSummary } from '../../db/usage';
+import { dayRange, usageSummary } from '../../db/usage';
 import { findUserByApiKey, type User } from '../../db/users';
 import { NotFound } from '../../domain';
 import {
@@ -23,7 +23,6 @@ import { baseUrl, type PurchaseDeps, startPurchase } from './purchases';
 const PAGE_PATH = '/usercredits';
 const RECENT = 10;
 const USAGE_DAYS = 30;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Other query parameters (tracking tags and the like) are ignored; these two are checked. */
 const pageQuery = z.object({
@@ -127,8 +126,7 @@ async function renderCreditsPage(
   purchaseId: string | undefined,
   cancelled: boolean,
 ): Promise<string> {
-  const to = new Date().toISOString().slice(0, 10);
-  const from = new Date(Date.parse(to) - (USAGE_DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
+  const { from, to } = dayRange(USAGE_DAYS);
   const [balance, packages, purchases, usage, notices, returned] = await Promise.all([
     deps.ledger.balance(user.id),
     listPackages(deps.sql, user.id),

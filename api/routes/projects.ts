@@ -3,6 +3,7 @@ import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundErro
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { uuidFromSeed } from '../../db/ids';
+import { requestHash } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import {
   findProject,
@@ -84,6 +85,7 @@ export function projectsRouter(deps: Deps): Router {
       name: body.name,
       prompt: body.prompt ?? null,
       rateCardVersion: card.version,
+      requestHash: requestHash('project', body),
     });
     if (created && tasks) await saveTaskList(deps.sql, id, tasks);
     const input: ProjectInput = {

@@ -4,10 +4,11 @@ import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { uuidFromSeed } from '../../db/ids';
 import { listMail } from '../../db/outbox';
+import { findPackage } from '../../db/packages';
 import type { Sql } from '../../db/pool';
-import { findPackage, findPurchase, listPurchases, listRefunds, type Purchase } from '../../db/purchases';
+import { findPurchase, listPurchases, listRefunds, type Purchase } from '../../db/purchases';
 import type { User } from '../../db/users';
-import { NotFound } from '../../domain';
+import { IdempotencyConflict, NotFound } from '../../domain';
 import { checkoutUpdate, type PurchaseInput, workflowIds } from '../../workflows/messages';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
@@ -75,6 +76,8 @@ export async function startPurchase(
   if (!pkg) throw new NotFound(`packageId: no package ${packageId} for this user`);
   const id = purchaseId(user.id, key);
   const existing = await findPurchase(deps.sql, id);
+  // The same key for another package is a different request, not a retry.
+  if (existing && existing.packageId !== pkg.id) throw new IdempotencyConflict(`purchase ${id}`);
   if (existing && existing.status !== 'pending') return { created: false, purchase: purchaseView(existing) };
   const input: PurchaseInput = {
     purchaseId: id,

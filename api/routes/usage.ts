@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { type RequestHandler, Router } from 'express';
-import type { Ledger } from '../../db/ledger';
+import { type Ledger, requestHash } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import type { RateCards } from '../../db/rate-cards';
-import { isRecorded, usageSummary } from '../../db/usage';
+import { DAY_MS, dayRange, isRecorded, usageSummary } from '../../db/usage';
 import type { User } from '../../db/users';
 import { InsufficientCredits, type Price, priceUsage, ValidationError } from '../../domain';
 import type { Mailer } from '../../mail/mailer';
@@ -13,12 +12,6 @@ import { parse } from '../errors';
 import { dateRangeQuery, usageBody } from '../schemas';
 
 export type DebitPath = 'group-commit' | 'one-transaction';
-
-/** The request's identity for idempotency: the user and the body, whatever the rate card says. */
-function fingerprint(userId: string, body: Record<string, unknown>): string {
-  const canonical = JSON.stringify([userId, Object.entries(body).sort(([a], [b]) => a.localeCompare(b))]);
-  return createHash('sha256').update(canonical).digest('hex');
-}
 
 /** A 402 that says what the event costs and what the user has, in words a client can show. */
 async function chargeOrExplain<T>(feature: string, charge: () => Promise<T>): Promise<T> {
@@ -70,7 +63,8 @@ export function createUsageCharger(deps: UsageDeps) {
         amount: price.credits,
         kind: `usage:${body.feature}`,
         description: `${body.feature} (rate card v${price.rateCardVersion})`,
-        fingerprint: fingerprint(user.id, body),
+        // The request's identity is the user and the body, whatever the rate card says now.
+        fingerprint: requestHash('usage', { ...body, userId: user.id }),
         memo: {
           eventId: body.eventId,
           feature: body.feature,
@@ -102,8 +96,8 @@ export function createUsageCharger(deps: UsageDeps) {
   };
 }
 
-const DAY_MS = 86_400_000;
 const MAX_SUMMARY_DAYS = 366;
+const DEFAULT_SUMMARY_DAYS = 30;
 
 /** Metering: charge one usage event at once; what was spent, by feature and day. */
 export function usageRouter(deps: UsageDeps & { requireUser: RequestHandler }): Router {
@@ -117,8 +111,8 @@ export function usageRouter(deps: UsageDeps & { requireUser: RequestHandler }): 
 
   router.get('/v1/usage/summary', deps.requireUser, async (req, res) => {
     const query = parse(dateRangeQuery, req.query, 'query');
-    const to = query.to ?? new Date().toISOString().slice(0, 10);
-    const from = query.from ?? new Date(Date.parse(to) - 29 * DAY_MS).toISOString().slice(0, 10);
+    const { from: defaultFrom, to } = dayRange(DEFAULT_SUMMARY_DAYS, query.to);
+    const from = query.from ?? defaultFrom;
     const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
     if (days < 1) throw new ValidationError('from', 'must not be after to');
     if (days > MAX_SUMMARY_DAYS)

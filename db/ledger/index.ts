@@ -20,6 +20,7 @@ import type {
 } from './types';
 
 export { createUserAccounts } from './accounts';
+export { requestHash } from './idempotency';
 export type { ConservationReport } from './reads';
 export type * from './types';
 

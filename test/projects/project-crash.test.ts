@@ -85,3 +85,17 @@ test('when project routes get bad input or another user, then 4xx and nothing st
   expect((await p.api.get('/v1/projects/nope', apiKey)).status).toBe(400);
   await p.api.post(`/v1/projects/${mine.id}/cancel`, {}, apiKey);
 });
+
+test('when POST /v1/projects is retried with its Idempotency-Key, then the same project; another body, 409', async () => {
+  const { apiKey } = await fundedUser(app.sql, app.ledger, 0);
+  const headers = { 'idempotency-key': 'project-once-1' };
+  const body = { name: 'once', tasks: tasks(1) };
+  const first = await p.api.post<{ id: string }>('/v1/projects', body, apiKey, headers);
+  const again = await p.api.post<{ id: string }>('/v1/projects', body, apiKey, headers);
+  const other = await p.api.post('/v1/projects', { ...body, name: 'twice' }, apiKey, headers);
+  expect([first.status, again.status, other.status]).toEqual([201, 200, 409]);
+  expect(again.body.id).toBe(first.body.id);
+  expect(other.body).toMatchObject({ error: { code: 'idempotency_conflict' } });
+  expect((await p.api.get<{ data: unknown[] }>('/v1/projects', apiKey)).body.data).toHaveLength(1);
+  await p.api.post(`/v1/projects/${first.body.id}/cancel`, {}, apiKey);
+});

@@ -297,3 +297,15 @@ test('when a paid purchase history is replayed, then the purchase workflow code 
   const saved = historyFromJSON(JSON.parse(await readFile(fixture, 'utf8')));
   await Worker.runReplayHistory(bundle, saved, 'purchase-fixture');
 });
+
+test('when an Idempotency-Key is reused for another package, then 409 and no second purchase', async () => {
+  const user = await signUp(api);
+  const headers = { 'idempotency-key': 'buy-once-2' };
+  const first = await api.post<PurchaseBody>('/v1/purchases', { packageId: 'starter' }, user.apiKey, headers);
+  expect(first.status).toBe(201);
+  const other = await api.post('/v1/purchases', { packageId: 'professional' }, user.apiKey, headers);
+  expect(other.status).toBe(409);
+  expect(other.body).toMatchObject({ error: { code: 'idempotency_conflict' } });
+  const list = await api.get<{ data: PurchaseBody[] }>('/v1/purchases', user.apiKey);
+  expect(list.body.data.map((p) => p.id)).toEqual([first.body.id]);
+});
