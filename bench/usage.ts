@@ -11,6 +11,7 @@
  *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run),
  *   BENCH_PATHS (default `group-commit,one-transaction`).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -38,6 +39,11 @@ const FUNDS = 1_000_000_000;
 const PATHS = (process.env.BENCH_PATHS ?? 'group-commit,one-transaction').split(',') as DebitPath[];
 /** BENCH_PROFILE=file.cpuprofile: a CPU profile of the API's thread during the first group-commit run. */
 const PROFILE = process.env.BENCH_PROFILE;
+/**
+ * BENCH_PROMISE_HOOK=1: run as an API process would with the SDK's plain Temporal Connection,
+ * whose first call leaves Node's promise hook on (config/temporal-connection.ts avoids that).
+ */
+const PROMISE_HOOK = process.env.BENCH_PROMISE_HOOK === '1';
 /** What every benchmark request records: a conversation message with 200 output tokens. */
 const EVENT = { feature: 'conversation', outputTokens: 200 } as const;
 
@@ -236,6 +242,7 @@ async function main() {
   });
   // The usage route never talks to Temporal; a lazy connection connects only when first used.
   const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:7233' }) });
+  if (PROMISE_HOOK) new AsyncLocalStorage().run({}, () => {});
   const hooksDir = await mkdtemp(path.join(os.tmpdir(), 'credits-bench-usage-'));
   const servers: RunningServer[] = [];
   try {
@@ -337,7 +344,7 @@ async function main() {
     const pct = (x: number) => `${Math.round(x * 100)}%`;
     const lines = [
       `Machine: ${machine()}`,
-      `Command: \`BENCH_SECONDS=${SECONDS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)`,
+      `Command: \`BENCH_SECONDS=${SECONDS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)${PROMISE_HOOK ? ", with BENCH_PROMISE_HOOK=1 (the SDK connection's promise hook on)" : ""}`,
       '',
       '| scenario | debit path | charges/s | p50 ms | p99 ms | 2xx | non-2xx | errors | charges per commit | CPU: machine | API process (+ autocannon) | Postgres | other | API event loop busy |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

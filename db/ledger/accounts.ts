@@ -45,14 +45,6 @@ export async function lockAccounts(tx: Tx, userIds: string[], systemIds: number[
     ORDER BY user_id IS NULL, id FOR UPDATE`;
 }
 
-/**
- * Locks system accounts last, just before their transfers: a hot system account (usage) is then
- * held only from here to the commit, so the next batch does its reads and user locks meanwhile.
- */
-export async function lockSystemAccounts(tx: Tx, ids: number[]): Promise<void> {
-  await tx`SELECT id FROM accounts WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE`;
-}
-
 /** The user's buckets from a locked set, in spending order; NotFound when the user has none. */
 export function userBuckets(locked: LockedAccount[], userId: string): LockedAccount[] {
   const mine = locked.filter((a) => a.user_id === userId);

@@ -1,17 +1,14 @@
-import { IdempotencyConflict, InsufficientCredits, isValidCredits, ValidationError } from '../../domain';
-import type { Sql, Tx } from '../pool';
 import {
-  available,
-  lockAccounts,
-  lockSystemAccounts,
-  type SystemAccounts,
-  splitBySpendingOrder,
-  userBuckets,
-} from './accounts';
-import { expireHolds } from './holds';
-import { assertKey, findOperations, recordOperations, replayOrConflict, requestHash } from './idempotency';
+  IdempotencyConflict,
+  InsufficientCredits,
+  isValidCredits,
+  NotFound,
+  ValidationError,
+} from '../../domain';
+import type { Sql } from '../pool';
+import type { SystemAccounts } from './accounts';
+import { assertKey, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
-import { insertTransfers, type NewTransfer } from './transfers';
 import type { DebitRequest, DebitResult } from './types';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: Error };
@@ -35,111 +32,77 @@ export function debitHash(req: DebitRequest): string {
 }
 
 /**
- * Applies many debits in ONE transaction (group commit): one lock statement for every account
- * involved (in id order), one INSERT for the operations, one INSERT for the transfers, whose
- * trigger updates each account once with the summed amount. Each request still succeeds or
- * fails on its own: the ones the balance cannot cover get InsufficientCredits and move nothing.
+ * Applies many debits in ONE statement and so one transaction (group commit): the SQL function
+ * `ledger_debit_batch` (migration 008) locks every account involved in one fixed order, applies
+ * the debits in arrival order and writes all operations and transfers with one INSERT each.
+ * Each request still succeeds or fails on its own: the ones the balance cannot cover get
+ * InsufficientCredits and move nothing.
  */
 export async function debitMany(
   sql: Sql,
   system: SystemAccounts,
   requests: DebitRequest[],
 ): Promise<Settled<DebitResult>[]> {
-  return withRaceRetry(() => sql.begin((tx) => debitManyInTx(tx, system, requests)));
+  const hashes = requests.map(debitHash);
+  // Twins (the same key twice in one batch) are sent once and answered from the first.
+  const first = new Map<string, number>();
+  requests.forEach((req, i) => {
+    if (!first.has(req.idempotencyKey)) first.set(req.idempotencyKey, i);
+  });
+  const unique = [...first.values()];
+  const rows = await withRaceRetry(
+    () =>
+      sql<BatchRow[]>`
+      SELECT out_key, out_outcome, out_hash, out_result FROM ledger_debit_batch(
+        ${unique.map((i) => requests[i]!.idempotencyKey)}::text[],
+        ${unique.map((i) => hashes[i]!)}::text[],
+        ${unique.map((i) => requests[i]!.userId)}::uuid[],
+        ${unique.map((i) => requests[i]!.amount)}::bigint[],
+        ${unique.map((i) => system.id(requests[i]!.to ?? 'usage'))}::bigint[],
+        ${unique.map((i) => requests[i]!.kind)}::text[],
+        ${unique.map((i) => requests[i]!.description ?? null)}::text[],
+        ${unique.map((i) => (requests[i]!.memo ? JSON.stringify(requests[i]!.memo) : null))}::text[])`,
+  );
+  const byKey = new Map(rows.map((row) => [row.out_key, row]));
+  return requests.map((req, i) => {
+    const row = byKey.get(req.idempotencyKey);
+    if (!row) return { ok: false, error: new Error(`ledger: no outcome for ${req.idempotencyKey}`) };
+    const own = settleRow(req, hashes[i]!, row);
+    if (first.get(req.idempotencyKey) === i) return own;
+    // A twin: the same request replays the first one's outcome; another request conflicts.
+    if (hashes[i] !== hashes[first.get(req.idempotencyKey)!])
+      return { ok: false, error: new IdempotencyConflict(req.idempotencyKey) };
+    return own.ok ? { ok: true, value: { ...own.value, replayed: true } } : own;
+  });
 }
 
-async function debitManyInTx(
-  tx: Tx,
-  system: SystemAccounts,
-  requests: DebitRequest[],
-): Promise<Settled<DebitResult>[]> {
-  const settled: (Settled<DebitResult> | undefined)[] = new Array(requests.length);
-  const hashes = requests.map(debitHash);
-  // Pipelined: the idempotency lookup and the user locks travel in one round trip.
-  const userIds = [...new Set(requests.map((r) => r.userId))];
-  const [stored, lockedUsers] = await Promise.all([
-    findOperations(
-      tx,
-      requests.map((r) => r.idempotencyKey),
-    ),
-    lockAccounts(tx, userIds, []),
-  ]);
-  const firstInBatch = new Map<string, number>();
-  const fresh: number[] = [];
-  requests.forEach((req, i) => {
-    const previous = stored.get(req.idempotencyKey);
-    if (previous) {
-      settled[i] = settle(() => ({ ...replayOrConflict<DebitResult>(previous, hashes[i]!), replayed: true }));
-    } else if (firstInBatch.has(req.idempotencyKey)) {
-      fresh.push(i); // a twin inside this batch: resolved after its first occurrence below
-    } else {
-      firstInBatch.set(req.idempotencyKey, i);
-      fresh.push(i);
-    }
-  });
+interface BatchRow {
+  out_key: string;
+  out_outcome: 'ok' | 'stored' | 'insufficient' | 'missing';
+  out_hash: string | null;
+  out_result: unknown;
+}
 
-  const systemIds = [...new Set(fresh.map((i) => system.id(requests[i]!.to ?? 'usage')))];
-  let locked = lockedUsers;
-  // Expired holds must not keep credits from a debit: release them first (the accounts are locked).
-  const usersWithHolds = [...new Set(locked.filter((a) => a.held > 0).map((a) => a.user_id!))];
-  if (usersWithHolds.length && (await expireHolds(tx, usersWithHolds))) {
-    locked = await lockAccounts(tx, userIds, []);
-  }
-
-  const transfers: NewTransfer[] = [];
-  const ops: { key: string; kind: string; hash: string; result: DebitResult }[] = [];
-  for (const i of fresh) {
-    const req = requests[i]!;
-    const first = firstInBatch.get(req.idempotencyKey)!;
-    if (first !== i) {
-      const original = settled[first]!;
-      settled[i] =
-        hashes[i] !== hashes[first]
-          ? { ok: false, error: new IdempotencyConflict(req.idempotencyKey) }
-          : original.ok
-            ? { ok: true, value: { ...original.value, replayed: true } }
-            : original;
-      continue;
-    }
-    settled[i] = settle(() => {
-      const buckets = userBuckets(locked, req.userId);
-      const legs = splitBySpendingOrder(buckets, req.amount);
-      if (!legs) {
-        throw new InsufficientCredits(
-          req.amount,
-          buckets.reduce((s, a) => s + available(a), 0),
-        );
-      }
-      for (const leg of legs) {
-        leg.account.posted -= leg.amount; // the local view, so later requests in the batch see it
-        transfers.push({
-          operationKey: req.idempotencyKey,
-          debitAccountId: leg.account.id,
-          creditAccountId: system.id(req.to ?? 'usage'),
-          amount: leg.amount,
-          kind: req.kind,
-          description: req.description ?? null,
-        });
-      }
-      const result: DebitResult = {
-        amount: req.amount,
-        availableAfter: buckets.reduce((s, a) => s + available(a), 0),
-        legs: legs.map((l) => ({ bucket: l.account.bucket!, amount: l.amount })),
-        ...(req.memo ? { memo: req.memo } : {}),
+function settleRow(req: DebitRequest, hash: string, row: BatchRow): Settled<DebitResult> {
+  switch (row.out_outcome) {
+    case 'ok':
+      return { ok: true, value: row.out_result as DebitResult };
+    case 'stored':
+      return settle(() => ({
+        ...replayOrConflict<DebitResult>(
+          { idempotency_key: row.out_key, request_hash: row.out_hash!, result: row.out_result },
+          hash,
+        ),
+        replayed: true,
+      }));
+    case 'insufficient':
+      return {
+        ok: false,
+        error: new InsufficientCredits(req.amount, (row.out_result as { available: number }).available),
       };
-      ops.push({ key: req.idempotencyKey, kind: 'debit', hash: hashes[i]!, result });
-      return result;
-    });
+    case 'missing':
+      return { ok: false, error: new NotFound(`user ${req.userId} not found`) };
   }
-  if (ops.length > 0) {
-    // Pipelined, and executed in this order: operations, system-account locks, transfers.
-    await Promise.all([
-      recordOperations(tx, ops),
-      lockSystemAccounts(tx, systemIds),
-      insertTransfers(tx, transfers),
-    ]);
-  }
-  return settled as Settled<DebitResult>[];
 }
 
 function settle<T>(fn: () => T): Settled<T> {

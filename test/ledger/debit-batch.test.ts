@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Ledger } from '../../db/ledger';
+import { SystemAccounts } from '../../db/ledger/accounts';
+import { debitMany } from '../../db/ledger/debits';
+import type { Sql } from '../../db/pool';
+import { IdempotencyConflict, InsufficientCredits, NotFound } from '../../domain';
+import { fundedUser, testPool } from '../support/db';
+
+let sql: Sql;
+let ledger: Ledger;
+let system: SystemAccounts;
+
+beforeAll(async () => {
+  sql = testPool(4);
+  ledger = await Ledger.open(sql);
+  system = new SystemAccounts();
+  await system.load(sql);
+});
+afterAll(() => sql.end());
+
+/** One call of ledger_debit_batch (migration 008): every request gets its own answer. */
+describe('when one group commit holds every kind of request', () => {
+  test('then each gets its own outcome and only the successful ones move credits', async () => {
+    const { user: rich } = await fundedUser(sql, ledger, 100);
+    await ledger.credit({
+      idempotencyKey: `earned:${rich.id}`,
+      userId: rich.id,
+      amount: 50,
+      from: 'referral_rewards',
+      bucket: 'earned',
+      kind: 'test',
+    });
+    const { user: poor } = await fundedUser(sql, ledger, 5);
+    const earlier = await ledger.debit({
+      idempotencyKey: randomUUID(),
+      userId: rich.id,
+      amount: 10,
+      kind: 'test',
+    });
+    const earlierKey = randomUUID();
+    await ledger.debit({ idempotencyKey: earlierKey, userId: rich.id, amount: 10, kind: 'test' });
+    expect(earlier.availableAfter).toBe(140);
+
+    const twin = randomUUID();
+    const settled = await debitMany(sql, system, [
+      { idempotencyKey: randomUUID(), userId: rich.id, amount: 70, kind: 'test' }, // purchased 70
+      { idempotencyKey: randomUUID(), userId: poor.id, amount: 6, kind: 'test' }, // insufficient
+      { idempotencyKey: randomUUID(), userId: rich.id, amount: 30, kind: 'test', memo: { n: 1 } }, // 10 + 20 earned
+      { idempotencyKey: earlierKey, userId: rich.id, amount: 10, kind: 'test' }, // replay
+      { idempotencyKey: earlierKey, userId: rich.id, amount: 11, kind: 'test' }, // conflict
+      { idempotencyKey: randomUUID(), userId: randomUUID(), amount: 1, kind: 'test' }, // no such user
+      { idempotencyKey: twin, userId: poor.id, amount: 5, kind: 'test' }, // spends all of poor
+      { idempotencyKey: twin, userId: poor.id, amount: 5, kind: 'test' }, // its twin: replayed
+      { idempotencyKey: randomUUID(), userId: rich.id, amount: 31, kind: 'test' }, // 30 left: insufficient
+    ]);
+
+    const values = settled.map((s) => (s.ok ? s.value : s.error));
+    expect(values[0]).toMatchObject({
+      amount: 70,
+      availableAfter: 60,
+      legs: [{ bucket: 'purchased', amount: 70 }],
+    });
+    expect(values[1]).toBeInstanceOf(InsufficientCredits);
+    expect(values[1]).toMatchObject({ needed: 6, available: 5 });
+    expect(values[2]).toMatchObject({
+      amount: 30,
+      availableAfter: 30,
+      memo: { n: 1 },
+      legs: [
+        { bucket: 'purchased', amount: 10 },
+        { bucket: 'earned', amount: 20 },
+      ],
+    });
+    expect(values[3]).toMatchObject({ amount: 10, availableAfter: 130, replayed: true });
+    expect(values[4]).toBeInstanceOf(IdempotencyConflict);
+    expect(values[5]).toBeInstanceOf(NotFound);
+    expect(values[6]).toMatchObject({ amount: 5, availableAfter: 0 });
+    expect(values[7]).toMatchObject({ amount: 5, availableAfter: 0, replayed: true });
+    expect(values[8]).toBeInstanceOf(InsufficientCredits);
+    expect(values[8]).toMatchObject({ needed: 31, available: 30 });
+
+    expect((await ledger.balance(rich.id)).available).toBe(30);
+    expect((await ledger.balance(poor.id)).available).toBe(0);
+    const [count] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
+      WHERE a.user_id IN (${rich.id}, ${poor.id}) AND t.kind = 'test'`;
+    expect(count?.n).toBe(2 + 1 + 2 + 1); // two earlier debits, 70, 10 + 20, poor's 5
+  });
+});
