@@ -344,7 +344,7 @@ async function main() {
     const pct = (x: number) => `${Math.round(x * 100)}%`;
     const lines = [
       `Machine: ${machine()}`,
-      `Command: \`BENCH_SECONDS=${SECONDS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)${PROMISE_HOOK ? ", with BENCH_PROMISE_HOOK=1 (the SDK connection's promise hook on)" : ""}`,
+      `Command: \`BENCH_SECONDS=${SECONDS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)${PROMISE_HOOK ? ", with BENCH_PROMISE_HOOK=1 (the SDK connection's promise hook on)" : ''}`,
       '',
       '| scenario | debit path | charges/s | p50 ms | p99 ms | 2xx | non-2xx | errors | charges per commit | CPU: machine | API process (+ autocannon) | Postgres | other | API event loop busy |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -57,6 +57,8 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   preferredPort?: number;
   log?: (line: string) => void;
+  /** Extra server settings (`-c name=value` pairs), e.g. for profiling a benchmark. */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = path.resolve(options.dataDir, 'postgres');
@@ -78,7 +80,10 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     // fsync stays on: money is sacred even in development. More connections for the benchmarks.
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: [
+      ...['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: log,
     onError: (e: unknown) => log(String(e)),
   });

@@ -16,24 +16,31 @@ CREATE FUNCTION ledger_debit_batch(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_has_holds boolean;
-  r record;
   v_user uuid;
   v_purchased bigint;
   v_earned bigint;
   v_take bigint;
-  v_at int;
   -- Keys seen before, with their stored request hash and result (an index lookup on purpose:
   -- a join here may be planned as a scan of the whole table).
   s_keys text[];
   s_hashes text[];
   s_results jsonb[];
-  -- The debits that fit, in request order per user: written below in one INSERT each.
-  a_idx int[] := '{}';
-  a_purchased bigint[] := '{}';
-  a_earned bigint[] := '{}';
-  a_after bigint[] := '{}';
-  a_purchased_id bigint[] := '{}';
-  a_earned_id bigint[] := '{}';
+  -- The debits that go through, with their legs: written below in one INSERT each.
+  a_idx int[];
+  a_purchased bigint[];
+  a_earned bigint[];
+  a_after bigint[];
+  a_purchased_id bigint[];
+  a_earned_id bigint[];
+  -- Requests of users whose batch total exceeds their balance (or who have no accounts):
+  -- decided one by one, in arrival order.
+  l_idx int[];
+  l_user uuid[];
+  l_amount bigint[];
+  l_purchased_id bigint[];
+  l_earned_id bigint[];
+  l_purchased bigint[];
+  l_earned bigint[];
 BEGIN
   -- 1. Lock every bucket of every user in the batch in id order (the global lock order).
   SELECT coalesce(bool_or(held > 0), false) INTO v_has_holds
@@ -44,46 +51,76 @@ BEGIN
     WHERE status = 'pending' AND expires_at <= now() AND user_id = ANY (p_users);
   END IF;
 
-  -- 2. Per user in arrival order: a key seen before answers with its stored outcome; a new
-  --    request spends in the domain's SPENDING_ORDER, purchased first, then earned.
+  -- 2. A key seen before answers with its stored outcome and spends nothing.
   SELECT array_agg(o.idempotency_key), array_agg(o.request_hash), array_agg(o.result)
   INTO s_keys, s_hashes, s_results
   FROM ledger_operations o WHERE o.idempotency_key = ANY (p_keys);
-  FOR r IN
-    SELECT q.idx, q.user_id, q.amount, q.key,
-           p.id AS purchased_id, p.posted - p.held AS purchased,
-           e.id AS earned_id, e.posted - e.held AS earned
-    FROM unnest(p_keys, p_users, p_amounts) WITH ORDINALITY AS q(key, user_id, amount, idx)
-    LEFT JOIN accounts p ON p.user_id = q.user_id AND p.bucket = 'purchased'
-    LEFT JOIN accounts e ON e.user_id = q.user_id AND e.bucket = 'earned'
-    ORDER BY q.user_id, q.idx
-  LOOP
-    IF v_user IS DISTINCT FROM r.user_id THEN
-      v_user := r.user_id;
-      v_purchased := coalesce(r.purchased, 0);
-      v_earned := coalesce(r.earned, 0);
+  IF s_keys IS NOT NULL THEN
+    RETURN QUERY SELECT k, 'stored'::text, h, res FROM unnest(s_keys, s_hashes, s_results) AS s(k, h, res);
+  END IF;
+
+  -- 3. New requests spend in the domain's SPENDING_ORDER: purchased first, then earned, each
+  --    user's requests in arrival order. When a user's whole batch fits their balance (nearly
+  --    always), running totals give every leg at once; otherwise the loop below decides.
+  SELECT array_agg(x.idx ORDER BY x.idx) FILTER (WHERE x.fits),
+         array_agg(greatest(0, least(x.cum, x.purchased) - (x.cum - x.amount)) ORDER BY x.idx) FILTER (WHERE x.fits),
+         array_agg(x.amount - greatest(0, least(x.cum, x.purchased) - (x.cum - x.amount)) ORDER BY x.idx) FILTER (WHERE x.fits),
+         array_agg(x.purchased + x.earned - x.cum ORDER BY x.idx) FILTER (WHERE x.fits),
+         array_agg(x.purchased_id ORDER BY x.idx) FILTER (WHERE x.fits),
+         array_agg(x.earned_id ORDER BY x.idx) FILTER (WHERE x.fits),
+         array_agg(x.idx ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits),
+         array_agg(x.user_id ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits),
+         array_agg(x.amount ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits),
+         array_agg(x.purchased_id ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits),
+         array_agg(x.earned_id ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits),
+         array_agg(x.purchased ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits),
+         array_agg(x.earned ORDER BY x.user_id, x.idx) FILTER (WHERE NOT x.fits)
+  INTO a_idx, a_purchased, a_earned, a_after, a_purchased_id, a_earned_id,
+       l_idx, l_user, l_amount, l_purchased_id, l_earned_id, l_purchased, l_earned
+  FROM (
+    SELECT y.*, y.purchased_id IS NOT NULL AND y.total <= y.purchased + y.earned AS fits
+    FROM (
+      SELECT q.idx::int AS idx, q.user_id, q.amount,
+             p.id AS purchased_id, p.posted - p.held AS purchased,
+             e.id AS earned_id, e.posted - e.held AS earned,
+             (sum(q.amount) OVER (PARTITION BY q.user_id ORDER BY q.idx))::bigint AS cum,
+             (sum(q.amount) OVER (PARTITION BY q.user_id))::bigint AS total
+      FROM unnest(p_keys, p_users, p_amounts) WITH ORDINALITY AS q(key, user_id, amount, idx)
+      LEFT JOIN accounts p ON p.user_id = q.user_id AND p.bucket = 'purchased'
+      LEFT JOIN accounts e ON e.user_id = q.user_id AND e.bucket = 'earned'
+      WHERE s_keys IS NULL OR q.key <> ALL (s_keys)
+    ) y
+  ) x;
+  a_idx := coalesce(a_idx, '{}');
+  a_purchased := coalesce(a_purchased, '{}');
+  a_earned := coalesce(a_earned, '{}');
+  a_after := coalesce(a_after, '{}');
+  a_purchased_id := coalesce(a_purchased_id, '{}');
+  a_earned_id := coalesce(a_earned_id, '{}');
+
+  FOR i IN 1 .. coalesce(cardinality(l_idx), 0) LOOP
+    IF v_user IS DISTINCT FROM l_user[i] THEN
+      v_user := l_user[i];
+      v_purchased := coalesce(l_purchased[i], 0);
+      v_earned := coalesce(l_earned[i], 0);
     END IF;
-    v_at := array_position(s_keys, r.key);
-    IF v_at IS NOT NULL THEN
-      out_key := r.key; out_outcome := 'stored'; out_hash := s_hashes[v_at]; out_result := s_results[v_at];
+    IF l_purchased_id[i] IS NULL THEN
+      out_key := p_keys[l_idx[i]]; out_outcome := 'missing'; out_hash := NULL; out_result := NULL;
       RETURN NEXT;
-    ELSIF r.purchased_id IS NULL THEN
-      out_key := r.key; out_outcome := 'missing'; out_hash := NULL; out_result := NULL;
-      RETURN NEXT;
-    ELSIF v_purchased + v_earned < r.amount THEN
-      out_key := r.key; out_outcome := 'insufficient'; out_hash := NULL;
+    ELSIF v_purchased + v_earned < l_amount[i] THEN
+      out_key := p_keys[l_idx[i]]; out_outcome := 'insufficient'; out_hash := NULL;
       out_result := jsonb_build_object('available', v_purchased + v_earned);
       RETURN NEXT;
     ELSE
-      v_take := least(r.amount, v_purchased);
+      v_take := least(l_amount[i], v_purchased);
       v_purchased := v_purchased - v_take;
-      v_earned := v_earned - (r.amount - v_take);
-      a_idx := a_idx || r.idx::int;
+      v_earned := v_earned - (l_amount[i] - v_take);
+      a_idx := a_idx || l_idx[i];
       a_purchased := a_purchased || v_take;
-      a_earned := a_earned || (r.amount - v_take);
+      a_earned := a_earned || (l_amount[i] - v_take);
       a_after := a_after || (v_purchased + v_earned);
-      a_purchased_id := a_purchased_id || r.purchased_id;
-      a_earned_id := a_earned_id || r.earned_id;
+      a_purchased_id := a_purchased_id || l_purchased_id[i];
+      a_earned_id := a_earned_id || l_earned_id[i];
     END IF;
   END LOOP;
   IF cardinality(a_idx) = 0 THEN

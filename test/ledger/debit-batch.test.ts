@@ -20,6 +20,39 @@ afterAll(() => sql.end());
 
 /** One call of ledger_debit_batch (migration 008): every request gets its own answer. */
 describe('when one group commit holds every kind of request', () => {
+  test("when each user's batch fits their balance, then running totals split each debit across buckets", async () => {
+    const { user } = await fundedUser(sql, ledger, 80);
+    await ledger.credit({
+      idempotencyKey: `earned:${user.id}`,
+      userId: user.id,
+      amount: 50,
+      from: 'referral_rewards',
+      bucket: 'earned',
+      kind: 'test',
+    });
+    const { user: other } = await fundedUser(sql, ledger, 9);
+    const settled = await debitMany(sql, system, [
+      { idempotencyKey: randomUUID(), userId: user.id, amount: 70, kind: 'test' },
+      { idempotencyKey: randomUUID(), userId: other.id, amount: 9, kind: 'test' },
+      { idempotencyKey: randomUUID(), userId: user.id, amount: 30, kind: 'test' },
+      { idempotencyKey: randomUUID(), userId: user.id, amount: 30, kind: 'test' },
+    ]);
+    expect(settled.map((s) => (s.ok ? s.value : s.error))).toEqual([
+      { amount: 70, availableAfter: 60, legs: [{ bucket: 'purchased', amount: 70 }] },
+      { amount: 9, availableAfter: 0, legs: [{ bucket: 'purchased', amount: 9 }] },
+      {
+        amount: 30,
+        availableAfter: 30,
+        legs: [
+          { bucket: 'purchased', amount: 10 },
+          { bucket: 'earned', amount: 20 },
+        ],
+      },
+      { amount: 30, availableAfter: 0, legs: [{ bucket: 'earned', amount: 30 }] },
+    ]);
+    expect(await ledger.balance(user.id)).toMatchObject({ available: 0, posted: 0 });
+  });
+
   test('then each gets its own outcome and only the successful ones move credits', async () => {
     const { user: rich } = await fundedUser(sql, ledger, 100);
     await ledger.credit({

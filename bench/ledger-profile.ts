@@ -1,0 +1,88 @@
+/**
+ * npm run bench:ledger-profile — where a group commit's time goes. The same load as
+ * bench:ledger's 1,000-account group-commit row, on a throw-away embedded Postgres started with
+ * pg_stat_statements (nested statements tracked), then each statement's time per batch.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Ledger } from '../db/ledger';
+import { migrate } from '../db/migrate';
+import { createPool, type Sql } from '../db/pool';
+import { createUser } from '../db/users';
+import { startEmbeddedPostgres } from '../dev/postgres';
+import { closedLoop, machine, runBench } from './support';
+
+const CALLERS = 64;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ACCOUNTS = 1000;
+
+async function fundedUsers(sql: Sql, ledger: Ledger): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < ACCOUNTS; i++) {
+    const { user } = await createUser(sql, { email: `profile-${randomUUID()}@example.test` });
+    await ledger.credit({
+      idempotencyKey: `fund:${user.id}`,
+      userId: user.id,
+      amount: 1e9,
+      from: 'grants',
+      kind: 'grant',
+    });
+    ids.push(user.id);
+  }
+  return ids;
+}
+
+async function main() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'credits-profile-'));
+  const pg = await startEmbeddedPostgres({
+    dataDir: dir,
+    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+  });
+  const sql = createPool(pg.url, { max: 8 });
+  try {
+    await migrate(sql);
+    await sql`CREATE EXTENSION pg_stat_statements`;
+    const ledger = await Ledger.open(sql);
+    const users = await fundedUsers(sql, ledger);
+    await sql`ANALYZE`;
+    await sql`SELECT pg_stat_statements_reset()`;
+    const run = await closedLoop(CALLERS, SECONDS, (caller, i) =>
+      ledger.debit({
+        idempotencyKey: randomUUID(),
+        userId: users[(caller * 7919 + i) % users.length]!,
+        amount: 1,
+        kind: 'bench',
+      }),
+    );
+    const rows = await sql<{ calls: number; ms: number; query: string }[]>`
+      SELECT calls, total_exec_time AS ms, query FROM pg_stat_statements
+      WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 12`;
+    const batches = rows.find((r) => r.query.includes('ledger_debit_batch('))?.calls ?? 1;
+    console.log(`Machine: ${machine()}`);
+    console.log(
+      `Command: npm run bench:ledger-profile (${CALLERS} callers, ${SECONDS} s, ${ACCOUNTS} accounts)\n`,
+    );
+    console.log(
+      `${run.done.toLocaleString('en-US')} debits in ${batches.toLocaleString('en-US')} batches ` +
+        `(${(run.done / batches).toFixed(1)} per batch), ${Math.round(run.done / (run.elapsedMs / 1000)).toLocaleString('en-US')}/s with pg_stat_statements on.\n`,
+    );
+    console.log('| statement (nested statements indented) | ms per batch | µs per debit |');
+    console.log('| --- | ---: | ---: |');
+    for (const r of rows) {
+      const text = r.query.replace(/\s+/g, ' ').trim().slice(0, 70).replaceAll('|', '\\|');
+      const top = r.query.includes('ledger_debit_batch(');
+      const perBatch = r.ms / batches;
+      console.log(
+        `| ${top ? '' : '↳ '}\`${text}\` | ${perBatch.toFixed(3)} | ${((perBatch * 1000 * batches) / run.done).toFixed(1)} |`,
+      );
+    }
+  } finally {
+    await sql.end();
+    await pg.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+runBench(main);
