@@ -1,7 +1,6 @@
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { loadEnvOrExit } from '../config/env';
 import { openServices } from '../config/services';
-import { HookFreeConnection } from '../config/temporal-connection';
 import { createTopUpNotifier } from '../config/top-up';
 import { migrate } from '../db/migrate';
 import { createApp } from './app';
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
   const stripe = { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET };
   const services = await openServices({ databaseUrl: env.DATABASE_URL, smtpUrl: env.SMTP_URL, stripe });
   await migrate(services.sql);
-  const connection = await HookFreeConnection.open({ address: env.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const app = createApp({
     ...services,

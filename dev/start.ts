@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { simulatedExecutor } from '../activities/executor';
@@ -8,7 +8,6 @@ import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { loadEnvOrExit } from '../config/env';
 import { openServices } from '../config/services';
-import { HookFreeConnection } from '../config/temporal-connection';
 import { createTopUpNotifier } from '../config/top-up';
 import { createWorker, ensureHoldSweeper } from '../worker/worker';
 import { localStripe } from './local-stripe';
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
     if (stripe.standIn) cleanups.push(() => stripe.standIn!.stop());
     const services = await openServices({ databaseUrl: infra.databaseUrl, smtpUrl: env.SMTP_URL, stripe });
     cleanups.push(() => services.close());
-    const clientConnection = await HookFreeConnection.open({ address: infra.temporalAddress });
+    const clientConnection = await Connection.connect({ address: infra.temporalAddress });
     cleanups.push(() => clientConnection.close());
     const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
     const announceTopUp = createTopUpNotifier({ ...services, temporal });

@@ -1,10 +1,9 @@
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { simulatedExecutor } from '../activities/executor';
 import { loadEnvOrExit } from '../config/env';
 import { openServices } from '../config/services';
-import { HookFreeConnection } from '../config/temporal-connection';
 import { createTopUpNotifier } from '../config/top-up';
 import { createWorker, ensureHoldSweeper } from './worker';
 
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
   }
   const stripe = { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET };
   const services = await openServices({ databaseUrl: env.DATABASE_URL, smtpUrl: env.SMTP_URL, stripe });
-  const clientConnection = await HookFreeConnection.open({ address: env.TEMPORAL_ADDRESS });
+  const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
   const announceTopUp = createTopUpNotifier({ ...services, temporal });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });

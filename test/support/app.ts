@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import type { ProjectSettings } from '../../api/routes/projects';
 import type { PurchaseSettings } from '../../api/routes/purchases';
 import type { DebitPath } from '../../api/routes/usage';
 import { listen } from '../../api/server';
 import { openServices, type Services } from '../../config/services';
-import { HookFreeConnection } from '../../config/temporal-connection';
 import { createTopUpNotifier, type TopUpNotifier } from '../../config/top-up';
 import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
@@ -46,7 +45,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     stripe,
   });
   const { sql, ledger } = services;
-  const connection = await HookFreeConnection.open({ address: process.env.TEMPORAL_ADDRESS! });
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection, namespace: 'default' });
   const taskQueue = `test-${randomUUID()}`;
   const announceTopUp = createTopUpNotifier({ ...services, temporal });

@@ -2,13 +2,11 @@
  * A worker in its own process, so tests can SIGKILL it mid-workflow (a crash, not a graceful
  * shutdown). Configured by environment variables set by startWorkerProcess().
  */
-
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { simulatedExecutor } from '../../activities/executor';
 import { openServices } from '../../config/services';
-import { HookFreeConnection } from '../../config/temporal-connection';
 import { createTopUpNotifier } from '../../config/top-up';
 import { createWorker } from '../../worker/worker';
 
@@ -23,7 +21,7 @@ async function main() {
       endpoint: { host: env.STRIPE_HOST!, port: Number(env.STRIPE_PORT), protocol: 'http' },
     },
   });
-  const clientConnection = await HookFreeConnection.open({ address: env.TEMPORAL_ADDRESS! });
+  const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
   const temporal = new Client({ connection: clientConnection, namespace: 'default' });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS! });
   const worker = await createWorker({
