@@ -4,7 +4,7 @@ import { SystemAccounts } from '../../db/ledger/accounts';
 import { debitMany } from '../../db/ledger/debits';
 import type { Sql } from '../../db/pool';
 import { IdempotencyConflict, InsufficientCredits, NotFound } from '../../domain';
-import { fundedUser, testPool } from '../support/db';
+import { fundedUser, grantCredits, testPool } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
@@ -22,14 +22,7 @@ afterAll(() => sql.end());
 describe('when one group commit holds every kind of request', () => {
   test("when each user's batch fits their balance, then running totals split each debit across buckets", async () => {
     const { user } = await fundedUser(sql, ledger, 80);
-    await ledger.credit({
-      idempotencyKey: `earned:${user.id}`,
-      userId: user.id,
-      amount: 50,
-      from: 'referral_rewards',
-      bucket: 'earned',
-      kind: 'test',
-    });
+    await grantCredits(ledger, user.id, 50, 'earned');
     const { user: other } = await fundedUser(sql, ledger, 9);
     const settled = await debitMany(sql, system, [
       { idempotencyKey: randomUUID(), userId: user.id, amount: 70, kind: 'test' },
@@ -55,14 +48,7 @@ describe('when one group commit holds every kind of request', () => {
 
   test('then each gets its own outcome and only the successful ones move credits', async () => {
     const { user: rich } = await fundedUser(sql, ledger, 100);
-    await ledger.credit({
-      idempotencyKey: `earned:${rich.id}`,
-      userId: rich.id,
-      amount: 50,
-      from: 'referral_rewards',
-      bucket: 'earned',
-      kind: 'test',
-    });
+    await grantCredits(ledger, rich.id, 50, 'earned');
     const { user: poor } = await fundedUser(sql, ledger, 5);
     const earlier = await ledger.debit({
       idempotencyKey: randomUUID(),

@@ -22,15 +22,23 @@ export async function fundedUser(
   bucket: 'purchased' | 'earned' = 'purchased',
 ) {
   const { user, apiKey } = await createUser(sql, { email: uniqueEmail() });
-  if (credits > 0) {
-    await ledger.credit({
-      idempotencyKey: `test-fund:${user.id}:${bucket}`,
-      userId: user.id,
-      amount: credits,
-      from: 'grants',
-      bucket,
-      kind: 'grant',
-    });
-  }
+  if (credits > 0) await grantCredits(ledger, user.id, credits, bucket);
   return { user, apiKey };
+}
+
+/** Credits a user's bucket once (keyed by user and bucket), as an operator grant would. */
+export async function grantCredits(
+  ledger: Ledger,
+  userId: string,
+  credits: number,
+  bucket: 'purchased' | 'earned',
+): Promise<void> {
+  await ledger.credit({
+    idempotencyKey: `test-fund:${userId}:${bucket}`,
+    userId,
+    amount: credits,
+    from: 'grants',
+    bucket,
+    kind: 'grant',
+  });
 }
