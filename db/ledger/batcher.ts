@@ -46,17 +46,24 @@ export class DebitBatcher {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight++;
-      void this.flush(batch).finally(() => {
+      void this.commit(batch).then((settled) => {
+        // The next batch leaves for Postgres before these answers are handed out, so the
+        // callers' own work (answering their requests) overlaps the next commit.
         this.inFlight--;
         this.pump();
+        settled.forEach((s, i) => {
+          const waiter = batch[i]!;
+          if (s.ok) waiter.resolve(s.value);
+          else waiter.reject(s.error);
+        });
       });
     }
   }
 
-  private async flush(batch: Waiter[]): Promise<void> {
-    let settled: Settled<DebitResult>[];
+  /** Never rejects: each debit's outcome is in its own Settled. */
+  private async commit(batch: Waiter[]): Promise<Settled<DebitResult>[]> {
     try {
-      settled = await debitMany(
+      return await debitMany(
         this.sql,
         this.system,
         batch.map((w) => w.request),
@@ -64,13 +71,8 @@ export class DebitBatcher {
     } catch {
       // The shared transaction failed as a whole (not one request's domain error):
       // give each debit its own transaction so one bad request cannot fail its neighbours.
-      settled = await Promise.all(batch.map((w) => this.alone(w.request)));
+      return Promise.all(batch.map((w) => this.alone(w.request)));
     }
-    settled.forEach((s, i) => {
-      const waiter = batch[i]!;
-      if (s.ok) waiter.resolve(s.value);
-      else waiter.reject(s.error);
-    });
   }
 
   private async alone(request: DebitRequest): Promise<Settled<DebitResult>> {
