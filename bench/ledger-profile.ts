@@ -4,48 +4,23 @@
  * pg_stat_statements (nested statements tracked), then each statement's time per batch.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Ledger } from '../db/ledger';
-import { migrate } from '../db/migrate';
-import { createPool, type Sql } from '../db/pool';
-import { createUser } from '../db/users';
-import { startEmbeddedPostgres } from '../dev/postgres';
-import { closedLoop, machine, runBench } from './support';
+import { benchDatabase, closedLoop, fundedUsers, machine, runBench } from './support';
 
 const CALLERS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ACCOUNTS = 1000;
 
-async function fundedUsers(sql: Sql, ledger: Ledger): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < ACCOUNTS; i++) {
-    const { user } = await createUser(sql, { email: `profile-${randomUUID()}@example.test` });
-    await ledger.credit({
-      idempotencyKey: `fund:${user.id}`,
-      userId: user.id,
-      amount: 1e9,
-      from: 'grants',
-      kind: 'grant',
-    });
-    ids.push(user.id);
-  }
-  return ids;
-}
-
 async function main() {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'credits-profile-'));
-  const pg = await startEmbeddedPostgres({
-    dataDir: dir,
-    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+  const db = await benchDatabase({
+    shared_preload_libraries: 'pg_stat_statements',
+    'pg_stat_statements.track': 'all',
   });
-  const sql = createPool(pg.url, { max: 8 });
+  const sql = db.pool(8);
   try {
-    await migrate(sql);
     await sql`CREATE EXTENSION pg_stat_statements`;
     const ledger = await Ledger.open(sql);
-    const users = await fundedUsers(sql, ledger);
+    const users = (await fundedUsers(sql, ledger, ACCOUNTS, 1e9)).map((u) => u.id);
     await sql`ANALYZE`;
     await sql`SELECT pg_stat_statements_reset()`;
     const run = await closedLoop(CALLERS, SECONDS, (caller, i) =>
@@ -80,8 +55,7 @@ async function main() {
     }
   } finally {
     await sql.end();
-    await pg.stop();
-    await rm(dir, { recursive: true, force: true });
+    await db.stop();
   }
 }
 

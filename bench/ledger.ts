@@ -6,33 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
-import { createUser } from '../db/users';
-import { benchDatabase, closedLoop, machine, percentile } from './support';
+import { benchDatabase, closedLoop, fundedUsers, machine, percentile } from './support';
 
 const CALLERS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ACCOUNTS = 1000;
 const FUNDS = 10_000_000;
 
-async function fundedUsers(sql: Sql, ledger: Ledger, count: number, credits: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, count - i) }, async () => {
-        const { user } = await createUser(sql, { email: `bench-${randomUUID()}@example.test` });
-        await ledger.credit({
-          idempotencyKey: `bench-fund:${user.id}`,
-          userId: user.id,
-          amount: credits,
-          from: 'grants',
-          kind: 'grant',
-        });
-        return user.id;
-      }),
-    );
-    ids.push(...batch);
-  }
-  return ids;
+/** Funded users' ids. */
+async function fundedIds(sql: Sql, ledger: Ledger, count: number, credits: number): Promise<string[]> {
+  return (await fundedUsers(sql, ledger, count, credits)).map((u) => u.id);
 }
 
 type Path = 'one transaction per debit' | 'group commit';
@@ -58,7 +41,7 @@ async function scenario(ledger: Ledger, path: Path, accounts: string[]) {
 
 /** Fund one account for exactly 1,000 debits, fire 3,000 at once: exactly 1,000 may succeed. */
 async function overdrawCheck(sql: Sql, ledger: Ledger): Promise<string> {
-  const [hot] = await fundedUsers(sql, ledger, 1, 1000);
+  const [hot] = await fundedIds(sql, ledger, 1, 1000);
   const settled = await Promise.allSettled(
     Array.from({ length: 3000 }, () =>
       ledger.debit({ idempotencyKey: randomUUID(), userId: hot!, amount: 1, kind: 'bench' }),
@@ -76,8 +59,8 @@ async function main() {
   const sql = db.pool(70);
   try {
     const ledger = await Ledger.open(sql);
-    const many = await fundedUsers(sql, ledger, ACCOUNTS, FUNDS);
-    const hot = await fundedUsers(sql, ledger, 1, FUNDS);
+    const many = await fundedIds(sql, ledger, ACCOUNTS, FUNDS);
+    const hot = await fundedIds(sql, ledger, 1, FUNDS);
     // Fresh statistics after the bulk load, as autovacuum would gather within a minute: without
     // them the planner treats the 2,000-row accounts table as empty and scans it.
     await sql`ANALYZE`;

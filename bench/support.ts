@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Ledger } from '../db/ledger';
 import { migrate } from '../db/migrate';
 import { createPool, type Sql } from '../db/pool';
+import { createUser } from '../db/users';
 import { startEmbeddedPostgres } from '../dev/postgres';
 
 /** One line describing where the numbers came from, for BENCHMARKS.md. */
@@ -17,14 +20,17 @@ export interface BenchDatabase {
   stop(): Promise<void>;
 }
 
-/** DATABASE_URL when set, else a throw-away embedded Postgres (fsync on, as in production). */
-export async function benchDatabase(): Promise<BenchDatabase> {
+/**
+ * DATABASE_URL when set, else a throw-away embedded Postgres (fsync on, as in production),
+ * started with `settings` (server settings, e.g. for profiling).
+ */
+export async function benchDatabase(settings?: Record<string, string>): Promise<BenchDatabase> {
   const external = process.env.DATABASE_URL;
   let url = external ?? '';
   let stop = async () => {};
   if (!external) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'credits-bench-'));
-    const pg = await startEmbeddedPostgres({ dataDir: dir });
+    const pg = await startEmbeddedPostgres({ dataDir: dir, ...(settings ? { settings } : {}) });
     url = pg.url;
     stop = async () => {
       await pg.stop();
@@ -35,6 +41,33 @@ export async function benchDatabase(): Promise<BenchDatabase> {
   await migrate(admin);
   await admin.end();
   return { url, pool: (max) => createPool(url, { max }), stop };
+}
+
+/** `count` new users, each granted `credits`, created 50 at a time. */
+export async function fundedUsers(
+  sql: Sql,
+  ledger: Ledger,
+  count: number,
+  credits: number,
+): Promise<{ id: string; apiKey: string }[]> {
+  const users: { id: string; apiKey: string }[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const { user, apiKey } = await createUser(sql, { email: `bench-${randomUUID()}@example.test` });
+        await ledger.credit({
+          idempotencyKey: `bench-fund:${user.id}`,
+          userId: user.id,
+          amount: credits,
+          from: 'grants',
+          kind: 'grant',
+        });
+        return { id: user.id, apiKey };
+      }),
+    );
+    users.push(...batch);
+  }
+  return users;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -13,7 +13,6 @@
  *   scenario, default 3: the median is compared with the target).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
@@ -27,9 +26,8 @@ import type { DebitPath } from '../api/routes/usage';
 import { listen, type RunningServer } from '../api/server';
 import { openServices, type Services } from '../config/services';
 import { createTopUpNotifier } from '../config/top-up';
-import { createUser } from '../db/users';
 import { priceUsage } from '../domain';
-import { benchDatabase, machine } from './support';
+import { benchDatabase, fundedUsers, machine, percentile } from './support';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -71,29 +69,6 @@ module.exports = function setupRequest(request) {
 `,
   );
   return file;
-}
-
-async function fundedUsers(services: Services, count: number, credits: number) {
-  const users: { id: string; apiKey: string }[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, count - i) }, async () => {
-        const { user, apiKey } = await createUser(services.sql, {
-          email: `bench-${randomUUID()}@example.test`,
-        });
-        await services.ledger.credit({
-          idempotencyKey: `bench-fund:${user.id}`,
-          userId: user.id,
-          amount: credits,
-          from: 'grants',
-          kind: 'grant',
-        });
-        return { id: user.id, apiKey };
-      }),
-    );
-    users.push(...batch);
-  }
-  return users;
 }
 
 /** Postgres's processes (the postmaster and its backends), found from one of our backends. */
@@ -268,8 +243,8 @@ async function main() {
     } satisfies Record<DebitPath, RunningServer>;
 
     await findPostmaster(services);
-    const many = await fundedUsers(services, USERS, FUNDS);
-    const [hot] = await fundedUsers(services, 1, FUNDS);
+    const many = await fundedUsers(services.sql, services.ledger, USERS, FUNDS);
+    const [hot] = await fundedUsers(services.sql, services.ledger, 1, FUNDS);
     const hooks = {
       many: await requestHook(
         hooksDir,
@@ -318,7 +293,7 @@ async function main() {
 
     // Overdraw: a user funded for exactly 3,000 charges gets 4,500 requests, 64 at a time.
     const limitedFor = 3000;
-    const [limited] = await fundedUsers(services, 1, limitedFor * price);
+    const [limited] = await fundedUsers(services.sql, services.ledger, 1, limitedFor * price);
     const overdraw = await load(
       byPath['group-commit'],
       await requestHook(hooksDir, 'limited', [limited!.apiKey]),
@@ -344,7 +319,10 @@ async function main() {
       report.negativeUserAccounts === 0;
 
     const median = (xs: number[]) =>
-      [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        50,
+      );
     const groupRuns = (scenario: string) =>
       rows.filter((r) => r.scenario === scenario && r.path === 'group-commit');
     const ratio = (scenario: string) => {

@@ -15,7 +15,7 @@ export interface BatcherOptions {
   /**
    * Batches committing at the same time (one fills while another commits). One is best since a
    * batch is a single statement (no round trips to overlap): the next batch is then larger, and
-   * Postgres does less per debit. Measured with 1, 2 and 3 in BENCHMARKS.md.
+   * Postgres does less per debit. Measured with 1, 2 and 4 in BENCHMARKS.md.
    */
   maxInFlight: number;
 }

@@ -68,9 +68,10 @@ export async function debitMany(
     const row = byKey.get(req.idempotencyKey);
     if (!row) return { ok: false, error: new Error(`ledger: no outcome for ${req.idempotencyKey}`) };
     const own = settleRow(req, hashes[i]!, row);
-    if (first.get(req.idempotencyKey) === i) return own;
+    const firstIndex = first.get(req.idempotencyKey)!;
+    if (firstIndex === i) return own;
     // A twin: the same request replays the first one's outcome; another request conflicts.
-    if (hashes[i] !== hashes[first.get(req.idempotencyKey)!])
+    if (hashes[i] !== hashes[firstIndex])
       return { ok: false, error: new IdempotencyConflict(req.idempotencyKey) };
     return own.ok ? { ok: true, value: { ...own.value, replayed: true } } : own;
   });

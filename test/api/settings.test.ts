@@ -48,6 +48,20 @@ async function watchedUser(threshold: number | null, credits: number) {
 
 const EVENT: Omit<UsageEvent, 'eventId'> = { feature: 'conversation', outputTokens: 1000 };
 
+/**
+ * A user watching 10 credits who crosses below them, is topped up above them by a grant, and
+ * charges until below them again: two crossings.
+ */
+async function crossedTwice() {
+  const user = await watchedUser(10, 12);
+  await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() });
+  await grant(api, user.id, 100);
+  let balance = await availableOf(api, user.apiKey);
+  while (balance >= 10)
+    balance = (await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() })).body.balance;
+  return user;
+}
+
 describe('GET/PUT /v1/settings', () => {
   test('when a user signs up, then the low-balance threshold is 1,000 credits', async () => {
     const user = await signUp(api);
@@ -182,12 +196,7 @@ describe('low-balance notices', () => {
   });
 
   test('when a top-up lifts the balance back above the threshold, then the next crossing sends a new notice', async () => {
-    const user = await watchedUser(10, 12);
-    await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() });
-    await grant(api, user.id, 100);
-    let balance = await availableOf(api, user.apiKey);
-    while (balance >= 10)
-      balance = (await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() })).body.balance;
+    const user = await crossedTwice();
     expect(await lowBalanceNotices(user.apiKey)).toHaveLength(2);
   });
 
@@ -217,12 +226,7 @@ describe('GET /v1/notifications', () => {
   });
 
   test('when no kind is given, then every notice shows, newest first, up to the limit', async () => {
-    const user = await watchedUser(10, 12);
-    await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() });
-    await grant(api, user.id, 100);
-    let balance = await availableOf(api, user.apiKey);
-    while (balance >= 10)
-      balance = (await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() })).body.balance;
+    const user = await crossedTwice();
     const all = await api.get<{ data: Notice[] }>('/v1/notifications', user.apiKey);
     expect(all.body.data).toHaveLength(2);
     expect(all.body.data[0]!.id).toBeGreaterThan(all.body.data[1]!.id);

@@ -11,6 +11,27 @@ beforeAll(async () => {
 });
 afterAll(() => sql.end());
 
+/**
+ * A transfer written straight into the table, as buggy code outside the ledger might: from the
+ * user's purchased bucket to `creditAccountId` (default system:usage), under operation `key`,
+ * which is recorded first unless `withOperation` is false.
+ */
+function rawTransfer(
+  userId: string,
+  t: { key: string; amount: number; creditAccountId?: number; withOperation?: boolean },
+) {
+  return sql.begin(async (tx) => {
+    if (t.withOperation !== false)
+      await tx`INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result) VALUES (${t.key}, 'raw', 'x', '{}')`;
+    await tx`
+      INSERT INTO transfers (operation_key, debit_account_id, credit_account_id, amount, kind)
+      SELECT ${t.key}, a.id,
+             coalesce(${t.creditAccountId ?? null}::bigint, (SELECT id FROM accounts WHERE code = 'system:usage')),
+             ${t.amount}, 'raw'
+      FROM accounts a WHERE a.user_id = ${userId} AND a.bucket = 'purchased'`;
+  });
+}
+
 /** The database itself refuses what would break the ledger, whoever the caller is. */
 describe('when code outside the ledger module tries to change money state directly', () => {
   test('then a direct balance update is refused', async () => {
@@ -29,15 +50,9 @@ describe('when code outside the ledger module tries to change money state direct
 
   test('then a transfer that would overdraw a user account violates the available >= 0 constraint', async () => {
     const { user } = await fundedUser(sql, ledger, 10);
-    await expect(
-      sql.begin(async (tx) => {
-        await tx`INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result) VALUES ('raw-overdraw', 'raw', 'x', '{}')`;
-        await tx`
-          INSERT INTO transfers (operation_key, debit_account_id, credit_account_id, amount, kind)
-          SELECT 'raw-overdraw', a.id, s.id, 11, 'raw'
-          FROM accounts a, accounts s WHERE a.user_id = ${user.id} AND a.bucket = 'purchased' AND s.code = 'system:usage'`;
-      }),
-    ).rejects.toThrow(/accounts_available_not_negative/);
+    await expect(rawTransfer(user.id, { key: 'raw-overdraw', amount: 11 })).rejects.toThrow(
+      /accounts_available_not_negative/,
+    );
     expect((await ledger.balance(user.id)).available).toBe(10);
   });
 
@@ -50,25 +65,16 @@ describe('when code outside the ledger module tries to change money state direct
   test('then a transfer naming an account that does not exist is refused, and nothing moves', async () => {
     const { user } = await fundedUser(sql, ledger, 10);
     await expect(
-      sql.begin(async (tx) => {
-        await tx`INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result) VALUES ('raw-ghost', 'raw', 'x', '{}')`;
-        await tx`
-          INSERT INTO transfers (operation_key, debit_account_id, credit_account_id, amount, kind)
-          SELECT 'raw-ghost', a.id, 987654321, 1, 'raw'
-          FROM accounts a WHERE a.user_id = ${user.id} AND a.bucket = 'purchased'`;
-      }),
+      rawTransfer(user.id, { key: 'raw-ghost', amount: 1, creditAccountId: 987654321 }),
     ).rejects.toThrow(/names an account that does not exist/);
     expect((await ledger.balance(user.id)).available).toBe(10);
   });
 
   test('then a transfer without its idempotent operation is refused', async () => {
     const { user } = await fundedUser(sql, ledger, 10);
-    await expect(sql`
-      INSERT INTO transfers (operation_key, debit_account_id, credit_account_id, amount, kind)
-      SELECT 'raw-no-operation', a.id, s.id, 1, 'raw'
-      FROM accounts a, accounts s WHERE a.user_id = ${user.id} AND a.bucket = 'purchased' AND s.code = 'system:usage'`).rejects.toThrow(
-      /names an operation that does not exist/,
-    );
+    await expect(
+      rawTransfer(user.id, { key: 'raw-no-operation', amount: 1, withOperation: false }),
+    ).rejects.toThrow(/names an operation that does not exist/);
     expect((await ledger.balance(user.id)).available).toBe(10);
   });
 
