@@ -39,6 +39,14 @@ describe('when code outside the ledger module tries to change money state direct
     await expect(sql`UPDATE accounts SET posted = posted + 1000 WHERE user_id = ${user.id}`).rejects.toThrow(
       /balances change only through transfers/,
     );
+    await expect(sql`UPDATE accounts SET held = held + 1 WHERE user_id = ${user.id}`).rejects.toThrow(
+      /balances change only through transfers/,
+    );
+    // From inside a function too: only the ledger's own triggers may move a balance.
+    await expect(
+      sql`DO $$ BEGIN UPDATE accounts SET posted = posted + 1 WHERE code = 'system:usage'; END $$`,
+    ).rejects.toThrow(/balances change only through transfers/);
+    expect((await ledger.balance(user.id)).available).toBe(10);
   });
 
   test('then transfers cannot be updated, deleted or truncated', async () => {
@@ -74,6 +82,17 @@ describe('when code outside the ledger module tries to change money state direct
     const { user } = await fundedUser(sql, ledger, 10);
     await expect(
       rawTransfer(user.id, { key: 'raw-no-operation', amount: 1, withOperation: false }),
+    ).rejects.toThrow(/names an operation that does not exist/);
+    // One statement naming a recorded operation and a missing one is refused as a whole.
+    await expect(
+      sql.begin(async (tx) => {
+        await tx`INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result) VALUES ('raw-recorded', 'raw', 'x', '{}')`;
+        await tx`
+          INSERT INTO transfers (operation_key, debit_account_id, credit_account_id, amount, kind)
+          SELECT k, a.id, (SELECT id FROM accounts WHERE code = 'system:usage'), 1, 'raw'
+          FROM accounts a, unnest(ARRAY['raw-recorded', 'raw-recorded', 'raw-missing']) AS k
+          WHERE a.user_id = ${user.id} AND a.bucket = 'purchased'`;
+      }),
     ).rejects.toThrow(/names an operation that does not exist/);
     expect((await ledger.balance(user.id)).available).toBe(10);
   });
