@@ -12,6 +12,8 @@ const CALLERS = 64;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ACCOUNTS = 1000;
 const FUNDS = 10_000_000;
+/** The batch size group commit reaches with 64 callers and one batch in flight (bench:ledger-profile). */
+const FLOOR_BATCH = 32;
 
 /** Funded users' ids. */
 async function fundedIds(sql: Sql, ledger: Ledger, count: number, credits: number): Promise<string[]> {
@@ -37,6 +39,29 @@ async function scenario(ledger: Ledger, path: Path, accounts: string[]) {
     failed: result.failed,
     done: result.done,
   };
+}
+
+/**
+ * What this machine's Postgres can do at best for ANY ledger that keeps a row per debit: commits
+ * of FLOOR_BATCH bare rows (a key with its unique index, an account id with its index, an amount)
+ * back to back from `streams` connections. No locks, balances, checks, results, and no callers'
+ * work: an upper bound for the group commit above, measured in the same run.
+ */
+async function bareRowFloor(sql: Sql, streams: number): Promise<number> {
+  await sql`CREATE TABLE bench_bare_rows (
+    key text COLLATE "C" PRIMARY KEY, account_id bigint NOT NULL, amount bigint NOT NULL)`;
+  await sql`CREATE INDEX ON bench_bare_rows (account_id)`;
+  try {
+    const result = await closedLoop(streams, SECONDS, (stream, i) => {
+      const keys = Array.from({ length: FLOOR_BATCH }, () => randomUUID());
+      const accounts = keys.map((_, j) => 8 + ((stream * 7919 + i * FLOOR_BATCH + j) % (2 * ACCOUNTS)));
+      return sql`INSERT INTO bench_bare_rows (key, account_id, amount)
+        SELECT k, a, 1 FROM unnest(${keys}::text[], ${accounts}::bigint[]) AS r(k, a)`;
+    });
+    return Math.round((result.done * FLOOR_BATCH) / (result.elapsedMs / 1000));
+  } finally {
+    await sql`DROP TABLE bench_bare_rows`;
+  }
 }
 
 /** Fund one account for exactly 1,000 debits, fire 3,000 at once: exactly 1,000 may succeed. */
@@ -79,6 +104,7 @@ async function main() {
         console.error(rows.at(-1));
       }
     }
+    const floors = [await bareRowFloor(sql, 1), await bareRowFloor(sql, 2)];
     const hotBalance = await ledger.balance(hot[0]!);
     const conservation = await ledger.conservation();
     const overdraw = await overdrawCheck(sql, ledger);
@@ -91,6 +117,10 @@ async function main() {
       const ratio = rates[`${label}/group commit`]! / rates[`${label}/one transaction per debit`]!;
       console.log(`\n${label}: group commit is ${ratio.toFixed(1)}× one transaction per debit.`);
     }
+    console.log(
+      `\nFloor, same run: commits of ${FLOOR_BATCH} bare rows (one per debit, nothing else) back to back: ` +
+        `${floors[0]!.toLocaleString('en-US')} rows/s on one connection, ${floors[1]!.toLocaleString('en-US')} rows/s on two.`,
+    );
     console.log(`\nHot account after the run: available ${hotBalance.available} (never negative).`);
     console.log(`Overdraw check: ${overdraw}.`);
     console.log(`Conservation: ${JSON.stringify(conservation)}`);

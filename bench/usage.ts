@@ -27,6 +27,7 @@ import { listen, type RunningServer } from '../api/server';
 import { openServices, type Services } from '../config/services';
 import { createTopUpNotifier } from '../config/top-up';
 import { priceUsage } from '../domain';
+import { bareUsageServer } from './bare-server';
 import { benchDatabase, fundedUsers, machine, percentile } from './support';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -255,8 +256,8 @@ async function main() {
     };
     const price = priceUsage(await services.rateCards.latest(), EVENT).credits;
 
-    // Warm up both servers (JIT, pool connections) before measuring.
-    for (const server of Object.values(byPath)) await load(server, hooks.many, { seconds: 2 });
+    // Warm up the servers to be measured (JIT, pool connections) before measuring.
+    for (const debitPath of PATHS) await load(byPath[debitPath], hooks.many, { seconds: 2 });
 
     const rows: Row[] = [];
     for (const [scenario, hook] of [
@@ -290,6 +291,13 @@ async function main() {
         console.error(`${scenario}, ${debitPath}: ${Math.round(ok / result.duration)}/s`);
       }
     }
+
+    // The floor: the same load on a server that answers without auth, pricing or the ledger.
+    const bare = await bareUsageServer();
+    servers.push(bare);
+    const floor = await load(bare, hooks.many, { seconds: SECONDS });
+    answered2xx -= floor.result['2xx']; // not charges
+    const floorPerSecond = Math.round(floor.result['2xx'] / floor.result.duration);
 
     // Overdraw: a user funded for exactly 3,000 charges gets 4,500 requests, 64 at a time.
     const limitedFor = 3000;
@@ -351,6 +359,7 @@ async function main() {
       ),
       '',
       `- Target: ${targetLine(`${USERS} users`)}; ${targetLine('1 hot user')}.`,
+      `- Floor, same run: the same load on a bare server (reads and parses the body, answers a fixed 201; no auth, pricing or ledger): ${floorPerSecond.toLocaleString('en-US')}/s, p99 ${floor.result.latency.p99} ms, machine ${pct(floor.cpu.machine)} busy.`,
       `- Ratio group-commit (median) / one-transaction: ${ratio(`${USERS} users`)}× (${USERS} users), ${ratio('1 hot user')}× (1 hot user).`,
       `- Overdraw: a user funded for exactly ${limitedFor.toLocaleString('en-US')} charges sent ${overdraw.result.requests.total.toLocaleString('en-US')} (${CONNECTIONS} at a time): ${overdraw.result['2xx'].toLocaleString('en-US')} answered 201, ${limitedCharges!.n.toLocaleString('en-US')} charges in the ledger, ${overdraw.result['4xx'].toLocaleString('en-US')} answered 4xx (402), ${overdraw.result['5xx']} 5xx, final balance ${limitedBalance.available} (${overdrawOk ? 'ok' : 'FAILED'}).`,
       `- Ledger after the run: ${usageTransfers!.n.toLocaleString('en-US')} usage charges recorded for ${answered2xx.toLocaleString('en-US')} 2xx answers counted by autocannon (a request still in flight when a run ends is charged but not counted), sum of balances ${report.sumPosted}, ${report.postedMismatches.length} posted mismatches, ${report.negativeUserAccounts} negative accounts (${conserved ? 'conserved' : 'NOT CONSERVED'}).`,

@@ -33,7 +33,7 @@ export function debitHash(req: DebitRequest): string {
 
 /**
  * Applies many debits in ONE statement and so one transaction (group commit): the SQL function
- * `ledger_debit_batch` (migration 008) locks every account involved in one fixed order, applies
+ * `ledger_debit_batch` (migrations 008, 009) locks every account involved in one fixed order, applies
  * the debits in arrival order and writes all operations and transfers with one INSERT each.
  * Each request still succeeds or fails on its own: the ones the balance cannot cover get
  * InsufficientCredits and move nothing.
@@ -53,7 +53,8 @@ export async function debitMany(
   const rows = await withRaceRetry(
     () =>
       sql<BatchRow[]>`
-      SELECT out_key, out_outcome, out_hash, out_result FROM ledger_debit_batch(
+      SELECT out_key, out_outcome, out_hash, out_result, out_available, out_purchased, out_earned
+      FROM ledger_debit_batch(
         ${unique.map((i) => requests[i]!.idempotencyKey)}::text[],
         ${unique.map((i) => hashes[i]!)}::text[],
         ${unique.map((i) => requests[i]!.userId)}::uuid[],
@@ -77,17 +78,40 @@ export async function debitMany(
   });
 }
 
+/** One answer of `ledger_debit_batch` (migration 009). */
 interface BatchRow {
   out_key: string;
   out_outcome: 'ok' | 'stored' | 'insufficient' | 'missing';
+  /** 'stored': the stored request hash and result. */
   out_hash: string | null;
   out_result: unknown;
+  /** 'ok': available after the debit; 'insufficient': available now. */
+  out_available: number | null;
+  /** 'ok': the legs taken from each bucket (0 when untouched). */
+  out_purchased: number | null;
+  out_earned: number | null;
+}
+
+/**
+ * A new debit's result, as the function stored it for replays: the function answers only with
+ * the numbers the caller does not have (converting the whole stored JSON back cost both sides).
+ */
+function newDebitResult(req: DebitRequest, row: BatchRow): DebitResult {
+  const legs: DebitResult['legs'] = [];
+  if (row.out_purchased) legs.push({ bucket: 'purchased', amount: row.out_purchased });
+  if (row.out_earned) legs.push({ bucket: 'earned', amount: row.out_earned });
+  return {
+    amount: req.amount,
+    availableAfter: row.out_available!,
+    legs,
+    ...(req.memo ? { memo: req.memo } : {}),
+  };
 }
 
 function settleRow(req: DebitRequest, hash: string, row: BatchRow): Settled<DebitResult> {
   switch (row.out_outcome) {
     case 'ok':
-      return { ok: true, value: row.out_result as DebitResult };
+      return { ok: true, value: newDebitResult(req, row) };
     case 'stored':
       return settle(() => ({
         ...replayOrConflict<DebitResult>(
@@ -99,7 +123,7 @@ function settleRow(req: DebitRequest, hash: string, row: BatchRow): Settled<Debi
     case 'insufficient':
       return {
         ok: false,
-        error: new InsufficientCredits(req.amount, (row.out_result as { available: number }).available),
+        error: new InsufficientCredits(req.amount, row.out_available!),
       };
     case 'missing':
       return { ok: false, error: new NotFound(`user ${req.userId} not found`) };

@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => sql.end());
 
-/** One call of ledger_debit_batch (migration 008): every request gets its own answer. */
+/** One call of ledger_debit_batch (migrations 008, 009): every request gets its own answer. */
 describe('when one group commit holds every kind of request', () => {
   test("when each user's batch fits their balance, then running totals split each debit across buckets", async () => {
     const { user } = await fundedUser(sql, ledger, 80);
@@ -44,6 +44,27 @@ describe('when one group commit holds every kind of request', () => {
       { amount: 30, availableAfter: 0, legs: [{ bucket: 'earned', amount: 30 }] },
     ]);
     expect(await ledger.balance(user.id)).toMatchObject({ available: 0, posted: 0 });
+  });
+
+  test("then a new debit's answer is exactly what its replay returns from the stored record", async () => {
+    const { user } = await fundedUser(sql, ledger, 20);
+    await grantCredits(ledger, user.id, 20, 'earned');
+    const requests = [
+      { amount: 15, memo: { eventId: 'e-1', breakdown: [{ item: 'base', credits: 15 }] } }, // purchased
+      { amount: 10, memo: { eventId: 'e-2', nested: { a: [1, 2] } } }, // 5 purchased + 5 earned
+      { amount: 5 }, // earned only, no memo
+    ].map((r) => ({ ...r, idempotencyKey: randomUUID(), userId: user.id, kind: 'test' }));
+    const first = (await debitMany(sql, system, requests)).map((s) => (s.ok ? s.value : s.error));
+    const replays = (await debitMany(sql, system, requests)).map((s) => (s.ok ? s.value : s.error));
+    expect(first.map((r) => r instanceof Error)).toEqual([false, false, false]);
+    expect(replays).toEqual(first.map((r) => ({ ...r, replayed: true })));
+    expect(first[1]).toMatchObject({
+      availableAfter: 15,
+      legs: [
+        { bucket: 'purchased', amount: 5 },
+        { bucket: 'earned', amount: 5 },
+      ],
+    });
   });
 
   test('then each gets its own outcome and only the successful ones move credits', async () => {
