@@ -44,6 +44,7 @@ export async function debitMany(
   requests: DebitRequest[],
 ): Promise<Settled<DebitResult>[]> {
   const hashes = requests.map(debitHash);
+  const memos = requests.map((req) => (req.memo ? JSON.stringify(req.memo) : null));
   // Twins (the same key twice in one batch) are sent once and answered from the first.
   const first = new Map<string, number>();
   requests.forEach((req, i) => {
@@ -62,14 +63,16 @@ export async function debitMany(
         ${unique.map((i) => system.id(requests[i]!.to ?? 'usage'))}::bigint[],
         ${unique.map((i) => requests[i]!.kind)}::text[],
         ${unique.map((i) => requests[i]!.description ?? null)}::text[],
-        ${unique.map((i) => (requests[i]!.memo ? JSON.stringify(requests[i]!.memo) : null))}::text[])`,
+        ${unique.map((i) => memos[i] ?? null)}::text[])`,
   );
   const byKey = new Map(rows.map((row) => [row.out_key, row]));
   return requests.map((req, i) => {
     const row = byKey.get(req.idempotencyKey);
     if (!row) return { ok: false, error: new Error(`ledger: no outcome for ${req.idempotencyKey}`) };
-    const own = settleRow(req, hashes[i]!, row);
+    // The key's first request is what the row answers (a twin replays it); its own hash decides
+    // replay or conflict against a stored record.
     const firstIndex = first.get(req.idempotencyKey)!;
+    const own = settleRow(requests[firstIndex]!, memos[firstIndex] ?? null, hashes[i]!, row);
     if (firstIndex === i) return own;
     // A twin: the same request replays the first one's outcome; another request conflicts.
     if (hashes[i] !== hashes[firstIndex])
@@ -95,8 +98,9 @@ interface BatchRow {
 /**
  * A new debit's result, as the function stored it for replays: the function answers only with
  * the numbers the caller does not have (converting the whole stored JSON back cost both sides).
+ * The memo is read back from the text that was stored, so the answer and a replay are the same data.
  */
-function newDebitResult(req: DebitRequest, row: BatchRow): DebitResult {
+function newDebitResult(req: DebitRequest, memo: string | null, row: BatchRow): DebitResult {
   const legs: DebitResult['legs'] = [];
   if (row.out_purchased) legs.push({ bucket: 'purchased', amount: row.out_purchased });
   if (row.out_earned) legs.push({ bucket: 'earned', amount: row.out_earned });
@@ -104,14 +108,19 @@ function newDebitResult(req: DebitRequest, row: BatchRow): DebitResult {
     amount: req.amount,
     availableAfter: row.out_available!,
     legs,
-    ...(req.memo ? { memo: req.memo } : {}),
+    ...(memo !== null ? { memo: JSON.parse(memo) as Record<string, unknown> } : {}),
   };
 }
 
-function settleRow(req: DebitRequest, hash: string, row: BatchRow): Settled<DebitResult> {
+function settleRow(
+  req: DebitRequest,
+  memo: string | null,
+  hash: string,
+  row: BatchRow,
+): Settled<DebitResult> {
   switch (row.out_outcome) {
     case 'ok':
-      return { ok: true, value: newDebitResult(req, row) };
+      return { ok: true, value: newDebitResult(req, memo, row) };
     case 'stored':
       return settle(() => ({
         ...replayOrConflict<DebitResult>(

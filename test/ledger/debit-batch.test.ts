@@ -51,13 +51,15 @@ describe('when one group commit holds every kind of request', () => {
     await grantCredits(ledger, user.id, 20, 'earned');
     const requests = [
       { amount: 15, memo: { eventId: 'e-1', breakdown: [{ item: 'base', credits: 15 }] } }, // purchased
-      { amount: 10, memo: { eventId: 'e-2', nested: { a: [1, 2] } } }, // 5 purchased + 5 earned
+      // Not JSON as given (a Date, an undefined): the answer is the stored data, like the replay.
+      { amount: 10, memo: { eventId: 'e-2', nested: { a: [1, 2] }, at: new Date(0), gone: undefined } }, // 5 + 5
       { amount: 5 }, // earned only, no memo
     ].map((r) => ({ ...r, idempotencyKey: randomUUID(), userId: user.id, kind: 'test' }));
     const first = (await debitMany(sql, system, requests)).map((s) => (s.ok ? s.value : s.error));
     const replays = (await debitMany(sql, system, requests)).map((s) => (s.ok ? s.value : s.error));
     expect(first.map((r) => r instanceof Error)).toEqual([false, false, false]);
-    expect(replays).toEqual(first.map((r) => ({ ...r, replayed: true })));
+    expect(replays).toStrictEqual(first.map((r) => ({ ...r, replayed: true })));
+    expect(first[1]).toMatchObject({ memo: { eventId: 'e-2', at: '1970-01-01T00:00:00.000Z' } });
     expect(first[1]).toMatchObject({
       availableAfter: 15,
       legs: [
