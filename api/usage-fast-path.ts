@@ -9,6 +9,23 @@ const ROUTE = '/v1/usage';
 
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 
+/** Calls `then` with the request's whole body as UTF-8 text, once it has arrived. */
+export function onBody(req: IncomingMessage, then: (text: string) => void): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => then(Buffer.concat(chunks).toString('utf8')));
+}
+
+/** Answers `body` as JSON with its length (what Express's res.json sends, without Express). */
+export function writeJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
 /**
  * POST /v1/usage with a bearer key and a JSON body, served by Node's HTTP server directly. It is
  * the hot path (every AI action is one charge), and Express's router, body parser and response
@@ -27,16 +44,9 @@ export function usageFastPath(
     const json = /^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
     if (!key || !json || !Number.isSafeInteger(length) || length > MAX_BODY_BYTES) return false;
     const done = deps.metrics.startRequestTimer('POST');
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void serve(key, Buffer.concat(chunks).toString('utf8')).then(({ status, body }) => {
-        const text = JSON.stringify(body);
-        res.writeHead(status, {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(text),
-        });
-        res.end(text);
+    onBody(req, (text) => {
+      void serve(key, text).then(({ status, body }) => {
+        writeJson(res, status, body);
         done(ROUTE, status);
       });
     });
