@@ -35,6 +35,9 @@ export async function openServices(options: {
     mailer: createMailer(sql, options.smtpUrl),
     stripe: createStripeClient(options.stripe.secretKey, options.stripe.endpoint),
     stripeWebhookSecret: options.stripe.webhookSecret,
-    close: () => sql.end(),
+    close: async () => {
+      await ledger.close();
+      await sql.end();
+    },
   };
 }

@@ -45,6 +45,11 @@ export class Ledger {
     return new Ledger(sql, system, observer);
   }
 
+  /** Closes the group commit's own connection; the pool is the caller's to end. */
+  close(): Promise<void> {
+    return this.batcher.close();
+  }
+
   /** The fast path: the debit shares a commit with whatever other debits are in flight. */
   async debit(request: DebitRequest): Promise<DebitResult> {
     validateDebit(request);
