@@ -9,11 +9,10 @@ const urls = new WeakMap<Sql, string>();
 /** One pool per process. BIGINT columns come back as JS numbers: credits stay far below 2^53. */
 export function createPool(
   databaseUrl: string,
-  options: { max?: number; idleSeconds?: number; applicationName?: string } = {},
+  options: { max?: number; applicationName?: string } = {},
 ): Sql {
   const sql = postgres(databaseUrl, {
     max: options.max ?? 20,
-    ...(options.idleSeconds ? { idle_timeout: options.idleSeconds } : {}),
     // Shown in pg_stat_activity, so an operator can tell the connections apart.
     connection: { application_name: options.applicationName ?? 'credits' },
     onnotice: () => {},
@@ -33,10 +32,10 @@ export function createPool(
 /**
  * A pool of ONE connection to `sql`'s database, with the same settings. Queries sent while it is
  * busy are pipelined on it: postgres.js writes them at once and Postgres runs them in order. It
- * closes after `idleSeconds` without work and reconnects on the next query.
+ * connects at the first query and reconnects after a failure.
  */
-export function oneConnectionPool(sql: Sql, applicationName: string, idleSeconds: number): Sql {
+export function oneConnectionPool(sql: Sql, applicationName: string): Sql {
   const url = urls.get(sql);
   if (!url) throw new Error('oneConnectionPool: the pool was not made by createPool');
-  return createPool(url, { max: 1, idleSeconds, applicationName });
+  return createPool(url, { max: 1, applicationName });
 }

@@ -32,11 +32,20 @@ const CURRENT_TTL_MS = 1000;
 export class RateCards {
   private byVersion = new Map<number, PublishedRateCard>();
   private current: { card: PublishedRateCard; readAt: number } | null = null;
+  /** The read of the current version in flight, shared: under load, many requests find it stale at once. */
+  private reading: Promise<PublishedRateCard> | null = null;
 
   constructor(private readonly sql: Sql) {}
 
   async latest(): Promise<PublishedRateCard> {
     if (this.current && Date.now() - this.current.readAt < CURRENT_TTL_MS) return this.current.card;
+    this.reading ??= this.readLatest().finally(() => {
+      this.reading = null;
+    });
+    return this.reading;
+  }
+
+  private async readLatest(): Promise<PublishedRateCard> {
     const [row] = await this.sql<RateCardRow[]>`
       SELECT version, card, note, published_at FROM rate_cards ORDER BY version DESC LIMIT 1`;
     if (!row) throw new Error('no rate card: run the migrations');

@@ -21,35 +21,41 @@ export interface BatcherOptions {
   maxInFlight: number;
 }
 
-/** How long the batches' connection stays open without a debit. */
-const IDLE_SECONDS = 30;
-/** The longest close() waits for the batches in flight. */
+/** The longest close() waits for the batches' connection to end. */
 const CLOSE_SECONDS = 5;
-/** The batches' connection's name in pg_stat_activity. */
-export const BATCHES_APPLICATION_NAME = 'credits-debit-batches';
+/** Batchers made by this process: each one's connection gets its own name. */
+let batchers = 0;
 
 /**
  * Group commit for debits. Callers await their own result; meanwhile every debit that arrives
  * while a commit is running joins the next batch, so one fsync pays for many debits.
- * Under no load a debit commits alone at once: there is no timer and no added latency.
+ * Under no load a debit commits alone at once: there is no timer.
  */
 export class DebitBatcher {
   private queue: Waiter[] = [];
   private inFlight = 0;
   /**
-   * The batches' own connection, opened at the first debit and closed after a while without any.
+   * The batches' own connection (a pool of one, opened at the first debit, ended by close()).
    * One connection on purpose: on two, batches in flight would run side by side and wait for
    * each other's row locks (every debit also credits the same system account).
    */
-  private connection: Sql | null = null;
+  private readonly connection: Sql;
+  /** Its application_name in pg_stat_activity: `credits-debit-batches:<pid>:<n>`. */
+  readonly connectionName = `credits-debit-batches:${process.pid}:${++batchers}`;
+  private closing: Promise<void> | null = null;
+  /** Called when the last batch in flight has settled (close() waits for it). */
+  private drained: (() => void) | null = null;
 
   constructor(
     private readonly sql: Sql,
     private readonly system: SystemAccounts,
     private readonly options: BatcherOptions = { maxBatch: 256, maxInFlight: 2 },
-  ) {}
+  ) {
+    this.connection = oneConnectionPool(sql, this.connectionName);
+  }
 
   submit(request: DebitRequest): Promise<DebitResult> {
+    if (this.closing) return Promise.reject(new Error('ledger: closed, no more debits'));
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
       this.pump();
@@ -65,6 +71,7 @@ export class DebitBatcher {
         // callers' own work (answering their requests) overlaps the next commit.
         this.inFlight--;
         this.pump();
+        if (this.inFlight === 0) this.drained?.();
         settled.forEach((s, i) => {
           const waiter = batch[i]!;
           if (s.ok) waiter.resolve(s.value);
@@ -76,7 +83,6 @@ export class DebitBatcher {
 
   /** Never rejects: each debit's outcome is in its own Settled. */
   private async commit(batch: Waiter[]): Promise<Settled<DebitResult>[]> {
-    this.connection ??= oneConnectionPool(this.sql, BATCHES_APPLICATION_NAME, IDLE_SECONDS);
     try {
       return await debitMany(
         this.connection,
@@ -95,13 +101,16 @@ export class DebitBatcher {
   }
 
   /**
-   * Closes the batches' connection after the batches in flight, waiting at most CLOSE_SECONDS:
-   * after its backend was terminated mid-batch, postgres.js may never finish ending it.
+   * Refuses new debits, waits for the batches in flight, then ends the batches' connection
+   * (waiting at most CLOSE_SECONDS for it: in a test that terminated its backend mid-batch, the
+   * end sometimes never came).
    */
-  async close(): Promise<void> {
-    const connection = this.connection;
-    this.connection = null;
-    await connection?.end({ timeout: CLOSE_SECONDS });
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      await this.connection.end({ timeout: CLOSE_SECONDS });
+    })();
+    return this.closing;
   }
 
   private async alone(request: DebitRequest): Promise<Settled<DebitResult>> {

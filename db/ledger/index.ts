@@ -45,7 +45,12 @@ export class Ledger {
     return new Ledger(sql, system, observer);
   }
 
-  /** Closes the group commit's own connection; the pool is the caller's to end. */
+  /** The application_name of the group commit's own connection, as pg_stat_activity shows it. */
+  get batchConnectionName(): string {
+    return this.batcher.connectionName;
+  }
+
+  /** Refuses new debits and closes the group commit's own connection; the pool is the caller's to end. */
   close(): Promise<void> {
     return this.batcher.close();
   }

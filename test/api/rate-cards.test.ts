@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Sql } from '../../db/pool';
+import { RateCards } from '../../db/rate-cards';
 import type { RateCardBody } from '../../domain';
 import {
   charge,
@@ -10,6 +12,7 @@ import {
   usageEvent,
 } from '../metering/support';
 import { ADMIN_KEY, http, signUp, startTestApp, type TestApp } from '../support/app';
+import { testPool } from '../support/db';
 
 let app: TestApp;
 let api: ReturnType<typeof http>;
@@ -52,6 +55,24 @@ function launchWith(path: string, value: unknown): Record<string, unknown> {
 }
 
 describe('reading rate cards', () => {
+  test('when many requests find the current card stale at once, then one query reads it for all', async () => {
+    const sql = testPool(2);
+    let queries = 0;
+    // Counts the queries RateCards sends, and sends them.
+    const counting = ((...args: Parameters<Sql>) => {
+      queries += 1;
+      return sql(...args);
+    }) as unknown as Sql;
+    try {
+      const cards = new RateCards(counting);
+      const read = await Promise.all(Array.from({ length: 50 }, () => cards.latest()));
+      expect(queries).toBe(1);
+      expect(new Set(read.map((card) => card.version)).size).toBe(1);
+    } finally {
+      await sql.end();
+    }
+  });
+
   test('when anyone asks for version 1, then it is the launch price list', async () => {
     const res = await api.get<Published>('/v1/rate-cards/1');
     expect(res.status).toBe(200);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Ledger } from '../../db/ledger';
-import { BATCHES_APPLICATION_NAME } from '../../db/ledger/batcher';
 import type { Sql } from '../../db/pool';
 import { IdempotencyConflict } from '../../domain';
 import { fundedUser, testPool } from '../support/db';
@@ -22,12 +21,19 @@ afterAll(async () => {
   await sql.end();
 });
 
-/** The transactions (xmin) that wrote these operations: one per batch. */
-async function writers(keys: string[]): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`
-    SELECT count(DISTINCT xmin::text)::int AS n FROM ledger_operations
-    WHERE idempotency_key = ANY (${keys}::text[])`;
-  return row!.n;
+/** The backends of this ledger's batch connection. */
+async function batchBackends(): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    SELECT pid FROM pg_stat_activity WHERE application_name = ${ledger.batchConnectionName}`;
+  return rows.map((r) => r.pid);
+}
+
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out waiting until ${what}`);
 }
 
 describe('when the same key is sent twice at once, so each copy goes out in its own batch', () => {
@@ -51,64 +57,75 @@ describe('when the same key is sent twice at once, so each copy goes out in its 
     expect(second.status === 'rejected' && second.reason).toBeInstanceOf(IdempotencyConflict);
     expect((await ledger.balance(user.id)).available).toBe(70);
   });
-
-  test('then debits sent while two batches are in flight wait for the next one', async () => {
-    const { user } = await fundedUser(sql, ledger, 100);
-    const keys = Array.from({ length: 12 }, () => randomUUID());
-    await Promise.all(
-      keys.map((key) => ledger.debit({ idempotencyKey: key, userId: user.id, amount: 1, kind: 'test' })),
-    );
-    // The first two go out alone, one batch each; the other ten share the batch after them.
-    expect(await writers(keys)).toBe(3);
-    expect((await ledger.balance(user.id)).available).toBe(88);
-  });
 });
 
-/** The backends of the batches' own connection. */
-async function batchBackends(): Promise<number[]> {
-  const rows = await sql<{ pid: number }[]>`
-    SELECT pid FROM pg_stat_activity
-    WHERE datname = current_database() AND application_name = ${BATCHES_APPLICATION_NAME}`;
-  return rows.map((r) => r.pid);
-}
-
-test('when debits flow, then they use one connection of their own and leave the pool free', async () => {
-  const { user } = await fundedUser(sql, ledger, 1000);
-  const debits = Array.from({ length: 200 }, () =>
-    ledger.debit({ idempotencyKey: randomUUID(), userId: user.id, amount: 1, kind: 'test' }),
+test('when debits arrive while two batches are in flight, then they wait and share the next one', async () => {
+  const { user } = await fundedUser(sql, ledger, 100);
+  const keys = Array.from({ length: 12 }, () => randomUUID());
+  await Promise.all(
+    keys.map((key) => ledger.debit({ idempotencyKey: key, userId: user.id, amount: 1, kind: 'test' })),
   );
-  // Meanwhile the pool's three connections each run a query at once: three 0.3 s sleeps end
-  // together, well before the 0.9 s they would take if the debits held one of them.
-  const started = performance.now();
-  await Promise.all([0, 1, 2].map(() => sql`SELECT pg_sleep(0.3)`));
-  expect(performance.now() - started).toBeLessThan(850);
-  await Promise.all(debits);
+  // The first two go out alone, one batch each; the other ten share the batch after them.
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(DISTINCT xmin::text)::int AS n FROM ledger_operations
+    WHERE idempotency_key = ANY (${keys}::text[])`;
+  expect(row!.n).toBe(3);
+  expect((await ledger.balance(user.id)).available).toBe(88);
+});
+
+test('when debits flow, then their batches all go through one connection', async () => {
+  const { user } = await fundedUser(sql, ledger, 1000);
+  await Promise.all(
+    Array.from({ length: 200 }, () =>
+      ledger.debit({ idempotencyKey: randomUUID(), userId: user.id, amount: 1, kind: 'test' }),
+    ),
+  );
   expect(await batchBackends()).toHaveLength(1);
   expect((await ledger.balance(user.id)).available).toBe(800);
 });
 
-test("when the batcher's connection is killed while debits flow, then every debit still settles exactly once", async () => {
+test("when the batch connection's backend is killed mid-batch, then every debit settles exactly once", async () => {
   const { user } = await fundedUser(sql, ledger, 10_000);
   const keys = Array.from({ length: 600 }, () => randomUUID());
-  let killed = 0;
-  const debits = keys.map((key, i) => {
-    const debit = ledger.debit({ idempotencyKey: key, userId: user.id, amount: 1, kind: 'test' });
-    // Once the first answer is back, the later batches are queued or running on the connection.
-    if (i === 0) {
-      void debit.then(async () => {
-        const rows = await sql<{ ok: boolean }[]>`
-          SELECT pg_terminate_backend(pid) AS ok FROM unnest(${await batchBackends()}::int[]) AS pid`;
-        killed = rows.filter((r) => r.ok).length;
-      });
-    }
-    return debit;
+  let debits: Promise<unknown>[] = [];
+  // Hold the system accounts, so the first batch stops inside Postgres (it locks them last, after
+  // writing its operations), then terminate its backend there: nothing of it commits, and the
+  // batch pipelined behind it fails too. Both fall back to one debit at a time on the pool.
+  const killed = await sql.begin(async (tx) => {
+    await tx`SELECT id FROM accounts WHERE user_id IS NULL ORDER BY id FOR UPDATE`;
+    debits = keys.map((key) =>
+      ledger.debit({ idempotencyKey: key, userId: user.id, amount: 1, kind: 'test' }),
+    );
+    await until(async () => {
+      const [row] = await tx<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE application_name = ${ledger.batchConnectionName} AND wait_event_type = 'Lock'`;
+      return row!.n === 1;
+    }, 'the batch waits for the system accounts');
+    const rows = await tx<{ ok: boolean }[]>`
+      SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+      WHERE application_name = ${ledger.batchConnectionName}`;
+    return rows.filter((r) => r.ok).length;
   });
   const results = await Promise.allSettled(debits);
-  expect(killed).toBeGreaterThanOrEqual(1);
+  expect(killed).toBe(1);
   expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-  // A batch the kill cut off either committed (its debits then replay) or did not (they run again).
   expect((await ledger.balance(user.id)).available).toBe(10_000 - keys.length);
   const [row] = await sql<{ n: number }[]>`
     SELECT count(*)::int AS n FROM transfers WHERE operation_key = ANY (${keys}::text[])`;
   expect(row!.n).toBe(keys.length);
+  // And the connection is back for the next batches.
+  await ledger.debit({ idempotencyKey: randomUUID(), userId: user.id, amount: 1, kind: 'test' });
+  expect(await batchBackends()).toHaveLength(1);
+});
+
+test('when the ledger is closed, then it refuses new debits', async () => {
+  const other = await Ledger.open(sql);
+  const { user } = await fundedUser(sql, other, 10);
+  await other.debit({ idempotencyKey: randomUUID(), userId: user.id, amount: 1, kind: 'test' });
+  await other.close();
+  await expect(
+    other.debit({ idempotencyKey: randomUUID(), userId: user.id, amount: 1, kind: 'test' }),
+  ).rejects.toThrow('closed');
+  expect((await ledger.balance(user.id)).available).toBe(9);
 });

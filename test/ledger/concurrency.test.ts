@@ -11,7 +11,10 @@ beforeAll(async () => {
   sql = testPool(40);
   ledger = await Ledger.open(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 describe.each([
   ['group commit (debit)', (l: Ledger) => l.debit.bind(l)],

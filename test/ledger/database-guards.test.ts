@@ -9,7 +9,10 @@ beforeAll(async () => {
   sql = testPool(2);
   ledger = await Ledger.open(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 /**
  * A transfer written straight into the table, as buggy code outside the ledger might: from the

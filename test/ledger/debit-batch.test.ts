@@ -16,7 +16,10 @@ beforeAll(async () => {
   system = new SystemAccounts();
   await system.load(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 /** One call of ledger_debit_batch (migrations 008, 009): every request gets its own answer. */
 describe('when one group commit holds every kind of request', () => {

@@ -11,7 +11,10 @@ beforeAll(async () => {
   sql = testPool();
   ledger = await Ledger.open(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 async function holdFor(userId: string, amount: number, expiresInSeconds = 600) {
   const holdId = randomUUID();

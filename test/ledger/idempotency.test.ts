@@ -11,7 +11,10 @@ beforeAll(async () => {
   sql = testPool();
   ledger = await Ledger.open(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 async function transfersWithKey(key: string): Promise<number> {
   const [row] = await sql<

@@ -11,7 +11,10 @@ beforeAll(async () => {
   sql = testPool(30);
   ledger = await Ledger.open(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 type Op =
   | { type: 'credit'; user: number; amount: number; bucket: 'purchased' | 'earned' }

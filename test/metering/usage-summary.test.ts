@@ -11,7 +11,10 @@ beforeAll(async () => {
   sql = testPool(4);
   ledger = await Ledger.open(sql);
 });
-afterAll(() => sql.end());
+afterAll(async () => {
+  await ledger.close();
+  await sql.end();
+});
 
 /**
  * A usage transfer at a chosen time. The ledger stamps `now()`, so a summary over several days
