@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { IdempotencyConflict } from '../../domain';
-import { fundedUser, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 /**
  * The group commit sends its batches on a connection of its own, up to two at a time
@@ -13,13 +13,9 @@ let sql: Sql;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  sql = testPool(3);
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger(3));
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 /** The backends of this ledger's batch connection. */
 async function batchBackends(): Promise<number[]> {

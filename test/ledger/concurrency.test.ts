@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Ledger } from '../../db/ledger';
+import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { InsufficientCredits } from '../../domain';
-import { fundedUser, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  sql = testPool(40);
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger(40));
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 describe.each([
   ['group commit (debit)', (l: Ledger) => l.debit.bind(l)],

@@ -1,18 +1,14 @@
-import { Ledger } from '../../db/ledger';
+import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
-import { fundedUser, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  sql = testPool(2);
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger(2));
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 /**
  * A transfer written straight into the table, as buggy code outside the ledger might: from the

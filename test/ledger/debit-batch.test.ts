@@ -1,25 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { Ledger } from '../../db/ledger';
+import type { Ledger } from '../../db/ledger';
 import { SystemAccounts } from '../../db/ledger/accounts';
 import { debitMany } from '../../db/ledger/debits';
 import type { Sql } from '../../db/pool';
 import { IdempotencyConflict, InsufficientCredits, NotFound } from '../../domain';
-import { fundedUser, grantCredits, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, grantCredits, openTestLedger } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
 let system: SystemAccounts;
 
 beforeAll(async () => {
-  sql = testPool(4);
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger(4));
   system = new SystemAccounts();
   await system.load(sql);
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 /** One call of ledger_debit_batch (migrations 008, 009): every request gets its own answer. */
 describe('when one group commit holds every kind of request', () => {

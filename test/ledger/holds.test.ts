@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Ledger } from '../../db/ledger';
+import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { HoldNotPending, InsufficientCredits } from '../../domain';
-import { fundedUser, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  sql = testPool();
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger());
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 async function holdFor(userId: string, amount: number, expiresInSeconds = 600) {
   const holdId = randomUUID();

@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { Ledger } from '../../db/ledger';
+import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
-import { fundedUser, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  sql = testPool(30);
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger(30));
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 type Op =
   | { type: 'credit'; user: number; amount: number; bucket: 'purchased' | 'earned' }

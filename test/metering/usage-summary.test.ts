@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Ledger } from '../../db/ledger';
+import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { usageSummary } from '../../db/usage';
-import { fundedUser, testPool } from '../support/db';
+import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 let sql: Sql;
 let ledger: Ledger;
 
 beforeAll(async () => {
-  sql = testPool(4);
-  ledger = await Ledger.open(sql);
+  ({ sql, ledger } = await openTestLedger(4));
 });
-afterAll(async () => {
-  await ledger.close();
-  await sql.end();
-});
+afterAll(() => closeTestLedger({ sql, ledger }));
 
 /**
  * A usage transfer at a chosen time. The ledger stamps `now()`, so a summary over several days

@@ -1,4 +1,4 @@
-import type { Ledger } from '../../db/ledger';
+import { Ledger } from '../../db/ledger';
 import { createPool, type Sql } from '../../db/pool';
 import { createUser } from '../../db/users';
 
@@ -6,6 +6,18 @@ export function testPool(max = 20): Sql {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: run the tests through jest (global setup)');
   return createPool(url, { max });
+}
+
+/** A pool of `max` connections and a ledger on it, for one test file. */
+export async function openTestLedger(max?: number): Promise<{ sql: Sql; ledger: Ledger }> {
+  const sql = testPool(max);
+  return { sql, ledger: await Ledger.open(sql) };
+}
+
+/** Closes what openTestLedger opened: the ledger's own connection first, then the pool. */
+export async function closeTestLedger({ sql, ledger }: { sql: Sql; ledger: Ledger }): Promise<void> {
+  await ledger.close();
+  await sql.end();
 }
 
 let counter = 0;
