@@ -13,7 +13,7 @@ import {
   recordRefund,
 } from '../db/purchases';
 import { findUserById } from '../db/users';
-import { formatCredits, InsufficientCredits, NotFound } from '../domain';
+import { formatCredits, formatMoney, InsufficientCredits, NotFound } from '../domain';
 import type { Mailer } from '../mail/mailer';
 import type { PurchaseInput } from '../workflows/messages';
 import { checkoutSessionSchema, idOf, paymentIntentSchema, refundSchema } from './stripe-objects';
@@ -124,7 +124,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       if (!purchase) throw new NotFound(`purchase ${input.purchaseId} not found`);
       const user = await findUserById(deps.sql, purchase.userId);
       if (!user) throw new NotFound(`user ${purchase.userId} not found`);
-      const price = `${(purchase.priceCents / 100).toFixed(2)} ${purchase.currency.toUpperCase()}`;
+      const price = formatMoney(purchase.priceCents, purchase.currency);
       return deps.mailer.send({
         dedupeKey: `receipt:${purchase.id}`,
         userId: user.id,

@@ -2,8 +2,8 @@ import type { OutboxEntry } from '../../db/outbox';
 import type { CreditPackage } from '../../db/packages';
 import type { Purchase } from '../../db/purchases';
 import type { UsageSummary } from '../../db/usage';
-import { formatCredits } from '../../domain';
-import { formatPrice, formatTime } from './format';
+import { formatCredits, formatMoney } from '../../domain';
+import { formatTime } from './format';
 import { type Html, html } from './html';
 import { layout } from './layout';
 
@@ -72,12 +72,17 @@ ${HELP}`,
   });
 }
 
+/** A package's or purchase's price as the product page writes it: "$50", "$12.50", "¥5,000". */
+function price(p: { priceCents: number; currency: string }): string {
+  return formatMoney(p.priceCents, p.currency, { trimZeroFraction: true });
+}
+
 function packageCard(p: CreditPackage, requestId: string): Html {
   return html`<div class="package" data-package-id="${p.id}">
   <div class="name">${p.name}</div>
   <div class="credits">${formatCredits(p.credits)}</div>
   <div class="muted">credits</div>
-  <div class="price">${formatPrice(p.priceCents, p.currency)}</div>
+  <div class="price">${price(p)}</div>
   <form method="post" action="${BUY_PATH}">
     <input type="hidden" name="packageId" value="${p.id}">
     <input type="hidden" name="requestId" value="${requestId}">
@@ -121,7 +126,7 @@ function purchasesSection(purchases: Purchase[], names: Map<string, string>): Ht
   <td>${formatTime(p.createdAt)}</td>
   <td>${names.get(p.packageId) ?? p.packageId}</td>
   <td class="num">${formatCredits(p.credits)}</td>
-  <td class="num">${formatPrice(p.priceCents, p.currency)}</td>
+  <td class="num">${price(p)}</td>
   <td><span class="status ${p.status}">${p.status}</span>${
     p.status === 'pending' && p.checkoutUrl && /^https?:\/\//.test(p.checkoutUrl)
       ? html` <a href="${p.checkoutUrl}">Continue checkout</a>`

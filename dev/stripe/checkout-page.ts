@@ -1,6 +1,6 @@
 import { escapeHtml } from '../../api/pages/html';
+import { formatMoney } from '../../domain';
 import { PAYING_CARD } from './cards';
-import { formatAmount } from './money';
 import type { CheckoutSession, LineItem } from './objects';
 
 /**
@@ -23,12 +23,12 @@ export interface CheckoutView {
 export function checkoutPage(view: CheckoutView): string {
   const { session, lineItems, checkoutUrl } = view;
   const action = escapeHtml(checkoutUrl);
-  const total = formatAmount(session.amount_total, session.currency);
+  const total = formatMoney(session.amount_total, session.currency);
   const items = lineItems
     .map(
       (item) =>
         `<li><span>${escapeHtml(item.description)}${item.quantity > 1 ? ` × ${item.quantity}` : ''}</span>` +
-        `<span>${escapeHtml(formatAmount(item.amount_total, item.currency))}</span></li>`,
+        `<span>${escapeHtml(formatMoney(item.amount_total, item.currency))}</span></li>`,
     )
     .join('');
   const error = view.error ? `<p class="error" role="alert">${escapeHtml(view.error)}</p>` : '';
