@@ -47,10 +47,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
-# db/migrate.ts reads its SQL from dist/db/migrations. The build copies them
+# db/migrate.ts reads its SQL from dist/db/migrations and dist/db/functions. The build copies them
 # there; copying them again from the source keeps the image correct even if
 # that build step changes, and is a no-op otherwise.
 COPY --from=build /app/db/migrations ./dist/db/migrations
+COPY --from=build /app/db/functions ./dist/db/functions
 
 # Everything above is owned by root and only readable by the app user; the
 # processes write nothing to local disk (state lives in Postgres and Temporal).

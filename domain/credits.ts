@@ -25,11 +25,24 @@ export function isValidCredits(value: unknown): value is Credits {
 export const BUCKETS = ['purchased', 'earned'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 
-/**
- * Spending order: purchased (and granted) credits first, earned credits last,
- * so that what a user may withdraw is kept for as long as possible.
- */
-export const SPENDING_ORDER: readonly Bucket[] = ['purchased', 'earned'];
+// The spending order (purchased first, earned last, so what a user may withdraw is kept longest)
+// and which bucket is withdrawable are data: the ledger_buckets table (db/migrations/010), copied
+// onto every user account.
+
+/** What caused a ledger movement; stored on its transfers. */
+export const CAUSE_TYPES = [
+  'purchase',
+  'usage_event',
+  'project_planning',
+  'project_task',
+  'grant',
+  'refund',
+  'dispute',
+  'referral',
+  'withdrawal',
+  'reversal',
+] as const;
+export type CauseType = (typeof CAUSE_TYPES)[number];
 
 /** System accounts: the other side of every user movement. Their balances may be negative. */
 export const SYSTEM_ACCOUNTS = [

@@ -1,71 +1,102 @@
-import { type Bucket, NotFound, SPENDING_ORDER, type SystemAccount } from '../../domain';
+import { type Bucket, NotFound, type SystemAccount } from '../../domain';
 import type { Sql, Tx } from '../pool';
 
+/** An account row as the ledger locks it: its balance and its rules (migration 010). */
 export interface LockedAccount {
   id: number;
   user_id: string | null;
   bucket: Bucket | null;
+  /** Place in the spending order; null for accounts that debits and holds never spend. */
+  spend_rank: number | null;
   posted: number;
   held: number;
 }
 
-/** System account ids never change after migration: cache them per process. */
+/** Shards per system account (migration 010): spreads the one hot row over sixteen. */
+export const SYSTEM_SHARDS = 16;
+
+/**
+ * System account ids never change after migration: cache them per process. A user's movements
+ * always use the same shard of a system account, chosen from the user id.
+ */
 export class SystemAccounts {
-  private ids = new Map<SystemAccount, number>();
+  private ids = new Map<string, number>();
 
   async load(sql: Sql): Promise<void> {
-    const rows = await sql<
-      { id: number; code: string }[]
-    >`SELECT id, code FROM accounts WHERE user_id IS NULL`;
-    for (const row of rows) this.ids.set(row.code.replace(/^system:/, '') as SystemAccount, row.id);
+    const rows = await sql<{ id: number; system_name: string; shard: number }[]>`
+      SELECT id, system_name, shard FROM accounts WHERE system_name IS NOT NULL`;
+    for (const row of rows) this.ids.set(`${row.system_name}#${row.shard}`, row.id);
   }
 
-  id(name: SystemAccount): number {
-    const id = this.ids.get(name);
+  /** The shard of `name` that `userId`'s movements use (shard 0 without a user). */
+  id(name: SystemAccount, userId?: string): number {
+    const id = this.ids.get(`${name}#${userId === undefined ? 0 : shardOf(userId)}`);
     if (id === undefined) throw new Error(`system account ${name} missing: run the migrations`);
     return id;
   }
 }
 
+/** Spreads users evenly: the last two hex digits of a v4 UUID are random. */
+function shardOf(userId: string): number {
+  const n = Number.parseInt(userId.slice(-2), 16);
+  return Number.isNaN(n) ? 0 : n % SYSTEM_SHARDS;
+}
+
+/** One account per bucket, each with its bucket's rules (spending order, withdrawable) as data. */
 export async function createUserAccounts(tx: Tx, userId: string): Promise<void> {
   await tx`
-    INSERT INTO accounts (code, user_id, bucket)
-    SELECT 'user:' || ${userId}::text || ':' || b, ${userId}::uuid, b
-    FROM unnest(${[...SPENDING_ORDER]}::text[]) AS b`;
+    INSERT INTO accounts (code, user_id, bucket, spend_rank, withdrawable)
+    SELECT 'user:' || ${userId}::text || ':' || b.bucket, ${userId}::uuid, b.bucket, b.spend_rank, b.withdrawable
+    FROM ledger_buckets b ORDER BY b.spend_rank`;
 }
 
 /**
- * Locks the users' bucket accounts and the named system accounts in one global order (user
- * accounts by id, then system accounts by id), so concurrent transactions never deadlock.
+ * Locks the users' accounts and the named other accounts in the ledger's one global order
+ * (accounts that may not go negative first, then the others, each by id: the order of
+ * ledger_post_legs), so concurrent transactions never deadlock.
  */
-export async function lockAccounts(tx: Tx, userIds: string[], systemIds: number[]): Promise<LockedAccount[]> {
+export async function lockAccounts(tx: Tx, userIds: string[], otherIds: number[]): Promise<LockedAccount[]> {
   return tx<LockedAccount[]>`
-    SELECT id, user_id, bucket, posted, held FROM accounts
-    WHERE user_id = ANY(${userIds}::uuid[]) OR id = ANY(${systemIds}::bigint[])
-    ORDER BY user_id IS NULL, id FOR UPDATE`;
+    SELECT id, user_id, bucket, spend_rank, posted, held FROM accounts
+    WHERE user_id = ANY(${userIds}::uuid[]) OR id = ANY(${otherIds}::bigint[])
+    ORDER BY allow_negative, id FOR UPDATE`;
 }
 
-/** The user's buckets from a locked set, in spending order; NotFound when the user has none. */
-export function userBuckets(locked: LockedAccount[], userId: string): LockedAccount[] {
+/**
+ * The user's spendable accounts from a locked set, in spending order (the accounts' spend_rank),
+ * optionally only the one bucket; NotFound when the user has none.
+ */
+export function spendableAccounts(locked: LockedAccount[], userId: string, only?: Bucket): LockedAccount[] {
   const mine = locked.filter((a) => a.user_id === userId);
   if (mine.length === 0) throw new NotFound(`user ${userId} not found`);
-  return SPENDING_ORDER.map((b) => mine.find((a) => a.bucket === b)).filter((a): a is LockedAccount => !!a);
+  return mine
+    .filter((a) => a.spend_rank !== null && (only === undefined || a.bucket === only))
+    .sort((a, b) => a.spend_rank! - b.spend_rank!);
+}
+
+export function userAccount(locked: LockedAccount[], userId: string, bucket: Bucket): LockedAccount {
+  const account = locked.find((a) => a.user_id === userId && a.bucket === bucket);
+  if (!account) throw new NotFound(`user ${userId} not found`);
+  return account;
 }
 
 export function available(account: LockedAccount): number {
   return account.posted - account.held;
 }
 
-/** Splits an amount over buckets in spending order; null when they cannot cover it. */
+export function totalAvailable(accounts: LockedAccount[]): number {
+  return accounts.reduce((sum, a) => sum + available(a), 0);
+}
+
+/** Splits an amount over accounts given in spending order; null when they cannot cover it. */
 export function splitBySpendingOrder(
-  buckets: LockedAccount[],
+  accounts: LockedAccount[],
   amount: number,
 ): { account: LockedAccount; amount: number }[] | null {
-  const total = buckets.reduce((sum, a) => sum + available(a), 0);
-  if (total < amount) return null;
+  if (totalAvailable(accounts) < amount) return null;
   const legs: { account: LockedAccount; amount: number }[] = [];
   let rest = amount;
-  for (const account of buckets) {
+  for (const account of accounts) {
     const take = Math.min(rest, available(account));
     if (take > 0) legs.push({ account, amount: take });
     rest -= take;

@@ -1,16 +1,31 @@
 import { isValidCredits, ValidationError } from '../../domain';
 import type { Sql } from '../pool';
-import { available, lockAccounts, type SystemAccounts, userBuckets } from './accounts';
-import { assertKey, findOperations, recordOperations, replayOrConflict, requestHash } from './idempotency';
+import {
+  lockAccounts,
+  type SystemAccounts,
+  spendableAccounts,
+  totalAvailable,
+  userAccount,
+} from './accounts';
+import { assertKey, findOperations, presentOnly, replayOrConflict, requestHash } from './idempotency';
+import { post } from './post';
 import { withRaceRetry } from './retry';
-import { insertTransfers } from './transfers';
 import type { CreditRequest, CreditResult } from './types';
+
+/** Longest clearing period a credit may carry (a year). */
+const MAX_CLEAR_SECONDS = 366 * 24 * 3600;
 
 /** Credits a user's bucket (default `purchased`) from a system account, exactly once per key. */
 export async function credit(sql: Sql, system: SystemAccounts, req: CreditRequest): Promise<CreditResult> {
   assertKey(req.idempotencyKey);
   if (!isValidCredits(req.amount))
     throw new ValidationError('amount', 'must be a positive whole number of credits');
+  if (
+    req.clearSeconds !== undefined &&
+    (!Number.isInteger(req.clearSeconds) || req.clearSeconds < 0 || req.clearSeconds > MAX_CLEAR_SECONDS)
+  ) {
+    throw new ValidationError('clearSeconds', `must be a whole number from 0 to ${MAX_CLEAR_SECONDS}`);
+  }
   const bucket = req.bucket ?? 'purchased';
   const hash = requestHash('credit', {
     userId: req.userId,
@@ -19,29 +34,37 @@ export async function credit(sql: Sql, system: SystemAccounts, req: CreditReques
     from: req.from,
     bucket,
     description: req.description,
+    ...presentOnly({ agentId: req.agentId, cause: req.cause, clearSeconds: req.clearSeconds }),
   });
   return withRaceRetry(() =>
     sql.begin(async (tx) => {
       const stored = (await findOperations(tx, [req.idempotencyKey])).get(req.idempotencyKey);
       if (stored) return replayOrConflict<CreditResult>(stored, hash);
-      const fromId = system.id(req.from);
-      const buckets = userBuckets(await lockAccounts(tx, [req.userId], [fromId]), req.userId);
-      const target = buckets.find((a) => a.bucket === bucket)!;
+      const fromId = system.id(req.from, req.userId);
+      const locked = await lockAccounts(tx, [req.userId], [fromId]);
+      const target = userAccount(locked, req.userId, bucket);
       const result: CreditResult = {
         amount: req.amount,
-        availableAfter: buckets.reduce((s, a) => s + available(a), 0) + req.amount,
+        availableAfter: totalAvailable(spendableAccounts(locked, req.userId)) + req.amount,
       };
-      await recordOperations(tx, [{ key: req.idempotencyKey, kind: 'credit', hash, result }]);
-      await insertTransfers(tx, [
-        {
-          operationKey: req.idempotencyKey,
-          debitAccountId: fromId,
-          creditAccountId: target.id,
-          amount: req.amount,
-          kind: req.kind,
-          description: req.description ?? null,
-        },
-      ]);
+      await post(tx, {
+        key: req.idempotencyKey,
+        kind: 'credit',
+        hash,
+        result,
+        legs: [
+          {
+            from: fromId,
+            to: target.id,
+            amount: req.amount,
+            kind: req.kind,
+            description: req.description ?? null,
+            agentId: req.agentId ?? null,
+            cause: req.cause ?? null,
+            clearSeconds: req.clearSeconds ?? null,
+          },
+        ],
+      });
       return result;
     }),
   );

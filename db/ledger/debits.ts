@@ -7,7 +7,7 @@ import {
 } from '../../domain';
 import type { Sql } from '../pool';
 import type { SystemAccounts } from './accounts';
-import { assertKey, replayOrConflict, requestHash } from './idempotency';
+import { assertKey, presentOnly, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
 import type { DebitRequest, DebitResult } from './types';
 
@@ -28,12 +28,13 @@ export function debitHash(req: DebitRequest): string {
     kind: req.kind,
     to: req.to ?? 'usage',
     description: req.description,
+    ...presentOnly({ agentId: req.agentId, cause: req.cause }),
   });
 }
 
 /**
  * Applies many debits in ONE statement and so one transaction (group commit): the SQL function
- * `ledger_debit_batch` (migrations 008, 009) locks every account involved in one fixed order, applies
+ * `ledger_debit_batch` (db/functions/ledger_debit_batch.sql) locks every account involved in one fixed order, applies
  * the debits in arrival order and writes all operations and transfers with one INSERT each.
  * Each request still succeeds or fails on its own: the ones the balance cannot cover get
  * InsufficientCredits and move nothing.
@@ -54,16 +55,19 @@ export async function debitMany(
   const rows = await withRaceRetry(
     () =>
       sql<BatchRow[]>`
-      SELECT out_key, out_outcome, out_hash, out_result, out_available, out_purchased, out_earned
+      SELECT out_key, out_outcome, out_hash, out_result, out_available, out_legs
       FROM ledger_debit_batch(
         ${unique.map((i) => requests[i]!.idempotencyKey)}::text[],
         ${unique.map((i) => hashes[i]!)}::text[],
         ${unique.map((i) => requests[i]!.userId)}::uuid[],
         ${unique.map((i) => requests[i]!.amount)}::bigint[],
-        ${unique.map((i) => system.id(requests[i]!.to ?? 'usage'))}::bigint[],
+        ${unique.map((i) => system.id(requests[i]!.to ?? 'usage', requests[i]!.userId))}::bigint[],
         ${unique.map((i) => requests[i]!.kind)}::text[],
         ${unique.map((i) => requests[i]!.description ?? null)}::text[],
-        ${unique.map((i) => memos[i] ?? null)}::text[])`,
+        ${unique.map((i) => memos[i] ?? null)}::text[],
+        ${unique.map((i) => requests[i]!.agentId ?? null)}::text[],
+        ${unique.map((i) => requests[i]!.cause?.type ?? null)}::text[],
+        ${unique.map((i) => requests[i]!.cause?.id ?? null)}::text[])`,
   );
   const byKey = new Map(rows.map((row) => [row.out_key, row]));
   return requests.map((req, i) => {
@@ -81,7 +85,7 @@ export async function debitMany(
   });
 }
 
-/** One answer of `ledger_debit_batch` (migration 009). */
+/** One answer of `ledger_debit_batch`. */
 interface BatchRow {
   out_key: string;
   out_outcome: 'ok' | 'stored' | 'insufficient' | 'missing';
@@ -90,24 +94,21 @@ interface BatchRow {
   out_result: unknown;
   /** 'ok': available after the debit; 'insufficient': available now. */
   out_available: number | null;
-  /** 'ok': the legs taken from each bucket (0 when untouched). */
-  out_purchased: number | null;
-  out_earned: number | null;
+  /** 'ok': the JSON text of what each bucket gave, in spending order, as stored. */
+  out_legs: string | null;
 }
 
 /**
  * A new debit's result, as the function stored it for replays: the function answers only with
- * the numbers the caller does not have (converting the whole stored JSON back cost both sides).
- * The memo is read back from the text that was stored, so the answer and a replay are the same data.
+ * what the caller does not have (converting the whole stored JSON back cost both sides).
+ * The memo and legs are read back from the text that was stored, so the answer and a replay are
+ * the same data.
  */
 function newDebitResult(req: DebitRequest, memo: string | null, row: BatchRow): DebitResult {
-  const legs: DebitResult['legs'] = [];
-  if (row.out_purchased) legs.push({ bucket: 'purchased', amount: row.out_purchased });
-  if (row.out_earned) legs.push({ bucket: 'earned', amount: row.out_earned });
   return {
     amount: req.amount,
     availableAfter: row.out_available!,
-    legs,
+    legs: JSON.parse(row.out_legs!) as DebitResult['legs'],
     ...(memo !== null ? { memo: JSON.parse(memo) as Record<string, unknown> } : {}),
   };
 }

@@ -1,17 +1,29 @@
 import {
-  type Bucket,
+  BUCKETS,
   HoldNotPending,
   InsufficientCredits,
   isValidCredits,
   NotFound,
-  SPENDING_ORDER,
   ValidationError,
 } from '../../domain';
 import type { Sql, Tx } from '../pool';
-import { available, lockAccounts, type SystemAccounts, splitBySpendingOrder, userBuckets } from './accounts';
-import { assertKey, findOperations, recordOperations, replayOrConflict, requestHash } from './idempotency';
+import {
+  lockAccounts,
+  type SystemAccounts,
+  spendableAccounts,
+  splitBySpendingOrder,
+  totalAvailable,
+} from './accounts';
+import {
+  assertKey,
+  findOperations,
+  presentOnly,
+  recordOperations,
+  replayOrConflict,
+  requestHash,
+} from './idempotency';
+import { causeOf, type Leg, post } from './post';
 import { withRaceRetry } from './retry';
-import { insertTransfers, type NewTransfer } from './transfers';
 import type {
   HoldRequest,
   HoldResult,
@@ -32,6 +44,9 @@ interface HoldRow {
   status: string;
   kind: string;
   description: string | null;
+  agent_id: string | null;
+  cause_type: string | null;
+  cause_id: string | null;
   expired: boolean;
 }
 
@@ -48,22 +63,26 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
   ) {
     throw new ValidationError('expiresInSeconds', `must be a whole number from 1 to ${MAX_HOLD_SECONDS}`);
   }
+  if (req.bucket !== undefined && !BUCKETS.includes(req.bucket))
+    throw new ValidationError('bucket', `must be one of ${BUCKETS.join(', ')}`);
   const to = req.to ?? 'usage';
-  const hash = requestHash('hold', { ...req, to, idempotencyKey: undefined });
+  const { bucket, agentId, cause, ...rest } = req;
+  const hash = requestHash('hold', {
+    ...rest,
+    to,
+    idempotencyKey: undefined,
+    ...presentOnly({ bucket, agentId, cause }),
+  });
   return withRaceRetry(() =>
     sql.begin(async (tx) => {
       const stored = (await findOperations(tx, [req.idempotencyKey])).get(req.idempotencyKey);
       if (stored) return replayOrConflict<HoldResult>(stored, hash);
-      const creditId = system.id(to);
+      const creditId = system.id(to, req.userId);
       let locked = await lockAccounts(tx, [req.userId], [creditId]);
       if (await expireHolds(tx, [req.userId])) locked = await lockAccounts(tx, [req.userId], [creditId]);
-      const buckets = userBuckets(locked, req.userId);
-      const legs = splitBySpendingOrder(buckets, req.amount);
-      if (!legs)
-        throw new InsufficientCredits(
-          req.amount,
-          buckets.reduce((s, a) => s + available(a), 0),
-        );
+      const accounts = spendableAccounts(locked, req.userId, req.bucket);
+      const legs = splitBySpendingOrder(accounts, req.amount);
+      if (!legs) throw new InsufficientCredits(req.amount, totalAvailable(accounts));
       const [row] = await tx<
         { expires_at: Date }[]
       >`SELECT now() + make_interval(secs => ${req.expiresInSeconds}) AS expires_at`;
@@ -74,9 +93,11 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
       };
       await recordOperations(tx, [{ key: req.idempotencyKey, kind: 'hold', hash, result }]);
       await tx`
-        INSERT INTO holds (id, operation_key, user_id, credit_account_id, amount, status, kind, description, expires_at)
+        INSERT INTO holds (id, operation_key, user_id, credit_account_id, amount, status, kind, description,
+                           expires_at, bucket, agent_id, cause_type, cause_id)
         VALUES (${req.holdId}, ${req.idempotencyKey}, ${req.userId}, ${creditId}, ${req.amount}, 'pending',
-                ${req.kind}, ${req.description ?? null}, ${result.expiresAt})`;
+                ${req.kind}, ${req.description ?? null}, ${result.expiresAt}, ${req.bucket ?? null},
+                ${req.agentId ?? null}, ${req.cause?.type ?? null}, ${req.cause?.id ?? null})`;
       await tx`
         INSERT INTO hold_legs (hold_id, account_id, amount)
         SELECT ${req.holdId}::uuid, * FROM unnest(
@@ -96,25 +117,25 @@ export async function postHold(sql: Sql, req: PostHoldRequest): Promise<PostHold
   return resolveHold(sql, req.idempotencyKey, req.holdId, hash, async (tx, h) => {
     if (req.amount > h.amount)
       throw new ValidationError('amount', `must be at most the held ${h.amount} credits`);
-    const legs = await holdLegsInSpendingOrder(tx, h.id);
+    const held = await holdLegsInSpendingOrder(tx, h.id);
     await tx`UPDATE holds SET status = 'posted', posted_amount = ${req.amount}, resolved_at = now() WHERE id = ${h.id}`;
     let rest = req.amount;
-    const transfers: NewTransfer[] = [];
-    for (const leg of legs) {
+    const legs: Leg[] = [];
+    for (const leg of held) {
       const take = Math.min(rest, leg.amount);
       rest -= take;
-      if (take === 0) continue;
-      transfers.push({
-        operationKey: req.idempotencyKey,
-        debitAccountId: leg.account_id,
-        creditAccountId: h.credit_account_id,
+      legs.push({
+        from: leg.account_id,
+        to: h.credit_account_id,
         amount: take,
         kind: h.kind,
         description: h.description,
+        agentId: h.agent_id,
+        cause: causeOf(h.cause_type, h.cause_id),
         holdId: h.id,
       });
     }
-    return { result: { holdId: h.id, posted: req.amount, released: h.amount - req.amount }, transfers };
+    return { result: { holdId: h.id, posted: req.amount, released: h.amount - req.amount }, legs };
   });
 }
 
@@ -124,7 +145,7 @@ export async function voidHold(sql: Sql, req: VoidHoldRequest): Promise<VoidHold
   const hash = requestHash('void', { holdId: req.holdId });
   return resolveHold(sql, req.idempotencyKey, req.holdId, hash, async (tx, h) => {
     await tx`UPDATE holds SET status = 'voided', resolved_at = now() WHERE id = ${h.id}`;
-    return { result: { holdId: h.id, released: h.amount }, transfers: [] };
+    return { result: { holdId: h.id, released: h.amount }, legs: [] };
   });
 }
 
@@ -133,7 +154,7 @@ async function resolveHold<T>(
   key: string,
   holdId: string,
   hash: string,
-  apply: (tx: Tx, h: HoldRow) => Promise<{ result: T; transfers: NewTransfer[] }>,
+  apply: (tx: Tx, h: HoldRow) => Promise<{ result: T; legs: Leg[] }>,
 ): Promise<T> {
   if (!UUID.test(holdId)) throw new ValidationError('holdId', 'must be a UUID');
   return withRaceRetry(
@@ -146,24 +167,23 @@ async function resolveHold<T>(
         if (!peek) throw new NotFound(`hold ${holdId} not found`);
         await lockAccounts(tx, [peek.user_id], [peek.credit_account_id]);
         const [h] = await tx<HoldRow[]>`
-        SELECT id, user_id, credit_account_id, amount, status, kind, description, expires_at <= now() AS expired
+        SELECT id, user_id, credit_account_id, amount, status, kind, description, agent_id, cause_type, cause_id,
+               expires_at <= now() AS expired
         FROM holds WHERE id = ${holdId} FOR UPDATE`;
         if (h!.status !== 'pending') throw new HoldNotPending(holdId, h!.status);
         if (h!.expired) throw new HoldNotPending(holdId, 'expired');
-        const { result, transfers } = await apply(tx, h!);
-        // The operation row first: transfers reference it.
-        await recordOperations(tx, [{ key, kind: 'hold-resolution', hash, result }]);
-        await insertTransfers(tx, transfers);
+        const { result, legs } = await apply(tx, h!);
+        await post(tx, { key, kind: 'hold-resolution', hash, result, legs });
         return result;
       }) as Promise<T>,
   );
 }
 
-async function holdLegsInSpendingOrder(tx: Tx, holdId: string) {
-  const legs = await tx<{ account_id: number; amount: number; bucket: Bucket }[]>`
-    SELECT l.account_id, l.amount, a.bucket FROM hold_legs l JOIN accounts a ON a.id = l.account_id
-    WHERE l.hold_id = ${holdId}`;
-  return legs.sort((a, b) => SPENDING_ORDER.indexOf(a.bucket) - SPENDING_ORDER.indexOf(b.bucket));
+/** A post charges the hold's legs in the accounts' spending order, and releases the rest. */
+function holdLegsInSpendingOrder(tx: Tx, holdId: string) {
+  return tx<{ account_id: number; amount: number }[]>`
+    SELECT l.account_id, l.amount FROM hold_legs l JOIN accounts a ON a.id = l.account_id
+    WHERE l.hold_id = ${holdId} ORDER BY a.spend_rank`;
 }
 
 /**

@@ -19,6 +19,14 @@ export function requestHash(kind: string, fields: Record<string, unknown>): stri
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/**
+ * The fields that are set. For fields added to a request after records were stored: left out
+ * when absent, an old request still hashes as it did, so its replay is not a conflict.
+ */
+export function presentOnly(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
 export function assertKey(key: string): void {
   if (typeof key !== 'string' || key.length < 1 || key.length > 255) {
     throw new ValidationError('idempotencyKey', 'must be 1 to 255 characters');
@@ -41,13 +49,14 @@ export function replayOrConflict<T>(stored: StoredOperation, hash: string): T {
 
 export async function recordOperations(
   tx: Tx,
-  ops: { key: string; kind: string; hash: string; result: unknown }[],
+  ops: { key: string; kind: string; hash: string; result: unknown; reverses?: string | undefined }[],
 ): Promise<void> {
   if (ops.length === 0) return;
   await tx`
-    INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result)
-    SELECT key, kind, hash, result::jsonb FROM unnest(
+    INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result, reverses)
+    SELECT key, kind, hash, result::jsonb, reverses FROM unnest(
       ${ops.map((o) => o.key)}::text[], ${ops.map((o) => o.kind)}::text[],
-      ${ops.map((o) => o.hash)}::text[], ${ops.map((o) => JSON.stringify(o.result))}::text[]
-    ) AS op(key, kind, hash, result)`;
+      ${ops.map((o) => o.hash)}::text[], ${ops.map((o) => JSON.stringify(o.result))}::text[],
+      ${ops.map((o) => o.reverses ?? null)}::text[]
+    ) AS op(key, kind, hash, result, reverses)`;
 }

@@ -4,7 +4,9 @@ import { DebitBatcher } from './batcher';
 import { credit } from './credits';
 import { debitMany, validateDebit } from './debits';
 import { hold, postHold, sweepExpiredHolds, voidHold } from './holds';
+import { postOperation } from './operations';
 import { checkConservation, getBalance, listTransfers } from './reads';
+import { reverse } from './reversals';
 import type {
   CreditRequest,
   CreditResult,
@@ -15,13 +17,17 @@ import type {
   LedgerObserver,
   PostHoldRequest,
   PostHoldResult,
+  PostRequest,
+  PostResult,
+  ReverseRequest,
+  ReverseResult,
   VoidHoldRequest,
   VoidHoldResult,
 } from './types';
 
 export { createUserAccounts } from './accounts';
 export { requestHash } from './idempotency';
-export type { ConservationReport } from './reads';
+export type { BucketBalance, ConservationReport } from './reads';
 export type * from './types';
 
 /**
@@ -71,6 +77,16 @@ export class Ledger {
 
   async credit(request: CreditRequest): Promise<CreditResult> {
     return this.observed(request.kind, await credit(this.sql, this.system, request));
+  }
+
+  /** Any number of legs under one key, all or nothing (see operations.ts). */
+  async post(request: PostRequest): Promise<PostResult> {
+    return this.observed(request.kind, await postOperation(this.sql, this.system, request));
+  }
+
+  /** Mirrors every transfer of an earlier operation, once. */
+  async reverse(request: ReverseRequest): Promise<ReverseResult> {
+    return this.observed(request.kind, await reverse(this.sql, request));
   }
 
   async hold(request: HoldRequest): Promise<HoldResult> {

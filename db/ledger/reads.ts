@@ -1,22 +1,47 @@
-import type { Balance, Bucket } from '../../domain';
+import { type Balance, BUCKETS, type Bucket } from '../../domain';
 import type { Sql } from '../pool';
 import type { TransferView } from './types';
 
+export interface BucketBalance extends Balance {
+  /** Cleared credits not yet spent or held: what may be cashed out (0 for other buckets). */
+  withdrawable: number;
+}
+
+/**
+ * The user's balance, per bucket and in total. Withdrawable is a query, not bookkeeping: the
+ * credits that reached a withdrawable account and have cleared, less everything that left it
+ * and everything held on it (spending never makes uncleared credits withdrawable).
+ */
 export async function getBalance(
   sql: Sql,
   userId: string,
-): Promise<Balance & { byBucket: Record<Bucket, Balance> }> {
-  const rows = await sql<{ bucket: Bucket; posted: number; held: number }[]>`
-    SELECT bucket, posted, held FROM accounts WHERE user_id = ${userId}`;
-  const byBucket = { purchased: zero(), earned: zero() };
-  for (const r of rows) byBucket[r.bucket] = { posted: r.posted, held: r.held, available: r.posted - r.held };
-  const posted = byBucket.purchased.posted + byBucket.earned.posted;
-  const held = byBucket.purchased.held + byBucket.earned.held;
-  return { available: posted - held, posted, held, byBucket };
+): Promise<Balance & { withdrawable: number; byBucket: Record<Bucket, BucketBalance> }> {
+  const rows = await sql<{ bucket: Bucket; posted: number; held: number; withdrawable: number }[]>`
+    SELECT a.bucket, a.posted, a.held,
+           CASE WHEN NOT a.withdrawable THEN 0 ELSE greatest(0,
+             coalesce((SELECT sum(t.amount) FROM transfers t
+                       WHERE t.credit_account_id = a.id AND (t.clears_at IS NULL OR t.clears_at <= now())), 0)
+             - coalesce((SELECT sum(t.amount) FROM transfers t WHERE t.debit_account_id = a.id), 0)
+             - a.held) END::bigint AS withdrawable
+    FROM accounts a WHERE a.user_id = ${userId}`;
+  const byBucket = Object.fromEntries(BUCKETS.map((b) => [b, zero()])) as Record<Bucket, BucketBalance>;
+  for (const r of rows) {
+    byBucket[r.bucket] = {
+      posted: r.posted,
+      held: r.held,
+      available: r.posted - r.held,
+      withdrawable: r.withdrawable,
+    };
+  }
+  const all = Object.values(byBucket);
+  const posted = all.reduce((s, b) => s + b.posted, 0);
+  const held = all.reduce((s, b) => s + b.held, 0);
+  const withdrawable = all.reduce((s, b) => s + b.withdrawable, 0);
+  return { available: posted - held, posted, held, withdrawable, byBucket };
 }
 
-function zero(): Balance {
-  return { available: 0, posted: 0, held: 0 };
+function zero(): BucketBalance {
+  return { available: 0, posted: 0, held: 0, withdrawable: 0 };
 }
 
 /** The user's transfers, newest first; the cursor is the last id seen (exclusive). */
@@ -63,6 +88,7 @@ export interface ConservationReport {
   postedMismatches: { id: number; posted: number; fromTransfers: number }[];
   /** Accounts whose `held` differs from the sum of their pending hold legs. */
   heldMismatches: { id: number; held: number; fromHolds: number }[];
+  /** Accounts whose rules forbid a negative balance and that have one anyway. */
   negativeUserAccounts: number;
 }
 
@@ -84,6 +110,6 @@ export async function checkConservation(sql: Sql): Promise<ConservationReport> {
     ) h ON h.id = a.id
     WHERE a.held <> coalesce(h.s, 0)`;
   const [neg] = await sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM accounts WHERE user_id IS NOT NULL AND posted - held < 0`;
+    SELECT count(*)::int AS n FROM accounts WHERE NOT allow_negative AND posted - held < 0`;
   return { sumPosted: sum!.s, postedMismatches, heldMismatches, negativeUserAccounts: neg!.n };
 }

@@ -1,12 +1,14 @@
 /** Postgres errors that mean "run the transaction again": a lost race, not a bad request. */
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
+const RACE_CONSTRAINTS = new Set(['ledger_operations_pkey', 'ledger_operations_reverses_key']);
 
 function isRetryable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !RETRYABLE.has(code)) return false;
-  // A unique violation is only a lost race when it is the idempotency key (a concurrent twin).
+  // A unique violation is only a lost race when it is the idempotency key (a concurrent twin) or
+  // a second reversal of one operation: run again, the winner's record decides the answer.
   if (code === '23505')
-    return (error as { constraint_name?: string }).constraint_name === 'ledger_operations_pkey';
+    return RACE_CONSTRAINTS.has((error as { constraint_name?: string }).constraint_name ?? '');
   return true;
 }
 

@@ -1,7 +1,20 @@
-import type { Bucket, SystemAccount } from '../../domain';
+import type { Bucket, CauseType, SystemAccount } from '../../domain';
+
+/** What caused a movement, stored on its transfers (a purchase, a project task, a usage event...). */
+export interface Cause {
+  type: CauseType;
+  id: string;
+}
+
+/** What every movement may say about itself, stored as columns on its transfers. */
+export interface Attribution {
+  /** The agent whose use this pays for. */
+  agentId?: string | undefined;
+  cause?: Cause | undefined;
+}
 
 /** Take credits from a user (spending order across buckets) to a system account, at once. */
-export interface DebitRequest {
+export interface DebitRequest extends Attribution {
   idempotencyKey: string;
   userId: string;
   amount: number;
@@ -29,7 +42,7 @@ export interface DebitResult {
 }
 
 /** Give credits to a user's bucket from a system account. */
-export interface CreditRequest {
+export interface CreditRequest extends Attribution {
   idempotencyKey: string;
   userId: string;
   amount: number;
@@ -37,6 +50,8 @@ export interface CreditRequest {
   from: SystemAccount;
   bucket?: Bucket;
   description?: string;
+  /** Credits into a withdrawable bucket become withdrawable after this many seconds (default: at once). */
+  clearSeconds?: number;
 }
 
 export interface CreditResult {
@@ -44,7 +59,7 @@ export interface CreditResult {
   availableAfter: number;
 }
 
-export interface HoldRequest {
+export interface HoldRequest extends Attribution {
   idempotencyKey: string;
   holdId: string;
   userId: string;
@@ -54,6 +69,8 @@ export interface HoldRequest {
   to?: SystemAccount;
   expiresInSeconds: number;
   description?: string;
+  /** Hold from this bucket only (a withdrawal holds earned credits); default: spending order. */
+  bucket?: Bucket;
 }
 
 export interface HoldResult {
@@ -83,6 +100,38 @@ export interface VoidHoldRequest {
 export interface VoidHoldResult {
   holdId: string;
   released: number;
+}
+
+/** Undo an earlier operation: every one of its transfers is mirrored, in one operation, once. */
+export interface ReverseRequest {
+  idempotencyKey: string;
+  /** The idempotency key of the operation to reverse. */
+  operationKey: string;
+  kind: string;
+  description?: string;
+}
+
+export interface ReverseResult {
+  operationKey: string;
+  /** Credits that went back, summed over the mirrored transfers. */
+  amount: number;
+  transfers: number;
+}
+
+/** An account named by what it is: a user's bucket or a system account. */
+export type AccountRef = { userId: string; bucket: Bucket } | { system: SystemAccount };
+
+/** One generic operation: any number of legs, all or nothing, under one idempotency key. */
+export interface PostRequest extends Attribution {
+  idempotencyKey: string;
+  kind: string;
+  description?: string;
+  legs: { from: AccountRef; to: AccountRef; amount: number; clearSeconds?: number }[];
+}
+
+export interface PostResult {
+  amount: number;
+  legs: number;
 }
 
 export interface TransferView {

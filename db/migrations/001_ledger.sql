@@ -80,25 +80,11 @@ CREATE TABLE hold_legs (
 );
 
 -- Balances move only from inside the ledger's own triggers (trigger depth >= 2 there).
-CREATE FUNCTION ledger_guard_account_balances() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    IF NEW.posted <> 0 OR NEW.held <> 0 THEN
-      RAISE EXCEPTION 'ledger: accounts start at zero; balances change only through transfers';
-    END IF;
-  ELSIF (NEW.posted IS DISTINCT FROM OLD.posted OR NEW.held IS DISTINCT FROM OLD.held)
-        AND pg_trigger_depth() < 2 THEN
-    RAISE EXCEPTION 'ledger: balances change only through transfers and holds';
-  END IF;
-  RETURN NEW;
-END $$;
+-- ledger_guard_account_balances: see db/functions/ledger_guard_account_balances.sql (re-applied by every migrate).
 CREATE TRIGGER accounts_guard_balances BEFORE INSERT OR UPDATE ON accounts
   FOR EACH ROW EXECUTE FUNCTION ledger_guard_account_balances();
 
-CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'ledger: % is immutable; corrections are new transfers', TG_TABLE_NAME;
-END $$;
+-- ledger_refuse_change: see db/functions/ledger_refuse_change.sql (re-applied by every migrate).
 CREATE TRIGGER transfers_immutable BEFORE UPDATE OR DELETE ON transfers
   FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers
@@ -107,64 +93,24 @@ CREATE TRIGGER hold_legs_immutable BEFORE UPDATE OR DELETE ON hold_legs
   FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
 -- One statement per batch of transfers: per-account amounts are summed, each account row updated once.
-CREATE FUNCTION ledger_apply_transfers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE accounts a SET posted = a.posted + d.delta
-  FROM (
-    SELECT account_id, sum(delta) AS delta FROM (
-      SELECT credit_account_id AS account_id, amount AS delta FROM new_transfers
-      UNION ALL
-      SELECT debit_account_id, -amount FROM new_transfers
-    ) moves GROUP BY account_id
-  ) d
-  WHERE a.id = d.account_id;
-  RETURN NULL;
-END $$;
+-- ledger_apply_transfers: see db/functions/ledger_apply_transfers.sql (re-applied by every migrate).
 CREATE TRIGGER transfers_apply AFTER INSERT ON transfers
   REFERENCING NEW TABLE AS new_transfers
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_apply_transfers();
 
-CREATE FUNCTION ledger_apply_hold_legs() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE accounts a SET held = a.held + d.amount
-  FROM (SELECT account_id, sum(amount) AS amount FROM new_legs GROUP BY account_id) d
-  WHERE a.id = d.account_id;
-  RETURN NULL;
-END $$;
+-- ledger_apply_hold_legs: see db/functions/ledger_apply_hold_legs.sql (re-applied by every migrate).
 CREATE TRIGGER hold_legs_apply AFTER INSERT ON hold_legs
   REFERENCING NEW TABLE AS new_legs
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_apply_hold_legs();
 
 -- A hold leaves `pending` once; leaving it releases everything it held.
-CREATE FUNCTION ledger_guard_hold_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF OLD.status <> 'pending' THEN
-    RAISE EXCEPTION 'ledger: hold % is already %', OLD.id, OLD.status;
-  END IF;
-  IF NEW.amount <> OLD.amount OR NEW.user_id <> OLD.user_id OR NEW.credit_account_id <> OLD.credit_account_id THEN
-    RAISE EXCEPTION 'ledger: a hold''s amount and accounts are immutable';
-  END IF;
-  RETURN NEW;
-END $$;
+-- ledger_guard_hold_update: see db/functions/ledger_guard_hold_update.sql (re-applied by every migrate).
 CREATE TRIGGER holds_guard_update BEFORE UPDATE ON holds
   FOR EACH ROW EXECUTE FUNCTION ledger_guard_hold_update();
 CREATE TRIGGER holds_no_delete BEFORE DELETE ON holds
   FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
-CREATE FUNCTION ledger_release_holds() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE accounts a SET held = a.held - d.amount
-  FROM (
-    SELECT l.account_id, sum(l.amount) AS amount
-    FROM new_holds n
-    JOIN old_holds o ON o.id = n.id
-    JOIN hold_legs l ON l.hold_id = n.id
-    WHERE o.status = 'pending' AND n.status <> 'pending'
-    GROUP BY l.account_id
-  ) d
-  WHERE a.id = d.account_id;
-  RETURN NULL;
-END $$;
+-- ledger_release_holds: see db/functions/ledger_release_holds.sql (re-applied by every migrate).
 CREATE TRIGGER holds_release AFTER UPDATE ON holds
   REFERENCING OLD TABLE AS old_holds NEW TABLE AS new_holds
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_release_holds();

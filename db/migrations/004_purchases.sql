@@ -21,16 +21,7 @@ CREATE TABLE purchases (
 CREATE INDEX purchases_user_idx ON purchases (user_id, created_at DESC);
 
 -- Only forward moves: pending → completed | failed | expired, completed → refunded.
-CREATE FUNCTION purchases_guard_status() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.status <> OLD.status AND NOT (
-       (OLD.status = 'pending' AND NEW.status IN ('completed', 'failed', 'expired'))
-    OR (OLD.status = 'completed' AND NEW.status = 'refunded')) THEN
-    RAISE EXCEPTION 'purchase %: % -> % is not allowed', OLD.id, OLD.status, NEW.status;
-  END IF;
-  NEW.updated_at := now();
-  RETURN NEW;
-END $$;
+-- purchases_guard_status: see db/functions/purchases_guard_status.sql (re-applied by every migrate).
 CREATE TRIGGER purchases_status BEFORE UPDATE ON purchases
   FOR EACH ROW EXECUTE FUNCTION purchases_guard_status();
 
