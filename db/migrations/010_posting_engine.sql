@@ -37,6 +37,8 @@ ALTER TABLE accounts
   DROP CONSTRAINT accounts_system_never_holds,
   ADD CONSTRAINT accounts_available_not_negative CHECK (allow_negative OR posted - held >= 0),
   ADD CONSTRAINT accounts_negative_never_holds CHECK (NOT allow_negative OR held = 0),
+  -- DESIGN.md §4: a user's account can never go negative, whatever rules it is given.
+  ADD CONSTRAINT accounts_users_never_negative CHECK (user_id IS NULL OR NOT allow_negative),
   ADD CONSTRAINT accounts_bucket_rules FOREIGN KEY (bucket, spend_rank, withdrawable)
     REFERENCES ledger_buckets (bucket, spend_rank, withdrawable),
   ADD CONSTRAINT accounts_bucket_has_rules CHECK ((bucket IS NULL) = (spend_rank IS NULL)),
