@@ -1,11 +1,15 @@
 /**
  * npm run bench:ledger — debits per second through the ledger module, 64 concurrent callers,
  * one transaction per debit (debitAlone) against group commit (debit), on 1,000 accounts and on
- * one hot account. Prints a Markdown table for BENCHMARKS.md.
+ * one hot account; hold-then-post pairs (the project task path) on 1,000 accounts; the bare-row
+ * floor; and, with PGLEDGER_DIR set to a snapshot of pgr0ss/pgledger kept outside this repo,
+ * pgledger's one transfer per transaction in the same server and window (bench/pgledger.ts).
+ * Prints Markdown tables for BENCHMARKS.md.
  */
 import { randomUUID } from 'node:crypto';
 import { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
+import { openPgledger, type PgledgerRun, pgledgerAccounts, pgledgerTransfers } from './pgledger';
 import { benchDatabase, closedLoop, fundedUsers, machine, percentile } from './support';
 
 const CALLERS = 64;
@@ -22,17 +26,35 @@ async function fundedIds(sql: Sql, ledger: Ledger, count: number, credits: numbe
   return (await fundedUsers(sql, ledger, count, credits)).map((u) => u.id);
 }
 
-type Path = 'one transaction per debit' | 'group commit';
+type Path = 'one transaction per debit' | 'group commit' | 'hold then post';
+
+/** One hold and its post, each its own transaction, as a project task reserves and settles. */
+async function holdThenPost(ledger: Ledger, userId: string): Promise<void> {
+  const holdId = randomUUID();
+  await ledger.hold({
+    idempotencyKey: `h:${holdId}`,
+    holdId,
+    userId,
+    amount: 2,
+    kind: 'bench',
+    expiresInSeconds: 600,
+  });
+  await ledger.postHold({ idempotencyKey: `p:${holdId}`, holdId, amount: 1 });
+}
 
 async function scenario(ledger: Ledger, path: Path, accounts: string[]) {
-  const debit = path === 'group commit' ? ledger.debit.bind(ledger) : ledger.debitAlone.bind(ledger);
+  const op =
+    path === 'hold then post'
+      ? (userId: string) => holdThenPost(ledger, userId)
+      : (userId: string) =>
+          (path === 'group commit' ? ledger.debit : ledger.debitAlone).call(ledger, {
+            idempotencyKey: randomUUID(),
+            userId,
+            amount: 1,
+            kind: 'bench',
+          });
   const result = await closedLoop(CALLERS, SECONDS, (caller, i) =>
-    debit({
-      idempotencyKey: randomUUID(),
-      userId: accounts[(caller * 7919 + i) % accounts.length]!,
-      amount: 1,
-      kind: 'bench',
-    }),
+    op(accounts[(caller * 7919 + i) % accounts.length]!),
   );
   return {
     perSecond: Math.round(result.done / (result.elapsedMs / 1000)),
@@ -72,6 +94,22 @@ async function bareRowFloor(sql: Sql, streams: number, rows: 1 | 2): Promise<num
     return Math.round((result.done * FLOOR_BATCH) / (result.elapsedMs / 1000));
   } finally {
     await sql`DROP TABLE bench_bare_a, bench_bare_b`;
+  }
+}
+
+/** pgledger on 1,000 accounts and on one hot pair, when PGLEDGER_DIR names a snapshot. */
+async function pgledgerSideBySide(serverUrl: string): Promise<Record<string, PgledgerRun> | null> {
+  const dir = process.env.PGLEDGER_DIR;
+  if (!dir) return null;
+  const sql = await openPgledger(serverUrl, dir, 70);
+  try {
+    const many = await pgledgerAccounts(sql, ACCOUNTS);
+    const runs: Record<string, PgledgerRun> = {};
+    runs['1,000 accounts'] = await pgledgerTransfers(sql, many, CALLERS, SECONDS);
+    runs['1 hot pair'] = await pgledgerTransfers(sql, many.slice(0, 2), CALLERS, SECONDS);
+    return runs;
+  } finally {
+    await sql.end();
   }
 }
 
@@ -115,10 +153,19 @@ async function main() {
         console.error(rows.at(-1));
       }
     }
+    const pairs = await scenario(ledger, 'hold then post', many);
+    rows.push(
+      `| 1,000 accounts | hold then post (pairs) | ${pairs.perSecond.toLocaleString('en-US')} | ${pairs.p50.toFixed(1)} | ${pairs.p99.toFixed(1)} | ${pairs.failed} |`,
+    );
+    console.error(rows.at(-1));
+    const pgledger = await pgledgerSideBySide(db.url);
     const floors: string[] = [];
+    /** Debits/s of the floor on one connection, by bare rows per debit. */
+    const floorRates: Record<number, number> = {};
     for (const rowsPerDebit of [1, 2] as const)
       for (const streams of [1, 2]) {
         const perSecond = await bareRowFloor(sql, streams, rowsPerDebit);
+        if (streams === 1) floorRates[rowsPerDebit] = perSecond;
         floors.push(
           `| ${rowsPerDebit} | ${streams} | ${perSecond.toLocaleString('en-US')} | ${(perSecond / TARGET_PER_SECOND).toFixed(2)} |`,
         );
@@ -135,6 +182,26 @@ async function main() {
       const ratio = rates[`${label}/group commit`]! / rates[`${label}/one transaction per debit`]!;
       console.log(`\n${label}: group commit is ${ratio.toFixed(1)}× one transaction per debit.`);
     }
+    if (pgledger) {
+      console.log('\npgledger, same server and window, one transfer per transaction, 64 callers:\n');
+      console.log('| accounts | transfers/s | p50 ms | p99 ms | failed |');
+      console.log('| --- | ---: | ---: | ---: | ---: |');
+      for (const [label, r] of Object.entries(pgledger))
+        console.log(
+          `| ${label} | ${r.perSecond.toLocaleString('en-US')} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.failed} |`,
+        );
+      const ours = rates['1,000 accounts/one transaction per debit']!;
+      console.log(
+        `\n1,000 accounts: one debit per transaction here is ${(ours / pgledger['1,000 accounts']!.perSecond).toFixed(2)}× pgledger's one transfer per transaction.`,
+      );
+    } else {
+      console.log('\npgledger: not run (set PGLEDGER_DIR to a snapshot of pgr0ss/pgledger).');
+    }
+    const twoRowFloor = floorRates[2]!;
+    for (const label of ['1,000 accounts', '1 hot account'])
+      console.log(
+        `${label}: group commit is ${((100 * rates[`${label}/group commit`]!) / twoRowFloor).toFixed(0)}% of the two-row floor on one connection.`,
+      );
     console.log(
       `\nFloor, same run: commits of ${FLOOR_BATCH} debits' bare rows back to back (no locks, balances, checks or callers' work):\n`,
     );

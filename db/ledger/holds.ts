@@ -78,8 +78,10 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
       const stored = (await findOperations(tx, [req.idempotencyKey])).get(req.idempotencyKey);
       if (stored) return replayOrConflict<HoldResult>(stored, hash);
       const creditId = system.id(to, req.userId);
-      let locked = await lockAccounts(tx, [req.userId], [creditId]);
-      if (await expireHolds(tx, [req.userId])) locked = await lockAccounts(tx, [req.userId], [creditId]);
+      // Only the user's accounts: a hold moves nothing into the system account, so it need not
+      // queue behind other users' movements there (its post locks it).
+      let locked = await lockAccounts(tx, [req.userId], []);
+      if (await expireHolds(tx, [req.userId])) locked = await lockAccounts(tx, [req.userId], []);
       const accounts = spendableAccounts(locked, req.userId, req.bucket);
       const legs = splitBySpendingOrder(accounts, req.amount);
       if (!legs) throw new InsufficientCredits(req.amount, totalAvailable(accounts));
