@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
+import type { BalanceEvents } from '../app/balance-events';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import {
@@ -23,8 +24,8 @@ export interface PurchaseActivityDeps {
   ledger: Ledger;
   stripe: Stripe;
   mailer: Mailer;
-  /** Wakes the user's paused projects (issue 6); a no-op until projects exist for the user. */
-  announceTopUp: (input: { userId: string; reason: 'purchase' }) => Promise<number>;
+  /** A credited purchase is a balance event: it wakes the user's paused projects. */
+  balanceEvents: Pick<BalanceEvents, 'credited'>;
 }
 
 /**
@@ -116,7 +117,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     },
 
     async announceTopUp(input: { userId: string; reason: 'purchase' }): Promise<number> {
-      return deps.announceTopUp(input);
+      return deps.balanceEvents.credited(input);
     },
 
     async sendReceipt(input: { purchaseId: string }): Promise<{ sent: boolean }> {

@@ -1,46 +1,40 @@
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type Stripe from 'stripe';
-import type { TopUpNotifier } from '../config/top-up';
+import type { UseCases } from '../app';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
-import type { Mailer } from '../mail/mailer';
-import { TASK_QUEUE } from '../workflows/messages';
+import type { Metrics } from '../observability/metrics';
 import { optionalUser, requireOperator, requireUser } from './auth';
 import { errorHandler, notFoundRoute } from './errors';
-import type { Metrics } from './metrics';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
 import { creditsPageRouter } from './routes/credits-page';
 import { estimatesRouter } from './routes/estimates';
 import { healthRouter } from './routes/health';
-import { type ProjectSettings, projectsRouter } from './routes/projects';
-import { type PurchaseSettings, purchasesRouter } from './routes/purchases';
+import { projectsRouter } from './routes/projects';
+import { purchasesRouter } from './routes/purchases';
 import { rateCardsRouter } from './routes/rate-cards';
 import { settingsRouter } from './routes/settings';
-import { type DebitPath, usageRouter } from './routes/usage';
+import { usageRouter } from './routes/usage';
 import { usersRouter } from './routes/users';
 import { webhooksRouter } from './routes/webhooks';
 import { registerFastPath } from './server';
 import { usageFastPath } from './usage-fast-path';
 
+/** What the API needs: the read side's clients and the use cases (composition/root.ts builds both). */
 export interface AppDeps {
   sql: Sql;
   ledger: Ledger;
   temporal: Client;
   metrics: Metrics;
   rateCards: RateCards;
-  mailer: Mailer;
   stripe: Stripe;
   stripeWebhookSecret: string;
-  announceTopUp: TopUpNotifier;
-  /** Where workflows are started; tests give each worker its own queue. */
-  taskQueue?: string;
-  purchases?: PurchaseSettings;
-  projects?: ProjectSettings;
-  /** The usage route's debit path; the one-transaction path exists for the benchmark's baseline. */
-  debitPath?: DebitPath;
+  /** Where the webhook's workflows are started (the use cases carry their own). */
+  taskQueue: string;
+  useCases: UseCases;
   adminApiKey: string | undefined;
   log?: (message: string, error: unknown) => void;
 }
@@ -51,37 +45,30 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(deps.metrics.httpTimer());
-  const taskQueue = deps.taskQueue ?? TASK_QUEUE;
   // Before the JSON parser: the webhook signature is checked on the raw body.
-  app.use(webhooksRouter({ ...deps, taskQueue }));
+  app.use(webhooksRouter(deps));
   app.use(express.json({ limit: '100kb', strict: true }));
-  const auth = {
+  const routeDeps = {
+    ...deps,
+    ...deps.useCases,
     requireUser: requireUser(deps.sql),
     optionalUser: optionalUser(deps.sql),
     requireOperator: requireOperator(deps.sql, deps.adminApiKey),
   };
-  app.use(healthRouter(deps));
-  app.use(usersRouter(deps));
-  app.use(accountRouter({ ...deps, ...auth }));
-  app.use(adminRouter({ ...deps, ...auth }));
-  app.use(usageRouter({ ...deps, ...auth }));
-  app.use(estimatesRouter({ ...deps, ...auth }));
-  app.use(settingsRouter({ ...deps, ...auth }));
-  app.use(rateCardsRouter({ ...deps, ...auth }));
-  const purchases = deps.purchases ?? { checkoutExpirySeconds: 30 * 60, pollIntervalSeconds: 15 };
-  app.use(purchasesRouter({ ...deps, ...auth, taskQueue, purchases }));
-  app.use(creditsPageRouter({ ...deps, ...auth, taskQueue, purchases }));
-  app.use(
-    projectsRouter({
-      ...deps,
-      ...auth,
-      taskQueue,
-      projects: deps.projects ?? { recheckSeconds: 30, tasksPerRun: 100 },
-    }),
-  );
+  app.use(healthRouter(routeDeps));
+  app.use(usersRouter(routeDeps));
+  app.use(accountRouter(routeDeps));
+  app.use(adminRouter(routeDeps));
+  app.use(usageRouter(routeDeps));
+  app.use(estimatesRouter(routeDeps));
+  app.use(settingsRouter(routeDeps));
+  app.use(rateCardsRouter(routeDeps));
+  app.use(purchasesRouter(routeDeps));
+  app.use(creditsPageRouter(routeDeps));
+  app.use(projectsRouter(routeDeps));
   app.use(notFoundRoute);
   const log = deps.log ?? ((message: string, error: unknown) => console.error(message, error));
   app.use(errorHandler(log));
-  registerFastPath(app, usageFastPath({ ...deps, log }));
+  registerFastPath(app, usageFastPath({ ...routeDeps, log }));
   return app;
 }

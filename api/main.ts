@@ -1,7 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
+import { openRoot } from '../composition/root';
 import { loadEnvOrExit } from '../config/env';
-import { openServices } from '../config/services';
-import { createTopUpNotifier } from '../config/top-up';
 import { migrate } from '../db/migrate';
 import { createApp } from './app';
 import { listen } from './server';
@@ -15,24 +13,20 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
-  const stripe = { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET };
-  const services = await openServices({ databaseUrl: env.DATABASE_URL, smtpUrl: env.SMTP_URL, stripe });
-  await migrate(services.sql);
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const app = createApp({
-    ...services,
-    temporal,
-    adminApiKey: env.ADMIN_API_KEY,
-    announceTopUp: createTopUpNotifier({ ...services, temporal }),
-    projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 },
+  const root = await openRoot({
+    databaseUrl: env.DATABASE_URL,
+    smtpUrl: env.SMTP_URL,
+    stripe: { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET },
+    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
+    settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
   });
+  await migrate(root.services.sql);
+  const app = createApp(root.apiDeps({ adminApiKey: env.ADMIN_API_KEY }));
   const server = await listen(app, env.PORT, env.HOST);
   console.log(`API listening on ${server.url}`);
   const shutdown = async () => {
     await server.close();
-    await connection.close();
-    await services.close();
+    await root.close();
     process.exit(0);
   };
   process.once('SIGINT', shutdown);

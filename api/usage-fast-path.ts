@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UsageCharger } from '../app';
+import type { Sql } from '../db/pool';
+import type { Metrics } from '../observability/metrics';
 import { bearer, userForApiKey } from './auth';
 import { errorBody, errorResponse } from './errors';
-import type { Metrics } from './metrics';
-import { createUsageCharger, type UsageDeps } from './routes/usage';
+import { answerUsage } from './routes/usage';
 
 const MAX_BODY_BYTES = 100 * 1024;
 const ROUTE = '/v1/usage';
@@ -33,10 +35,12 @@ export function writeJson(res: ServerResponse, status: number, body: unknown): v
  * metrics as the Express route; anything unusual (a cookie session, another content type, a
  * chunked or oversized body) returns false and Express serves it exactly as before.
  */
-export function usageFastPath(
-  deps: UsageDeps & { metrics: Metrics; log: (m: string, e: unknown) => void },
-): FastPath {
-  const charge = createUsageCharger(deps);
+export function usageFastPath(deps: {
+  sql: Sql;
+  chargeUsage: UsageCharger;
+  metrics: Metrics;
+  log: (m: string, e: unknown) => void;
+}): FastPath {
   return (req, res) => {
     if (req.method !== 'POST' || req.url !== ROUTE) return false;
     const key = bearer(req.headers.authorization);
@@ -66,7 +70,7 @@ export function usageFastPath(
         return { status: 400, body: errorBody('invalid_json', 'body: is not valid JSON') };
       }
       const user = await userForApiKey(deps.sql, key);
-      return await charge(user, parsed);
+      return await answerUsage(deps.chargeUsage, user, parsed);
     } catch (error) {
       return errorResponse(error, deps.log);
     }

@@ -2,18 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { type SimulatorOptions, simulatedExecutor } from '../activities/executor';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
-import { openServices, type Services } from '../config/services';
-import { createTopUpNotifier } from '../config/top-up';
+import { openRoot, type Services } from '../composition/root';
 import { localStripe } from '../dev/local-stripe';
 import { startInfrastructure } from '../dev/stack';
 import type { StripeStandIn } from '../dev/stripe';
-import { createWorker } from '../worker/worker';
 
 export interface BenchStack {
   url: string;
@@ -44,50 +41,33 @@ export async function startBenchStack(options: {
     persistTemporal: false,
   });
   const stripe = await localStripe({ retryBaseMs: 200 });
-  const services = await openServices({ databaseUrl: infra.databaseUrl, stripe, poolSize: 30 });
-  const clientConnection = await Connection.connect({ address: infra.temporalAddress });
-  const temporal = new Client({ connection: clientConnection, namespace: 'default' });
-  const announceTopUp = createTopUpNotifier({ ...services, temporal });
-  const taskQueue = `bench-${randomUUID()}`;
-  const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });
-  const worker = await createWorker({
-    connection: workerConnection,
-    namespace: 'default',
-    taskQueue,
-    activities: createActivities({
-      ...services,
-      announceTopUp,
-      executor: simulatedExecutor(options.executor),
-    }),
-  });
-  const running = worker.run();
   const adminKey = `bench-admin-${randomUUID()}`;
-  const app = createApp({
-    ...services,
-    temporal,
-    taskQueue,
-    announceTopUp,
-    adminApiKey: adminKey,
-    purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: options.pollIntervalSeconds ?? 15 },
-    projects: { recheckSeconds: options.recheckSeconds ?? 30, tasksPerRun: 100 },
-    log: () => {},
+  const root = await openRoot({
+    databaseUrl: infra.databaseUrl,
+    poolSize: 30,
+    stripe,
+    temporal: { address: infra.temporalAddress },
+    taskQueue: `bench-${randomUUID()}`,
+    settings: {
+      purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: options.pollIntervalSeconds ?? 15 },
+      projects: { recheckSeconds: options.recheckSeconds ?? 30, tasksPerRun: 100 },
+    },
   });
+  const worker = await root.startWorker({ executor: simulatedExecutor(options.executor) });
+  const app = createApp(root.apiDeps({ adminApiKey: adminKey, log: () => {} }));
   const server = await listen(app, 0, '127.0.0.1');
   stripe.standIn!.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
   return {
     url: server.url,
-    services,
-    temporal,
+    services: root.services,
+    temporal: root.temporal,
     standIn: stripe.standIn!,
     adminKey,
     stop: async () => {
       await stripe.standIn!.stop();
       await server.close();
-      worker.shutdown();
-      await running;
-      await workerConnection.close();
-      await clientConnection.close();
-      await services.close();
+      await worker.stop();
+      await root.close();
       await infra.stop();
       await rm(dataDir, { recursive: true, force: true });
     },

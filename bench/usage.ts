@@ -19,13 +19,11 @@ import { Session } from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
 import autocannon from 'autocannon';
 import { createApp } from '../api/app';
-import type { DebitPath } from '../api/routes/usage';
 import { listen, type RunningServer } from '../api/server';
-import { openServices, type Services } from '../config/services';
-import { createTopUpNotifier } from '../config/top-up';
+import type { DebitPath } from '../app';
+import { openRoot, type Services } from '../composition/root';
 import { priceUsage } from '../domain';
 import { bareUsageServer } from './bare-server';
 import { benchDatabase, fundedUsers, machine, percentile } from './support';
@@ -212,13 +210,14 @@ async function load(
 
 async function main() {
   const db = await benchDatabase();
-  const services = await openServices({
+  // The usage route never talks to Temporal; a lazy connection connects only when first used.
+  const root = await openRoot({
     databaseUrl: db.url,
     poolSize: POOL,
     stripe: { secretKey: 'sk_test_bench_not_used', webhookSecret: 'whsec_bench_not_used' },
+    temporal: { address: '127.0.0.1:7233', lazy: true },
   });
-  // The usage route never talks to Temporal; a lazy connection connects only when first used.
-  const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:7233' }) });
+  const services = root.services;
   // A real API process has made Temporal calls, and the SDK's first call leaves Node's promise
   // hook on (its AsyncLocalStorage): run with it on too. An A/B with it off showed no difference.
   new AsyncLocalStorage().run({}, () => {});
@@ -227,12 +226,8 @@ async function main() {
   try {
     const serverFor = async (debitPath: DebitPath) => {
       const app = createApp({
-        ...services,
-        temporal,
-        announceTopUp: createTopUpNotifier({ ...services, temporal }),
-        adminApiKey: undefined,
-        debitPath,
-        log: (message, error) => console.error(message, error),
+        ...root.apiDeps({ adminApiKey: undefined, log: (message, error) => console.error(message, error) }),
+        useCases: root.useCasesWith({ debitPath }),
       });
       const server = await listen(app, 0, '127.0.0.1');
       servers.push(server);
@@ -368,8 +363,7 @@ async function main() {
     if (!conserved || !overdrawOk) process.exitCode = 1;
   } finally {
     for (const server of servers) await server.close();
-    await temporal.connection.close().catch(() => {});
-    await services.close();
+    await root.close();
     await db.stop();
     await rm(hooksDir, { recursive: true, force: true });
   }

@@ -1,15 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { createActivities } from '../activities';
 import { simulatedExecutor } from '../activities/executor';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
+import { openRoot } from '../composition/root';
 import { loadEnvOrExit } from '../config/env';
-import { openServices } from '../config/services';
-import { createTopUpNotifier } from '../config/top-up';
-import { createWorker, ensureHoldSweeper } from '../worker/worker';
+import { ensureHoldSweeper } from '../workflows/starters';
 import { localStripe } from './local-stripe';
 import { startInfrastructure } from './stack';
 
@@ -53,40 +49,22 @@ async function main(): Promise<void> {
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
     });
     if (stripe.standIn) cleanups.push(() => stripe.standIn!.stop());
-    const services = await openServices({ databaseUrl: infra.databaseUrl, smtpUrl: env.SMTP_URL, stripe });
-    cleanups.push(() => services.close());
-    const clientConnection = await Connection.connect({ address: infra.temporalAddress });
-    cleanups.push(() => clientConnection.close());
-    const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
-    const announceTopUp = createTopUpNotifier({ ...services, temporal });
-
-    const workerConnection = await NativeConnection.connect({ address: infra.temporalAddress });
-    cleanups.push(() => workerConnection.close());
-    const worker = await createWorker({
-      connection: workerConnection,
-      namespace: env.TEMPORAL_NAMESPACE,
-      activities: createActivities({
-        ...services,
-        announceTopUp,
-        executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
-      }),
+    const root = await openRoot({
+      databaseUrl: infra.databaseUrl,
+      smtpUrl: env.SMTP_URL,
+      stripe,
+      temporal: { address: infra.temporalAddress, namespace: env.TEMPORAL_NAMESPACE },
+      settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
     });
-    const running = worker.run();
-    cleanups.push(async () => {
-      // The SDK's own SIGINT/SIGTERM handler may have begun the shutdown already.
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
+    cleanups.push(() => root.close());
+    const worker = await root.startWorker({
+      executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
     });
-    await ensureHoldSweeper(temporal);
+    cleanups.push(() => worker.stop());
+    await ensureHoldSweeper(root.temporal);
 
     const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
-    const app = createApp({
-      ...services,
-      temporal,
-      adminApiKey,
-      announceTopUp,
-      projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 },
-    });
+    const app = createApp(root.apiDeps({ adminApiKey }));
     const server = await listen(app, env.PORT, env.HOST);
     cleanups.push(() => server.close());
     stripe.standIn?.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
@@ -101,7 +79,7 @@ async function main(): Promise<void> {
       `Stripe:          ${stripe.standIn ? `${stripe.standIn.url} (local stand-in; card 4242 4242 4242 4242 pays)` : 'api.stripe.com'}`,
     );
     say(
-      `Mail:            ${services.mailer.transport === 'smtp' ? 'SMTP' : `outbox (${server.url}/v1/notifications)`}`,
+      `Mail:            ${root.services.mailer.transport === 'smtp' ? 'SMTP' : `outbox (${server.url}/v1/notifications)`}`,
     );
     if (!env.ADMIN_API_KEY) say(`Operator key:    ${adminApiKey}   (set ADMIN_API_KEY to choose one)`);
     say('Ctrl-C stops everything.');

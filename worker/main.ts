@@ -1,11 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { createActivities } from '../activities';
 import { simulatedExecutor } from '../activities/executor';
+import { openRoot } from '../composition/root';
 import { loadEnvOrExit } from '../config/env';
-import { openServices } from '../config/services';
-import { createTopUpNotifier } from '../config/top-up';
-import { createWorker, ensureHoldSweeper } from './worker';
+import { ensureHoldSweeper } from '../workflows/starters';
 
 /** Production entry point: runs the Temporal worker against external Postgres and Temporal. */
 async function main(): Promise<void> {
@@ -16,27 +12,19 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
-  const stripe = { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET };
-  const services = await openServices({ databaseUrl: env.DATABASE_URL, smtpUrl: env.SMTP_URL, stripe });
-  const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
-  const announceTopUp = createTopUpNotifier({ ...services, temporal });
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const worker = await createWorker({
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    activities: createActivities({
-      ...services,
-      announceTopUp,
-      executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
-    }),
+  const root = await openRoot({
+    databaseUrl: env.DATABASE_URL,
+    smtpUrl: env.SMTP_URL,
+    stripe: { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET },
+    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
   });
-  await ensureHoldSweeper(temporal);
+  const worker = await root.startWorker({
+    executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
+  });
+  await ensureHoldSweeper(root.temporal);
   console.log(`worker polling task queue on ${env.TEMPORAL_ADDRESS}`);
-  await worker.run(); // resolves after SIGINT/SIGTERM (the SDK installs those handlers)
-  await clientConnection.close();
-  await connection.close();
-  await services.close();
+  await worker.running; // resolves after SIGINT/SIGTERM (the SDK installs those handlers)
+  await root.close();
 }
 
 void main();

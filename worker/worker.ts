@@ -1,7 +1,6 @@
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../activities';
-import { TASK_QUEUE, workflowIds } from '../workflows/messages';
+import { TASK_QUEUE } from '../workflows/messages';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -30,17 +29,4 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: workflowsPath() }),
   });
-}
-
-/** Starts the ledger's hold sweeper once per namespace; a second start is a no-op. */
-export async function ensureHoldSweeper(client: Client, intervalSeconds = 30): Promise<void> {
-  try {
-    await client.workflow.start('holdSweeperWorkflow', {
-      taskQueue: TASK_QUEUE,
-      workflowId: workflowIds.holdSweeper(),
-      args: [{ intervalSeconds }],
-    });
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-  }
 }

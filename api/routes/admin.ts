@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { TopUpNotifier } from '../../config/top-up';
-import type { Ledger } from '../../db/ledger';
-import type { Sql } from '../../db/pool';
-import { findUserById } from '../../db/users';
-import { BUCKETS, MAX_CREDITS_PER_OPERATION, NotFound } from '../../domain';
+import type { UseCases } from '../../app';
+import { BUCKETS, MAX_CREDITS_PER_OPERATION } from '../../domain';
 import { parse } from '../errors';
 import { idempotencyKey } from '../idempotency';
 
@@ -19,29 +16,14 @@ const grant = z
   .strict();
 
 /** Operator routes. Grants let operators (and tests) credit a user without Stripe. */
-export function adminRouter(deps: {
-  sql: Sql;
-  ledger: Ledger;
-  announceTopUp: TopUpNotifier;
-  requireOperator: RequestHandler;
-}): Router {
+export function adminRouter(
+  deps: Pick<UseCases, 'grantCredits'> & { requireOperator: RequestHandler },
+): Router {
   const router = Router();
   router.post('/v1/admin/grants', deps.requireOperator, async (req, res) => {
     const body = parse(grant, req.body);
-    const key = idempotencyKey(req) ?? randomUUID();
-    if (!(await findUserById(deps.sql, body.userId))) throw new NotFound(`userId: no user ${body.userId}`);
-    const result = await deps.ledger.credit({
-      idempotencyKey: `grant:${key}`,
-      userId: body.userId,
-      amount: body.credits,
-      bucket: body.bucket,
-      from: 'grants',
-      kind: 'grant',
-      description: body.reason ?? 'operator grant',
-    });
-    // Paused projects resume on a top-up; a lost signal only waits for their re-check timer.
-    await deps.announceTopUp({ userId: body.userId, reason: 'grant' }).catch(() => 0);
-    res.status(201).json({ userId: body.userId, credits: result.amount, available: result.availableAfter });
+    const result = await deps.grantCredits({ ...body, key: idempotencyKey(req) ?? randomUUID() });
+    res.status(201).json({ userId: body.userId, credits: result.credited, available: result.availableAfter });
   });
   return router;
 }

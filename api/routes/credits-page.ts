@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
+import type { UseCases } from '../../app';
 import type { Ledger } from '../../db/ledger';
 import { listMail } from '../../db/outbox';
 import { listPackages } from '../../db/packages';
@@ -18,7 +19,7 @@ import {
   signInPage,
 } from '../pages/credits';
 import { sessionToken, signIn, signOut } from '../session';
-import { baseUrl, type PurchaseDeps, startPurchase } from './purchases';
+import { baseUrl, checkoutReturnUrl, startedPurchaseView } from './purchases';
 
 const PAGE_PATH = '/usercredits';
 const RECENT = 10;
@@ -48,7 +49,7 @@ const buyForm = z.object({
  * Checkout; Checkout sends it back to `/usercredits?purchase=<id>`.
  */
 export function creditsPageRouter(
-  deps: PurchaseDeps & { ledger: Ledger; optionalUser: RequestHandler },
+  deps: { sql: Sql; ledger: Ledger; optionalUser: RequestHandler } & Pick<UseCases, 'startPurchase'>,
 ): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '10kb', parameterLimit: 10 });
@@ -107,7 +108,9 @@ export function creditsPageRouter(
     const { packageId, requestId } = body.data;
     try {
       const key = requestId ? `credits-page:${requestId}` : undefined;
-      const { purchase } = await startPurchase(deps, user, packageId, key, baseUrl(req));
+      const purchase = startedPurchaseView(
+        await deps.startPurchase({ user, packageId, key, returnUrl: checkoutReturnUrl(req) }),
+      );
       // A replayed form whose purchase is already settled has no checkout: show its outcome.
       res.redirect(303, purchase.checkoutUrl ?? returnPath(purchase.id, false));
     } catch (error) {

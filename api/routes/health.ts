@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { Sql } from '../../db/pool';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../../observability/metrics';
 
 async function check(probe: () => Promise<unknown>, timeoutMs = 2000): Promise<'ok' | string> {
   let timer: NodeJS.Timeout | undefined;

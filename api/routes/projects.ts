@@ -1,35 +1,17 @@
-import { randomUUID } from 'node:crypto';
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { uuidFromSeed } from '../../db/ids';
-import { requestHash } from '../../db/ledger';
+import { isFinished, type Project, type UseCases } from '../../app';
 import type { Sql } from '../../db/pool';
-import {
-  findProject,
-  insertProject,
-  listProjects,
-  listProjectTasks,
-  type ProjectView,
-  saveTaskList,
-} from '../../db/projects';
-import type { RateCards } from '../../db/rate-cards';
-import { Conflict, NotFound, priceProject, projectTasks, taskPrice } from '../../domain';
-import { cancelProjectSignal, type ProjectInput, workflowIds } from '../../workflows/messages';
-import { ProjectStatusKey, UserIdKey } from '../../workflows/search-attributes';
+import { findProject, listProjects, listProjectTasks, type ProjectView } from '../../db/projects';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey } from '../idempotency';
 import { projectBody } from '../schemas';
 
-export interface ProjectSettings {
-  recheckSeconds: number;
-  tasksPerRun: number;
-}
-
 const idParam = z.object({ id: z.uuid({ message: 'must be a project id (UUID)' }) });
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
-const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
+/** How often the event stream looks for progress. */
+const EVENTS_POLL_MS = 250;
 
 function view(p: ProjectView) {
   return {
@@ -50,68 +32,22 @@ function view(p: ProjectView) {
 
 type Deps = {
   sql: Sql;
-  temporal: Client;
-  rateCards: RateCards;
-  taskQueue: string;
-  projects: ProjectSettings;
   requireUser: RequestHandler;
-};
+} & Pick<UseCases, 'startProject' | 'ownProject' | 'cancelProject'>;
 
 /** MultiTask projects: each is a projectWorkflow; progress is read from Postgres. */
 export function projectsRouter(deps: Deps): Router {
   const router = Router();
 
-  const ownProject = async (userId: string, rawId: unknown) => {
+  const ownProject = (userId: string, rawId: unknown): Promise<Project> => {
     const { id } = parse(idParam, { id: rawId }, 'id');
-    const project = await findProject(deps.sql, id);
-    // Someone else's project is "not found": ids must not leak.
-    if (!project || project.userId !== userId) throw new NotFound(`project ${id} not found`);
-    return project;
+    return deps.ownProject(userId, id);
   };
 
   router.post('/v1/projects', deps.requireUser, async (req, res) => {
-    const user = currentUser(res);
     const body = parse(projectBody, req.body);
-    const key = idempotencyKey(req);
-    const card = await deps.rateCards.latest();
-    const estimate = priceProject(card, body);
-    const id = key ? uuidFromSeed(`project:${user.id}:${key}`) : randomUUID();
-    const tasks = body.tasks
-      ? projectTasks(body).map((t) => ({ ...t, estimate: taskPrice(card, t.size) }))
-      : null;
-    const { created } = await insertProject(deps.sql, {
-      id,
-      userId: user.id,
-      name: body.name,
-      prompt: body.prompt ?? null,
-      rateCardVersion: card.version,
-      requestHash: requestHash('project', body),
-    });
-    if (created && tasks) await saveTaskList(deps.sql, id, tasks);
-    const input: ProjectInput = {
-      projectId: id,
-      userId: user.id,
-      rateCardVersion: card.version,
-      tasks,
-      prompt: body.prompt ?? null,
-      recheckSeconds: deps.projects.recheckSeconds,
-      tasksPerRun: deps.projects.tasksPerRun,
-    };
-    try {
-      await deps.temporal.workflow.start('projectWorkflow', {
-        taskQueue: deps.taskQueue,
-        workflowId: workflowIds.project(id),
-        args: [input],
-        typedSearchAttributes: [
-          { key: ProjectStatusKey, value: 'running' },
-          { key: UserIdKey, value: user.id },
-        ],
-      });
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    }
-    const project = (await findProject(deps.sql, id))!;
-    res.status(created ? 201 : 200).json({ ...view(project), estimate: estimate.credits });
+    const started = await deps.startProject({ user: currentUser(res), body, key: idempotencyKey(req) });
+    res.status(started.created ? 201 : 200).json({ ...view(started.project), estimate: started.estimate });
   });
 
   router.get('/v1/projects', deps.requireUser, async (req, res) => {
@@ -125,18 +61,8 @@ export function projectsRouter(deps: Deps): Router {
   });
 
   router.post('/v1/projects/:id/cancel', deps.requireUser, async (req, res) => {
-    const project = await ownProject(currentUser(res).id, req.params.id);
-    if (TERMINAL.has(project.status))
-      throw new Conflict(`project ${project.id} is already ${project.status}`);
-    try {
-      await deps.temporal.workflow
-        .getHandle(workflowIds.project(project.id))
-        .signal(cancelProjectSignal, { reason: 'cancelled by the user' });
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError)
-        throw new Conflict(`project ${project.id} has already finished`);
-      throw error;
-    }
+    const { id } = parse(idParam, { id: req.params.id }, 'id');
+    const project = await deps.cancelProject(currentUser(res).id, id);
     res.status(202).json({ id: project.id, status: project.status, cancelRequested: true });
   });
 
@@ -161,8 +87,8 @@ export function projectsRouter(deps: Deps): Router {
         res.write(`event: progress\ndata: ${data}\n\n`);
         last = data;
       }
-      if (TERMINAL.has(current.status)) break;
-      await new Promise((r) => setTimeout(r, 250));
+      if (isFinished(current.status)) break;
+      await new Promise((r) => setTimeout(r, EVENTS_POLL_MS));
     }
     res.end();
   });

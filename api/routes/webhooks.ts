@@ -1,4 +1,4 @@
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router } from 'express';
 import type Stripe from 'stripe';
 import {
@@ -16,6 +16,7 @@ import {
   sessionExpiredSignal,
   workflowIds,
 } from '../../workflows/messages';
+import { startDuplicateCharge, startPurchaseRefunded } from '../../workflows/starters';
 
 /** Stripe's default tolerance: a signature older than 5 minutes is a replay. */
 const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -103,10 +104,7 @@ async function sessionPaid(deps: Deps, event: Event): Promise<string> {
   const purchase = await findPurchase(deps.sql, purchaseId);
   if (purchase?.paymentIntentId && purchase.paymentIntentId !== paymentIntentId) {
     // Already credited by another payment: this charge is a duplicate; refund it (once per payment).
-    await startOnce(deps, 'duplicateChargeWorkflow', workflowIds.duplicateCharge(paymentIntentId), {
-      purchaseId,
-      paymentIntentId,
-    });
+    await startDuplicateCharge(deps.temporal, deps.taskQueue, { purchaseId, paymentIntentId });
     return 'duplicate refunded';
   }
   return signalPurchase(deps, event, (h, sessionId) =>
@@ -123,17 +121,10 @@ async function chargeRefunded(deps: Deps, event: Event): Promise<string> {
   if (await findRefund(deps.sql, paymentIntentId)) return 'ignored: refund already recorded';
   const purchase = await findPurchaseByPaymentIntent(deps.sql, paymentIntentId);
   if (!purchase) return 'ignored: not a credited payment';
-  await startOnce(deps, 'purchaseRefundedWorkflow', workflowIds.purchaseRefunded(paymentIntentId), {
+  await startPurchaseRefunded(deps.temporal, deps.taskQueue, {
     purchaseId: purchase.id,
     paymentIntentId,
+    refundedThroughCents: charge.amount_refunded,
   });
   return 'credits reversed';
-}
-
-async function startOnce(deps: Deps, workflow: string, workflowId: string, input: unknown): Promise<void> {
-  try {
-    await deps.temporal.workflow.start(workflow, { taskQueue: deps.taskQueue, workflowId, args: [input] });
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-  }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DebitPath } from '../../api/routes/usage';
+import type { DebitPath } from '../../app';
 import {
   availableOf,
   charge,

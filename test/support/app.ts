@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
-import type { ProjectSettings } from '../../api/routes/projects';
-import type { PurchaseSettings } from '../../api/routes/purchases';
-import type { DebitPath } from '../../api/routes/usage';
 import { listen } from '../../api/server';
-import { openServices, type Services } from '../../config/services';
-import { createTopUpNotifier, type TopUpNotifier } from '../../config/top-up';
+import type { DebitPath, ProjectSettings, PurchaseSettings } from '../../app';
+import { openRoot, type Root, type Services } from '../../composition/root';
 import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { localStripe } from '../../dev/local-stripe';
@@ -23,7 +20,8 @@ export interface TestApp {
   /** This app's own task queue: startTestWorker(app) polls it. */
   taskQueue: string;
   standIn: StripeStandIn;
-  announceTopUp: TopUpNotifier;
+  /** The app's composition root: test workers build their activities from it. */
+  root: Root;
   close(): Promise<void>;
 }
 
@@ -39,27 +37,24 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const stripe = await localStripe({ retryBaseMs: 50 });
   const standIn = stripe.standIn!;
-  const services = await openServices({
+  const root = await openRoot({
     databaseUrl: process.env.DATABASE_URL!,
     poolSize: options.poolSize ?? 20,
     stripe,
-  });
-  const { sql, ledger } = services;
-  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const temporal = new Client({ connection, namespace: 'default' });
-  const taskQueue = `test-${randomUUID()}`;
-  const announceTopUp = createTopUpNotifier({ ...services, temporal });
-  const app = createApp({
-    ...services,
-    temporal,
-    taskQueue,
-    announceTopUp,
-    adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
-    debitPath: options.debitPath,
-    purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: 2, ...options.purchases },
-    projects: { recheckSeconds: 2, tasksPerRun: 50, ...options.projects },
+    temporal: { address: process.env.TEMPORAL_ADDRESS! },
+    taskQueue: `test-${randomUUID()}`,
+    settings: {
+      purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: 2, ...options.purchases },
+      projects: { recheckSeconds: 2, tasksPerRun: 50, ...options.projects },
+      debitPath: options.debitPath,
+    },
     log: () => {},
   });
+  const { services, temporal, taskQueue } = root;
+  const { sql, ledger } = services;
+  const app = createApp(
+    root.apiDeps({ adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY, log: () => {} }),
+  );
   const server = await listen(app, 0, '127.0.0.1');
   standIn.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
   return {
@@ -70,12 +65,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     temporal,
     taskQueue,
     standIn,
-    announceTopUp,
+    root,
     close: async () => {
       await standIn.stop();
       await server.close();
-      await connection.close();
-      await services.close();
+      await root.close();
     },
   };
 }

@@ -1,17 +1,21 @@
-import { Ledger } from '../../db/ledger';
+import { openLedger } from '../../composition/ledger';
+import type { Ledger } from '../../db/ledger';
 import { createPool, type Sql } from '../../db/pool';
 import { createUser } from '../../db/users';
 
-export function testPool(max = 20): Sql {
+function databaseUrl(): string {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: run the tests through jest (global setup)');
-  return createPool(url, { max });
+  return url;
 }
 
-/** A pool of `max` connections and a ledger on it, for one test file. */
-export async function openTestLedger(max?: number): Promise<{ sql: Sql; ledger: Ledger }> {
-  const sql = testPool(max);
-  return { sql, ledger: await Ledger.open(sql) };
+export function testPool(max = 20): Sql {
+  return createPool(databaseUrl(), { max });
+}
+
+/** A pool of `max` connections and a ledger on it, for one test file (built as the root builds them). */
+export function openTestLedger(max?: number): Promise<{ sql: Sql; ledger: Ledger }> {
+  return openLedger(databaseUrl(), { poolSize: max });
 }
 
 /** Closes what openTestLedger opened: the ledger's own connection first, then the pool. */

@@ -2,16 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type Worker,
-} from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { type SimulatorOptions, simulatedExecutor } from '../../activities/executor';
-import { createWorker, workflowsPath } from '../../worker/worker';
+import { workflowsPath } from '../../worker/worker';
 import type { TestApp } from './app';
 
 let bundlePath: Promise<string> | undefined;
@@ -57,27 +50,9 @@ export async function startTestWorker(
   executor: SimulatorOptions = { taskMs: 50, usageBp: 10_000 },
 ): Promise<TestWorker> {
   quietRuntime();
-  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  const taskQueue = app.taskQueue;
-  const worker = await createWorker({
-    connection,
-    namespace: 'default',
-    taskQueue,
-    activities: createActivities({
-      ...app.services,
-      announceTopUp: app.announceTopUp,
-      executor: simulatedExecutor(executor),
-    }),
+  const { worker, stop } = await app.root.startWorker({
+    executor: simulatedExecutor(executor),
     workflowBundle: { codePath: await workflowBundle() },
   });
-  const running = worker.run();
-  return {
-    worker,
-    taskQueue,
-    stop: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await connection.close();
-    },
-  };
+  return { worker, taskQueue: app.taskQueue, stop };
 }

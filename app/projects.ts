@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { uuidFromSeed } from '../db/ids';
+import { requestHash } from '../db/ledger';
+import type { Sql } from '../db/pool';
+import { findProject, insertProject, saveTaskList } from '../db/projects';
+import type { RateCards } from '../db/rate-cards';
+import type { User } from '../db/users';
+import {
+  Conflict,
+  NotFound,
+  type ProjectStatus,
+  priceProject,
+  projectTasks,
+  type TaskSize,
+  taskPrice,
+} from '../domain';
+import { cancelProjectSignal, workflowIds } from '../workflows/messages';
+import { startProject as startProjectWorkflow } from '../workflows/starters';
+
+export interface ProjectSettings {
+  /** A paused project re-checks its balance this often even without a top-up signal. */
+  recheckSeconds: number;
+  /** Continue-as-new after this many tasks in one run. */
+  tasksPerRun: number;
+}
+
+export interface ProjectDeps {
+  sql: Sql;
+  temporal: Client;
+  rateCards: RateCards;
+  taskQueue: string;
+  projects: ProjectSettings;
+}
+
+/** A project body as parsed at the edge (api/schemas.ts `projectBody`); hashed for idempotency. */
+export type NewProject = {
+  name: string;
+  tasks?: { title: string; size?: TaskSize | undefined }[] | undefined;
+  prompt?: string | undefined;
+};
+
+/** A project row as the API shows it, with its owner. */
+export type Project = NonNullable<Awaited<ReturnType<typeof findProject>>>;
+
+const FINISHED: ReadonlySet<ProjectStatus> = new Set(['completed', 'cancelled', 'failed']);
+
+/** Completed, cancelled or failed: nothing will change any more. */
+export function isFinished(status: ProjectStatus): boolean {
+  return FINISHED.has(status);
+}
+
+/**
+ * Starts a MultiTask project priced with today's rate card (the project keeps that version).
+ * The same idempotency key names the same project and workflow, so a retry starts nothing new
+ * (`created: false`); the same key with another body is an IdempotencyConflict.
+ */
+export async function startProject(
+  deps: ProjectDeps,
+  request: { user: Pick<User, 'id'>; body: NewProject; key: string | undefined },
+): Promise<{ created: boolean; project: Project; estimate: number }> {
+  const { user, body } = request;
+  const card = await deps.rateCards.latest();
+  const estimate = priceProject(card, body);
+  const id = request.key ? uuidFromSeed(`project:${user.id}:${request.key}`) : randomUUID();
+  const tasks = body.tasks
+    ? projectTasks(body).map((t) => ({ ...t, estimate: taskPrice(card, t.size) }))
+    : null;
+  const { created } = await insertProject(deps.sql, {
+    id,
+    userId: user.id,
+    name: body.name,
+    prompt: body.prompt ?? null,
+    rateCardVersion: card.version,
+    requestHash: requestHash('project', body),
+  });
+  if (created && tasks) await saveTaskList(deps.sql, id, tasks);
+  await startProjectWorkflow(deps.temporal, deps.taskQueue, {
+    projectId: id,
+    userId: user.id,
+    rateCardVersion: card.version,
+    tasks,
+    prompt: body.prompt ?? null,
+    recheckSeconds: deps.projects.recheckSeconds,
+    tasksPerRun: deps.projects.tasksPerRun,
+  });
+  const project = (await findProject(deps.sql, id))!;
+  return { created, project, estimate: estimate.credits };
+}
+
+/** The user's own project; someone else's is "not found": ids must not leak. */
+export async function ownProject(deps: { sql: Sql }, userId: string, id: string): Promise<Project> {
+  const project = await findProject(deps.sql, id);
+  if (!project || project.userId !== userId) throw new NotFound(`project ${id} not found`);
+  return project;
+}
+
+/** Asks the user's project to stop; its open reservation is voided by the workflow. */
+export async function cancelProject(
+  deps: { sql: Sql; temporal: Client },
+  userId: string,
+  id: string,
+): Promise<Project> {
+  const project = await ownProject(deps, userId, id);
+  if (isFinished(project.status)) throw new Conflict(`project ${project.id} is already ${project.status}`);
+  try {
+    await deps.temporal.workflow
+      .getHandle(workflowIds.project(project.id))
+      .signal(cancelProjectSignal, { reason: 'cancelled by the user' });
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError)
+      throw new Conflict(`project ${project.id} has already finished`);
+    throw error;
+  }
+  return project;
+}

@@ -1,0 +1,143 @@
+/**
+ * The composition root: the one place that builds the system's services (pool, ledger, metrics,
+ * rate cards, mailer, Stripe client, Temporal client), the use cases on them (app/), the
+ * activities and the worker. The API (api/main.ts), the worker (worker/main.ts), `npm start`
+ * (dev/start.ts), the benches and the test helpers all open it instead of wiring by hand, so
+ * they run the same graph and differ only in configuration.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type Stripe from 'stripe';
+import { type Activities, createActivities } from '../activities';
+import type { TaskExecutor } from '../activities/executor';
+import type { AppDeps } from '../api/app';
+import { createUseCases, DEFAULT_SETTINGS, type UseCaseSettings, type UseCases } from '../app';
+import { createStripeClient, type StripeEndpoint } from '../config/stripe';
+import type { Ledger } from '../db/ledger';
+import type { Sql } from '../db/pool';
+import { RateCards } from '../db/rate-cards';
+import { createMailer, type Mailer } from '../mail/mailer';
+import { Metrics } from '../observability/metrics';
+import { createWorker } from '../worker/worker';
+import { TASK_QUEUE } from '../workflows/messages';
+import { openLedger } from './ledger';
+
+export { openLedger } from './ledger';
+
+/** The infrastructure clients every process shares. */
+export interface Services {
+  sql: Sql;
+  ledger: Ledger;
+  metrics: Metrics;
+  rateCards: RateCards;
+  mailer: Mailer;
+  stripe: Stripe;
+  stripeWebhookSecret: string;
+}
+
+export interface RootOptions {
+  databaseUrl: string;
+  poolSize?: number | undefined;
+  smtpUrl?: string | undefined;
+  stripe: { secretKey: string; webhookSecret: string; endpoint?: StripeEndpoint | undefined };
+  /** `lazy`: connect on first use (bench:usage runs the API without any Temporal server). */
+  temporal: { address: string; namespace?: string | undefined; lazy?: boolean | undefined };
+  /** Where workflows are started and polled; tests give each app its own queue. */
+  taskQueue?: string | undefined;
+  settings?: Partial<UseCaseSettings> | undefined;
+  /** Where best-effort failures (a lost top-up signal or notice) are reported. */
+  log?: ((message: string, error: unknown) => void) | undefined;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped (after `stop()`, or SIGINT/SIGTERM in a main). */
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Root {
+  services: Services;
+  temporal: Client;
+  namespace: string;
+  taskQueue: string;
+  useCases: UseCases;
+  /** The same use cases with other settings, on the same services (bench:usage's baseline path). */
+  useCasesWith(settings: Partial<UseCaseSettings>): UseCases;
+  /** What createApp (api/app.ts) takes: these services and use cases, plus the API's own settings. */
+  apiDeps(options: Pick<AppDeps, 'adminApiKey' | 'log'>): AppDeps;
+  /** Every activity, on this root's services and use cases, with the given task executor. */
+  activities(executor: TaskExecutor): Activities;
+  /** A Temporal worker on this root's task queue; a pre-built bundle saves webpack (tests). */
+  startWorker(options: {
+    executor: TaskExecutor;
+    workflowBundle?: { codePath: string };
+  }): Promise<RunningWorker>;
+  /** Closes the Temporal client, then the ledger's own connection, then the pool. */
+  close(): Promise<void>;
+}
+
+export async function openRoot(options: RootOptions): Promise<Root> {
+  const metrics = new Metrics();
+  const { sql, ledger } = await openLedger(options.databaseUrl, {
+    poolSize: options.poolSize,
+    observer: metrics.ledgerObserver,
+  });
+  const services: Services = {
+    sql,
+    ledger,
+    metrics,
+    rateCards: new RateCards(sql),
+    mailer: createMailer(sql, options.smtpUrl),
+    stripe: createStripeClient(options.stripe.secretKey, options.stripe.endpoint),
+    stripeWebhookSecret: options.stripe.webhookSecret,
+  };
+  const namespace = options.temporal.namespace ?? 'default';
+  const connection = options.temporal.lazy
+    ? Connection.lazy({ address: options.temporal.address })
+    : await Connection.connect({ address: options.temporal.address });
+  const temporal = new Client({ connection, namespace });
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  const baseSettings: UseCaseSettings = { ...DEFAULT_SETTINGS, ...options.settings };
+  const useCasesWith = (settings: Partial<UseCaseSettings>) =>
+    createUseCases({ ...services, temporal, taskQueue, log: options.log }, { ...baseSettings, ...settings });
+  const useCases = useCasesWith({});
+  const activities = (executor: TaskExecutor) =>
+    createActivities({ ...services, balanceEvents: useCases.balanceEvents, executor });
+
+  return {
+    services,
+    temporal,
+    namespace,
+    taskQueue,
+    useCases,
+    useCasesWith,
+    apiDeps: (api) => ({ ...services, temporal, taskQueue, useCases, ...api }),
+    activities,
+    async startWorker({ executor, workflowBundle }) {
+      const workerConnection = await NativeConnection.connect({ address: options.temporal.address });
+      const worker = await createWorker({
+        connection: workerConnection,
+        namespace,
+        taskQueue,
+        activities: activities(executor),
+        ...(workflowBundle ? { workflowBundle } : {}),
+      });
+      const running = worker.run().finally(() => workerConnection.close());
+      return {
+        worker,
+        running,
+        stop: async () => {
+          // A main's SIGINT/SIGTERM handler (the SDK's own) may have begun the shutdown already.
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+        },
+      };
+    },
+    async close() {
+      await connection.close();
+      await ledger.close();
+      await sql.end();
+    },
+  };
+}

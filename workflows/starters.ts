@@ -1,0 +1,103 @@
+/**
+ * Typed workflow starts: each starter passes the workflow function itself, so the compiler
+ * checks the input against the workflow's parameter (a string name checks nothing). Every
+ * workflow id is business-derived (messages.ts `workflowIds`), so a start is idempotent: when a
+ * run with that id exists already, its handle is returned and nothing new starts.
+ *
+ * Node-side only (api/, app/, worker/, tests): the worker's workflow bundle never imports it.
+ */
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
+import {
+  duplicateChargeWorkflow,
+  holdSweeperWorkflow,
+  projectWorkflow,
+  purchaseRefundedWorkflow,
+  purchaseWorkflow,
+} from './index';
+import { TASK_QUEUE, workflowIds } from './messages';
+import { ProjectStatusKey, UserIdKey } from './search-attributes';
+
+/** The one argument a workflow takes (each workflow takes one input object). */
+type InputOf<W extends Workflow> = Parameters<W>[0];
+
+async function startOnce<W extends Workflow>(
+  client: Client,
+  workflow: W,
+  options: WorkflowStartOptions<W>,
+): Promise<WorkflowHandle<W>> {
+  try {
+    return await client.workflow.start(workflow, options);
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    return client.workflow.getHandle<W>(options.workflowId);
+  }
+}
+
+/** A MultiTask project; operators find it in the Web UI by its status and user. */
+export function startProject(client: Client, taskQueue: string, input: InputOf<typeof projectWorkflow>) {
+  return startOnce(client, projectWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.project(input.projectId),
+    typedSearchAttributes: [
+      { key: ProjectStatusKey, value: 'running' },
+      { key: UserIdKey, value: input.userId },
+    ],
+  });
+}
+
+/** One purchase's saga: checkout, payment, credit, receipt. */
+export function startPurchase(client: Client, taskQueue: string, input: InputOf<typeof purchaseWorkflow>) {
+  return startOnce(client, purchaseWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.purchase(input.purchaseId),
+  });
+}
+
+/** Refunds a second successful charge for a credited purchase, once per payment. */
+export function startDuplicateCharge(
+  client: Client,
+  taskQueue: string,
+  input: InputOf<typeof duplicateChargeWorkflow>,
+) {
+  return startOnce(client, duplicateChargeWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.duplicateCharge(input.paymentIntentId),
+  });
+}
+
+/**
+ * The credited payment was refunded in Stripe: take the credits back, once per refunded total
+ * (a later partial refund of the same payment names a larger total, hence a new run).
+ */
+export function startPurchaseRefunded(
+  client: Client,
+  taskQueue: string,
+  input: InputOf<typeof purchaseRefundedWorkflow> & { refundedThroughCents: number },
+) {
+  return startOnce(client, purchaseRefundedWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.purchaseRefunded(input.paymentIntentId, input.refundedThroughCents),
+  });
+}
+
+/** The ledger's hold sweeper, once per namespace; a second start is a no-op. */
+export async function ensureHoldSweeper(
+  client: Client,
+  options: { taskQueue?: string; intervalSeconds?: number } = {},
+): Promise<void> {
+  await startOnce(client, holdSweeperWorkflow, {
+    args: [{ intervalSeconds: options.intervalSeconds ?? 30 }],
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    workflowId: workflowIds.holdSweeper(),
+  });
+}
