@@ -5,16 +5,18 @@ import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import {
   attachCheckoutSession,
+  claimRefundStep,
   findPurchase,
   findRefund,
   insertPurchase,
   markPurchaseClosed,
   markPurchaseCompleted,
-  markPurchaseRefunded,
   recordRefund,
+  settleRefundStep,
 } from '../db/purchases';
 import { findUserById } from '../db/users';
 import { formatCredits, formatMoney, InsufficientCredits, NotFound } from '../domain';
+import type { PurchaseStatus } from '../domain/purchases';
 import type { Mailer } from '../mail/mailer';
 import type { PurchaseInput } from '../workflows/messages';
 import { checkoutSessionSchema, idOf, paymentIntentSchema, refundSchema } from './stripe-objects';
@@ -170,44 +172,86 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     },
 
     /**
-     * The credited payment was refunded (in the Stripe Dashboard, or by an operator): take the
-     * credits back, as many as the user still has (spent credits cannot be un-spent; the
-     * shortfall is recorded as credits_reversed < credits).
+     * The credited payment was refunded in Stripe, `refundedThroughCents` in all so far (Stripe's
+     * cumulative charge.amount_refunded): record the new refund step, move the purchase to
+     * partially_refunded or refunded, and take back the step's share of the credits (DESIGN.md
+     * §12) as far as the user still has them: spent credits cannot be un-spent, so the shortfall
+     * stays recorded (credits due − credits reversed). A step is keyed by the payment and its
+     * total, so a redelivered webhook or a retried activity never takes credits twice.
+     */
+    async takeBackRefundedCredits(input: {
+      purchaseId: string;
+      paymentIntentId: string;
+      refundedThroughCents: number;
+    }): Promise<RefundTakeBack> {
+      const step = await claimRefundStep(deps.sql, input);
+      if (!step) return { claimed: false, status: null, creditsDue: 0, creditsReversed: 0 };
+      const reversed = await takeBackUpTo(deps.ledger, {
+        idempotencyKey: `purchase-refund:${step.paymentIntentId}:${step.refundedThroughCents}`,
+        userId: step.userId,
+        credits: step.creditsDue,
+        description: `refund of purchase ${step.purchaseId}`,
+      });
+      await settleRefundStep(deps.sql, step.id, reversed);
+      return { claimed: true, status: step.status, creditsDue: step.creditsDue, creditsReversed: reversed };
+    },
+
+    /**
+     * Kept for purchaseRefundedWorkflow runs started before partial refunds were handled: their
+     * refund was taken as the whole payment. Same steps as takeBackRefundedCredits.
      */
     async reversePurchaseCredits(input: { purchaseId: string; paymentIntentId: string }): Promise<void> {
       const purchase = await findPurchase(deps.sql, input.purchaseId);
       if (!purchase) throw new NotFound(`purchase ${input.purchaseId} not found`);
-      if (await findRefund(deps.sql, input.paymentIntentId)) return;
-      const key = `purchase-refund:${input.paymentIntentId}`;
-      const take = async (amount: number) =>
-        deps.ledger.debit({
-          idempotencyKey: key,
-          fingerprint: key, // the amount may be smaller on a retry; the key alone names the reversal
-          userId: purchase.userId,
-          amount,
-          to: 'refunds',
-          kind: 'purchase_refund',
-          description: `refund of purchase ${purchase.id}`,
-        });
-      let reversed = 0;
-      try {
-        reversed = (await take(purchase.credits)).amount;
-      } catch (error) {
-        if (!(error instanceof InsufficientCredits)) throw error;
-        if (error.available > 0) reversed = (await take(error.available)).amount;
-      }
-      await markPurchaseRefunded(deps.sql, purchase.id);
-      await recordRefund(deps.sql, {
-        id: randomUUID(),
-        purchaseId: purchase.id,
-        paymentIntentId: input.paymentIntentId,
-        stripeRefundId: null,
-        amountCents: purchase.priceCents,
-        reason: 'purchase_refunded',
-        creditsReversed: reversed,
+      const step = await claimRefundStep(deps.sql, { ...input, refundedThroughCents: purchase.priceCents });
+      if (!step) return;
+      const reversed = await takeBackUpTo(deps.ledger, {
+        idempotencyKey: `purchase-refund:${step.paymentIntentId}:${step.refundedThroughCents}`,
+        userId: step.userId,
+        credits: step.creditsDue,
+        description: `refund of purchase ${step.purchaseId}`,
       });
+      await settleRefundStep(deps.sql, step.id, reversed);
     },
   };
 }
 
 export type PurchaseActivities = ReturnType<typeof createPurchaseActivities>;
+
+/** What one refund of a credited payment took back; `claimed: false` when it was already counted. */
+export interface RefundTakeBack {
+  claimed: boolean;
+  status: PurchaseStatus | null;
+  creditsDue: number;
+  creditsReversed: number;
+}
+
+/**
+ * Debits up to `credits` from the user, as many as they still have; returns how many. The key
+ * alone names the take-back (fingerprint = key): a retry after the balance changed may ask for
+ * less and still gets the first answer, so it never takes twice.
+ */
+async function takeBackUpTo(
+  ledger: Ledger,
+  input: { idempotencyKey: string; userId: string; credits: number; description: string },
+): Promise<number> {
+  if (input.credits <= 0) return 0;
+  const take = async (amount: number) =>
+    (
+      await ledger.debit({
+        idempotencyKey: input.idempotencyKey,
+        fingerprint: input.idempotencyKey,
+        userId: input.userId,
+        amount,
+        to: 'refunds',
+        kind: 'purchase_refund',
+        description: input.description,
+      })
+    ).amount;
+  try {
+    return await take(input.credits);
+  } catch (error) {
+    if (!(error instanceof InsufficientCredits)) throw error;
+    return error.available > 0 ? take(error.available) : 0;
+  }
+}

@@ -1,7 +1,8 @@
+import { creditsForRefundedCents, type PurchaseStatus } from '../domain/purchases';
+import { uuidFromSeed } from './ids';
 import type { Sql } from './pool';
 
-export const PURCHASE_STATUSES = ['pending', 'completed', 'failed', 'expired', 'refunded'] as const;
-export type PurchaseStatus = (typeof PURCHASE_STATUSES)[number];
+export { PURCHASE_STATUSES, type PurchaseStatus } from '../domain/purchases';
 
 export interface Purchase {
   id: string;
@@ -115,10 +116,6 @@ export async function markPurchaseClosed(
     WHERE id = ${id} AND status = 'pending'`;
 }
 
-export async function markPurchaseRefunded(sql: Sql, id: string): Promise<void> {
-  await sql`UPDATE purchases SET status = 'refunded' WHERE id = ${id} AND status = 'completed'`;
-}
-
 /** Stores a Stripe event once; false when it was stored before (a redelivery). */
 export async function storeStripeEvent(
   sql: Sql,
@@ -134,28 +131,44 @@ export interface PurchaseRefund {
   purchaseId: string;
   paymentIntentId: string;
   stripeRefundId: string | null;
+  /** What this refund gave back, in minor units. */
   amountCents: number;
+  /** The payment's refunded total after this refund (Stripe's cumulative charge.amount_refunded). */
+  refundedThroughCents: number;
   reason: 'duplicate_charge' | 'purchase_refunded';
+  /** The credits this refund calls back (its share of the purchase's credits; 0 for a duplicate). */
+  creditsDue: number;
+  /** The credits taken back: at most what the user still had. */
   creditsReversed: number;
+  /** Credits due that were already spent and could not be taken back. */
+  creditsShortfall: number;
   createdAt: string;
 }
 
+/** A duplicate charge refunded in full (one row per payment: a retry finds it). */
 export async function recordRefund(
   sql: Sql,
-  r: Omit<PurchaseRefund, 'createdAt'> & { id: string },
+  r: Omit<PurchaseRefund, 'createdAt' | 'refundedThroughCents' | 'creditsDue' | 'creditsShortfall'> & {
+    id: string;
+  },
 ): Promise<void> {
   await sql`
-    INSERT INTO purchase_refunds (id, purchase_id, payment_intent_id, stripe_refund_id, amount_cents, reason, credits_reversed)
-    VALUES (${r.id}, ${r.purchaseId}, ${r.paymentIntentId}, ${r.stripeRefundId}, ${r.amountCents}, ${r.reason}, ${r.creditsReversed})
-    ON CONFLICT (payment_intent_id) DO NOTHING`;
+    INSERT INTO purchase_refunds (id, purchase_id, payment_intent_id, stripe_refund_id, amount_cents,
+                                  refunded_through_cents, reason, credits_due, credits_reversed)
+    VALUES (${r.id}, ${r.purchaseId}, ${r.paymentIntentId}, ${r.stripeRefundId}, ${r.amountCents},
+            ${r.amountCents}, ${r.reason}, ${r.creditsReversed}, ${r.creditsReversed})
+    ON CONFLICT (payment_intent_id, refunded_through_cents) DO NOTHING`;
 }
 
 interface RefundRow {
+  id: string;
   purchase_id: string;
   payment_intent_id: string;
   stripe_refund_id: string | null;
   amount_cents: number;
+  refunded_through_cents: number;
   reason: 'duplicate_charge' | 'purchase_refunded';
+  credits_due: number;
   credits_reversed: number;
   created_at: Date;
 }
@@ -166,21 +179,112 @@ function toRefund(row: RefundRow): PurchaseRefund {
     paymentIntentId: row.payment_intent_id,
     stripeRefundId: row.stripe_refund_id,
     amountCents: row.amount_cents,
+    refundedThroughCents: row.refunded_through_cents,
     reason: row.reason,
+    creditsDue: row.credits_due,
     creditsReversed: row.credits_reversed,
+    creditsShortfall: row.credits_due - row.credits_reversed,
     createdAt: row.created_at.toISOString(),
   };
 }
 
+/** The first refund recorded for a payment, if any. */
 export async function findRefund(sql: Sql, paymentIntentId: string): Promise<PurchaseRefund | null> {
-  const [row] = await sql<
-    RefundRow[]
-  >`SELECT * FROM purchase_refunds WHERE payment_intent_id = ${paymentIntentId}`;
+  const [row] = await sql<RefundRow[]>`
+    SELECT * FROM purchase_refunds WHERE payment_intent_id = ${paymentIntentId}
+    ORDER BY refunded_through_cents LIMIT 1`;
   return row ? toRefund(row) : null;
 }
 
 export async function listRefunds(sql: Sql, purchaseId: string): Promise<PurchaseRefund[]> {
   const rows = await sql<RefundRow[]>`
-    SELECT * FROM purchase_refunds WHERE purchase_id = ${purchaseId} ORDER BY created_at`;
+    SELECT * FROM purchase_refunds WHERE purchase_id = ${purchaseId}
+    ORDER BY created_at, refunded_through_cents`;
   return rows.map(toRefund);
+}
+
+/** How much of a credited payment's refunds this system has already accounted for (minor units). */
+export async function refundedThroughCents(sql: Sql, paymentIntentId: string): Promise<number> {
+  const [row] = await sql<{ through: number }[]>`
+    SELECT coalesce(max(refunded_through_cents), 0)::bigint AS through FROM purchase_refunds
+    WHERE payment_intent_id = ${paymentIntentId} AND reason = 'purchase_refunded'`;
+  return row?.through ?? 0;
+}
+
+/** One refund of a credited payment, as claimed: what it gave back and what it calls back. */
+export interface RefundStep {
+  id: string;
+  purchaseId: string;
+  userId: string;
+  paymentIntentId: string;
+  amountCents: number;
+  refundedThroughCents: number;
+  creditsDue: number;
+  creditsReversed: number;
+  status: PurchaseStatus;
+}
+
+/**
+ * Records that the credited payment of `purchaseId` is now refunded up to `refundedThroughCents`
+ * (Stripe's cumulative amount_refunded) and moves the purchase to partially_refunded or refunded.
+ * The step is the increment over what was recorded before: its credits due are the purchase's
+ * credits in proportion (domain/purchases.ts). Serialised per purchase by a row lock, so two
+ * refunds arriving together each claim their own increment; a total at or below what is already
+ * recorded (a redelivery, an out-of-order event) claims nothing and returns null, unless it is
+ * exactly an earlier step, which is returned as it was (a retried activity finishes its step).
+ */
+export async function claimRefundStep(
+  sql: Sql,
+  input: { purchaseId: string; paymentIntentId: string; refundedThroughCents: number },
+): Promise<RefundStep | null> {
+  return sql.begin(async (tx) => {
+    const [purchase] = await tx<{ user_id: string; credits: number; price_cents: number }[]>`
+      SELECT user_id, credits, price_cents FROM purchases
+      WHERE id = ${input.purchaseId} AND payment_intent_id = ${input.paymentIntentId}
+      FOR UPDATE`;
+    if (!purchase) return null;
+    const through = Math.min(input.refundedThroughCents, purchase.price_cents);
+    const [existing] = await tx<(RefundRow & { status: PurchaseStatus })[]>`
+      SELECT r.*, p.status FROM purchase_refunds r JOIN purchases p ON p.id = r.purchase_id
+      WHERE r.payment_intent_id = ${input.paymentIntentId} AND r.refunded_through_cents = ${through}
+        AND r.reason = 'purchase_refunded'`;
+    if (existing) return toStep(existing, purchase.user_id);
+    const [recorded] = await tx<{ through: number }[]>`
+      SELECT coalesce(max(refunded_through_cents), 0)::bigint AS through FROM purchase_refunds
+      WHERE payment_intent_id = ${input.paymentIntentId} AND reason = 'purchase_refunded'`;
+    const before = recorded?.through ?? 0;
+    if (through <= before) return null;
+    const due = (cents: number) => creditsForRefundedCents(purchase.credits, purchase.price_cents, cents);
+    const status: PurchaseStatus = through >= purchase.price_cents ? 'refunded' : 'partially_refunded';
+    const [row] = await tx<RefundRow[]>`
+      INSERT INTO purchase_refunds (id, purchase_id, payment_intent_id, amount_cents, refunded_through_cents,
+                                    reason, credits_due, credits_reversed)
+      VALUES (${uuidFromSeed(`purchase-refund:${input.paymentIntentId}:${through}`)}, ${input.purchaseId},
+              ${input.paymentIntentId}, ${through - before}, ${through}, 'purchase_refunded',
+              ${due(through) - due(before)}, 0)
+      RETURNING *`;
+    await tx`
+      UPDATE purchases SET status = ${status}
+      WHERE id = ${input.purchaseId} AND status IN ('completed', 'partially_refunded') AND status <> ${status}`;
+    return toStep({ ...row!, status }, purchase.user_id);
+  });
+}
+
+function toStep(row: RefundRow & { status: PurchaseStatus }, userId: string): RefundStep {
+  return {
+    id: row.id,
+    purchaseId: row.purchase_id,
+    userId,
+    paymentIntentId: row.payment_intent_id,
+    amountCents: row.amount_cents,
+    refundedThroughCents: row.refunded_through_cents,
+    creditsDue: row.credits_due,
+    creditsReversed: row.credits_reversed,
+    status: row.status,
+  };
+}
+
+/** The credits a claimed step actually took back (what the user still had, at most its due). */
+export async function settleRefundStep(sql: Sql, id: string, creditsReversed: number): Promise<void> {
+  await sql`UPDATE purchase_refunds SET credits_reversed = ${creditsReversed} WHERE id = ${id}`;
 }

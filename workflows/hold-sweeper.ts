@@ -1,10 +1,8 @@
 import { continueAsNew, proxyActivities, sleep } from '@temporalio/workflow';
-import type { LedgerActivities } from '../activities/ledger';
+import type { SweeperActivities } from '../activities';
+import { sweeperActivity } from './activity-options';
 
-const { sweepExpiredHolds } = proxyActivities<LedgerActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const { sweepExpiredHolds } = proxyActivities<SweeperActivities>(sweeperActivity);
 
 export interface HoldSweeperInput {
   intervalSeconds: number;

@@ -3,6 +3,7 @@
  * tests import them from here. Each message takes one input object.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PurchaseStatus } from '../domain/purchases';
 
 export const TASK_QUEUE = 'credits-billing';
 
@@ -11,7 +12,9 @@ export const workflowIds = {
   holdSweeper: () => 'ledger-hold-sweeper',
   purchase: (purchaseId: string) => `purchase-${purchaseId}`,
   duplicateCharge: (paymentIntentId: string) => `duplicate-charge-${paymentIntentId}`,
-  purchaseRefunded: (paymentIntentId: string) => `purchase-refunded-${paymentIntentId}`,
+  /** One run per refunded amount: each `charge.refunded` of a payment names a new cumulative total. */
+  purchaseRefunded: (paymentIntentId: string, refundedThroughCents: number) =>
+    `purchase-refunded-${paymentIntentId}-${refundedThroughCents}`,
   project: (projectId: string) => `project-${projectId}`,
 };
 
@@ -34,7 +37,7 @@ export interface PurchaseInput {
   pollIntervalSeconds: number;
 }
 
-export type PurchaseStatus = 'pending' | 'completed' | 'failed' | 'expired';
+export type { PurchaseOutcomeStatus, PurchaseStatus } from '../domain/purchases';
 
 export interface PaymentSucceeded {
   sessionId: string;
@@ -47,6 +50,23 @@ export interface PurchaseProgress {
   checkoutUrl: string | null;
   paymentIntentId: string | null;
   duplicatesRefunded: string[];
+}
+
+/** A successful charge for a purchase that was already credited: it is refunded. */
+export interface DuplicateChargeInput {
+  purchaseId: string;
+  paymentIntentId: string;
+}
+
+/** The credited payment was refunded in Stripe (in part or in full). */
+export interface PurchaseRefundedInput {
+  purchaseId: string;
+  paymentIntentId: string;
+  /**
+   * The charge's `amount_refunded` when this refund happened (cumulative, minor units). Runs
+   * started before partial refunds were handled have none: they take back the whole purchase.
+   */
+  refundedThroughCents?: number;
 }
 
 export const paymentSucceededSignal = defineSignal<[PaymentSucceeded]>('paymentSucceeded');

@@ -12,8 +12,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ProjectActivities, Reservation } from '../activities/projects';
-import { NON_RETRYABLE_ERRORS } from '../domain';
+import type { ExecutorActivities, PlannerActivities, ProjectLedgerActivities } from '../activities';
+import type { Reservation } from '../activities/projects';
+import { executorActivity, localLedgerActivity, plannerActivity } from './activity-options';
 import {
   cancelProjectSignal,
   type PausedReason,
@@ -26,43 +27,12 @@ import {
 } from './messages';
 import { CreditsSpentKey, ProjectStatusKey } from './search-attributes';
 
-/**
- * Ledger and progress steps: short, idempotent database calls, retried until they succeed.
- * Local activities: they run in the worker without a round trip through the Temporal server for
- * scheduling, which is most of a task's overhead; their results are still recorded in history.
- */
-const ledger = proxyLocalActivities<ProjectActivities>({
-  startToCloseTimeout: '15 seconds',
-  retry: {
-    initialInterval: '200 milliseconds',
-    maximumInterval: '10 seconds',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
-  },
-});
-
-/** The planner may be a slow AI call: a normal activity with its own timeout. */
-const planner = proxyActivities<ProjectActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
-  },
-});
-
-/** The executor: heartbeats so a dead worker is noticed in seconds; a few retries, then the task fails. */
-const executor = proxyActivities<ProjectActivities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '5 seconds',
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '30 seconds',
-    maximumAttempts: 3,
-    nonRetryableErrorTypes: ['TaskFailed'],
-  },
-});
+/** Money and progress steps, local (see localLedgerActivity): a task's hot path. */
+const ledger = proxyLocalActivities<ProjectLedgerActivities>(localLedgerActivity);
+/** The planner may be a slow AI call. */
+const planner = proxyActivities<PlannerActivities>(plannerActivity);
+/** The executor runs one task, heartbeating; cancelling the project cancels it. */
+const executor = proxyActivities<ExecutorActivities>(executorActivity);
 
 /**
  * A MultiTask project (DESIGN.md §5): plan (charged) when only a prompt is given, then for each

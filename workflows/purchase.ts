@@ -1,39 +1,42 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { PurchaseActivities } from '../activities/purchases';
-import { NON_RETRYABLE_ERRORS } from '../domain';
+import { condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import type {
+  CheckoutActivities,
+  PurchaseLedgerActivities,
+  ReceiptActivities,
+  RefundLedgerActivities,
+  RefundStripeActivities,
+} from '../activities';
+import { ledgerActivity, mailActivity, stripeActivity } from './activity-options';
 import {
   checkoutUpdate,
+  type DuplicateChargeInput,
   type PaymentSucceeded,
   type PurchaseInput,
+  type PurchaseOutcomeStatus,
   type PurchaseProgress,
+  type PurchaseRefundedInput,
   paymentFailedSignal,
   paymentSucceededSignal,
   purchaseProgressQuery,
   sessionExpiredSignal,
 } from './messages';
 
-/** Stripe calls: retried with backoff for a long time (Stripe outages heal); bad requests are not retried. */
-const stripe = proxyActivities<PurchaseActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS, 'StripeInvalidRequestError'],
-  },
-});
+// One proxy per concern, typed to exactly what these workflows call, each with its preset.
+const records = proxyActivities<PurchaseLedgerActivities>(ledgerActivity);
+const checkout = proxyActivities<CheckoutActivities>(stripeActivity);
+const receipts = proxyActivities<ReceiptActivities>(mailActivity);
+const stripeRefunds = proxyActivities<RefundStripeActivities>(stripeActivity);
+const refundLedger = proxyActivities<RefundLedgerActivities>(ledgerActivity);
 
-/** Database and ledger steps: short, idempotent, retried until they succeed. */
-const ledger = proxyActivities<PurchaseActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: {
-    initialInterval: '200 milliseconds',
-    maximumInterval: '10 seconds',
-    nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
-  },
-});
+/**
+ * Patch: a refund made in Stripe takes back credits in proportion to the newly refunded amount
+ * (takeBackRefundedCredits) instead of the whole purchase (reversePurchaseCredits). Histories
+ * recorded before it replay on the old branch.
+ */
+export const PROPORTIONAL_REFUNDS_PATCH = 'proportional-refunds';
 
 export interface PurchaseOutcome {
-  status: 'completed' | 'failed' | 'expired';
+  status: PurchaseOutcomeStatus;
   paymentIntentId: string | null;
   duplicatesRefunded: string[];
 }
@@ -70,15 +73,15 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseOu
   });
   setHandler(purchaseProgressQuery, () => progress);
 
-  await ledger.createPurchaseRecord(input);
-  const session = await stripe.createCheckoutSession(input);
+  await records.createPurchaseRecord(input);
+  const session = await checkout.createCheckoutSession(input);
   sessionId = session.sessionId;
   progress.checkoutUrl = session.checkoutUrl;
 
   const settled = () => payments.length > 0 || failure !== null || expired;
   while (!settled()) {
     if (await condition(settled, `${input.pollIntervalSeconds} seconds`)) break;
-    const seen = await stripe.pollCheckoutSession({ sessionId });
+    const seen = await checkout.pollCheckoutSession({ sessionId });
     if (seen.paymentIntentId)
       payments.push({ sessionId, paymentIntentId: seen.paymentIntentId, source: 'poll' });
     else if (seen.status === 'expired') expired = true;
@@ -87,7 +90,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseOu
   if (payments.length === 0) {
     const status = failure !== null ? 'failed' : 'expired';
     progress.status = status;
-    await ledger.closePurchase({
+    await records.closePurchase({
       purchaseId: input.purchaseId,
       status,
       reason: failure ?? 'checkout session expired',
@@ -96,7 +99,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseOu
   }
 
   const paid = payments[0]!;
-  await ledger.creditPurchase({
+  await records.creditPurchase({
     purchaseId: input.purchaseId,
     userId: input.userId,
     credits: input.credits,
@@ -105,13 +108,13 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseOu
   });
   progress.status = 'completed';
   progress.paymentIntentId = paid.paymentIntentId;
-  await ledger.announceTopUp({ userId: input.userId, reason: 'purchase' });
-  await ledger.sendReceipt({ purchaseId: input.purchaseId });
+  await records.announceTopUp({ userId: input.userId, reason: 'purchase' });
+  await receipts.sendReceipt({ purchaseId: input.purchaseId });
 
   // Charges that arrived while this ran; later ones are refunded by duplicateChargeWorkflow.
   for (let i = 1; i < payments.length; i++) {
     const duplicate = payments[i]!.paymentIntentId;
-    await stripe.refundDuplicateCharge({ purchaseId: input.purchaseId, paymentIntentId: duplicate });
+    await stripeRefunds.refundDuplicateCharge({ purchaseId: input.purchaseId, paymentIntentId: duplicate });
     progress.duplicatesRefunded.push(duplicate);
   }
   return {
@@ -122,17 +125,27 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseOu
 }
 
 /** A successful charge for a purchase that was already credited: refund it. */
-export async function duplicateChargeWorkflow(input: {
-  purchaseId: string;
-  paymentIntentId: string;
-}): Promise<void> {
-  await stripe.refundDuplicateCharge(input);
+export async function duplicateChargeWorkflow(input: DuplicateChargeInput): Promise<void> {
+  await stripeRefunds.refundDuplicateCharge(input);
 }
 
-/** The credited payment was refunded in Stripe: mark the purchase refunded, take the credits back. */
-export async function purchaseRefundedWorkflow(input: {
-  purchaseId: string;
-  paymentIntentId: string;
-}): Promise<void> {
-  await ledger.reversePurchaseCredits(input);
+/**
+ * The credited payment was refunded in Stripe (DESIGN.md §12): take back the credits in
+ * proportion to the newly refunded amount, as many as are left; the purchase becomes
+ * partially_refunded or refunded. One run per refunded total, so each partial refund is taken once.
+ */
+export async function purchaseRefundedWorkflow(input: PurchaseRefundedInput): Promise<void> {
+  // patched() first, always: it must be asked in every run for the marker to be recorded.
+  if (patched(PROPORTIONAL_REFUNDS_PATCH) && input.refundedThroughCents !== undefined) {
+    await refundLedger.takeBackRefundedCredits({
+      purchaseId: input.purchaseId,
+      paymentIntentId: input.paymentIntentId,
+      refundedThroughCents: input.refundedThroughCents,
+    });
+    return;
+  }
+  await refundLedger.reversePurchaseCredits({
+    purchaseId: input.purchaseId,
+    paymentIntentId: input.paymentIntentId,
+  });
 }

@@ -8,7 +8,12 @@ import {
   webhookEventSchema,
 } from '../../activities/stripe-objects';
 import type { Sql } from '../../db/pool';
-import { findPurchase, findPurchaseByPaymentIntent, findRefund, storeStripeEvent } from '../../db/purchases';
+import {
+  findPurchase,
+  findPurchaseByPaymentIntent,
+  refundedThroughCents,
+  storeStripeEvent,
+} from '../../db/purchases';
 import { ValidationError } from '../../domain';
 import {
   paymentFailedSignal,
@@ -118,9 +123,12 @@ async function chargeRefunded(deps: Deps, event: Event): Promise<string> {
   const charge = parsed.data;
   const paymentIntentId = idOf(charge.payment_intent);
   if (!paymentIntentId) return 'ignored: no payment';
-  if (await findRefund(deps.sql, paymentIntentId)) return 'ignored: refund already recorded';
   const purchase = await findPurchaseByPaymentIntent(deps.sql, paymentIntentId);
   if (!purchase) return 'ignored: not a credited payment';
+  // amount_refunded is cumulative: a redelivered or out-of-order event names a total already
+  // accounted for. Each larger total is a new refund (DESIGN.md §12), taken back in proportion.
+  if (charge.amount_refunded <= (await refundedThroughCents(deps.sql, paymentIntentId)))
+    return 'ignored: refund already recorded';
   await startPurchaseRefunded(deps.temporal, deps.taskQueue, {
     purchaseId: purchase.id,
     paymentIntentId,

@@ -2,23 +2,32 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities';
 import { findTemporalTestServer } from '../../dev/temporal-test-server';
 import { workflowsPath } from '../../worker/worker';
 
-/**
+/*
  * Fast workflow tests: the time-skipping test server (timers fire as soon as nothing else can
  * happen) and stubbed activities, so a workflow's logic is tested in milliseconds; the
  * real-stack tests in test/projects and test/purchases prove the wiring.
  */
-export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
+
+/** Workers and replayers log at WARN; core's own lines only at ERROR (its capability WARNs are noise here). */
+export function quietRuntime(): void {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+    });
   } catch {
     // already installed by an earlier test file in this process
   }
+}
+
+export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
   const executable = await findTemporalTestServer();
   return TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
 }
@@ -26,7 +35,7 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 let bundle: Promise<string> | undefined;
 
 /** The workflows bundled once per file (webpack is the slow part of a worker). */
-function workflowBundle(): Promise<string> {
+export function workflowBundle(): Promise<string> {
   bundle ??= (async () => {
     const silent = () => {};
     const { code } = await bundleWorkflowCode({
@@ -40,22 +49,48 @@ function workflowBundle(): Promise<string> {
   return bundle;
 }
 
-/** Stubs for the activities a test needs; calling any other one fails the test loudly. */
-export type ActivityStubs = Partial<Activities>;
+type AnyActivity = (...args: never[]) => Promise<unknown>;
 
-/** Runs `body` with a worker on a fresh task queue that serves `stubs` as the activities. */
-export async function withStubWorker<T>(
+export interface StubWorker<A extends Record<string, AnyActivity>> {
+  taskQueue: string;
+  /** The stubs the next workflow runs against; an activity without one fails for good. */
+  use(stubs: Partial<A>): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * One worker per test file (starting a worker is most of a fast test's time) on its own task
+ * queue; each test swaps in its own stubs with `use`. `names` are the activities it registers.
+ */
+export async function startStubWorker<A extends Record<string, AnyActivity>>(
   env: TestWorkflowEnvironment,
-  stubs: ActivityStubs,
-  body: (taskQueue: string) => Promise<T>,
-): Promise<T> {
+  names: readonly (keyof A & string)[],
+): Promise<StubWorker<A>> {
+  let current: Partial<A> = {};
+  const dispatch =
+    (name: keyof A & string) =>
+    async (...args: unknown[]) => {
+      const stub = current[name] as ((...a: unknown[]) => Promise<unknown>) | undefined;
+      if (!stub) throw ApplicationFailure.nonRetryable(`activity ${name} has no stub in this test`);
+      return stub(...args);
+    };
   const taskQueue = `fast-${randomUUID()}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    activities: stubs,
+    activities: Object.fromEntries(names.map((name) => [name, dispatch(name)])),
     workflowBundle: { codePath: await workflowBundle() },
   });
-  return worker.runUntil(body(taskQueue));
+  const running = worker.run();
+  return {
+    taskQueue,
+    use: (stubs) => {
+      current = stubs;
+    },
+    stop: async () => {
+      worker.shutdown();
+      await running;
+    },
+  };
 }
