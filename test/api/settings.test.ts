@@ -209,10 +209,20 @@ describe('low-balance notices', () => {
     }
   });
 
-  test('when a 402 refuses a debit, then it sends no notice', async () => {
-    const user = await watchedUser(1_000_000, 0);
-    expect((await charge(api, user.apiKey, usageEvent())).status).toBe(402);
+  test('when a 402 refuses a debit that would have crossed the threshold, then it sends no notice', async () => {
+    // Just above the threshold, so charging the refused event (wrongly) would cross it.
+    const user = await watchedUser(10, 12);
+    const costly = { ...EVENT, outputTokens: 10_000 };
+    expect((await estimate(api, user.apiKey, costly)).body.credits).toBeGreaterThan(12);
+    expect((await charge(api, user.apiKey, { ...costly, eventId: randomUUID() })).status).toBe(402);
+    expect(await availableOf(api, user.apiKey)).toBe(12);
     expect(await lowBalanceNotices(user.apiKey)).toEqual([]);
+
+    // Control: a debit that does cross shows up here, so the empty list above is the 402's.
+    const res = await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() });
+    expect(res.status).toBe(201);
+    expect(res.body.balance).toBeLessThan(10);
+    expect(await lowBalanceNotices(user.apiKey)).toHaveLength(1);
   });
 });
 
