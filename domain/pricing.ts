@@ -114,13 +114,17 @@ function sizeField(input: UsageInput): string {
   return (input.inputTokens ?? 0) > (input.outputTokens ?? 0) ? 'inputTokens' : 'outputTokens';
 }
 
-export interface ProjectInput {
+/**
+ * What a runner asks for (POST /v1/projects, POST /v1/estimates): its tasks, sizes optional, or a
+ * prompt to plan them from; the workflow's input is `ProjectInput` in workflows/messages.ts.
+ */
+export interface ProjectRequest {
   tasks?: { title: string; size?: TaskSize | undefined }[] | undefined;
   prompt?: string | undefined;
 }
 
 /** The task list a project will run: the runner's, or the planner's from the prompt. */
-export function projectTasks(input: ProjectInput): { title: string; size: TaskSize }[] {
+export function projectTasks(input: ProjectRequest): { title: string; size: TaskSize }[] {
   if (input.tasks && input.tasks.length > 0) {
     return input.tasks.map((t) => ({ title: t.title, size: t.size ?? 'medium' }));
   }
@@ -133,11 +137,11 @@ export function taskPrice(card: RateCard, size: TaskSize): number {
 }
 
 /** Planning is charged only when the planner makes the task list (a prompt and no tasks). */
-export function needsPlanning(input: ProjectInput): boolean {
+export function needsPlanning(input: ProjectRequest): boolean {
   return !(input.tasks && input.tasks.length > 0) && !!input.prompt;
 }
 
-export function priceProject(card: RateCard, input: ProjectInput): Price {
+export function priceProject(card: RateCard, input: ProjectRequest): Price {
   const lines: PriceLine[] = [];
   if (needsPlanning(input)) lines.push({ item: 'project planning', credits: card.projectPlanning.credits });
   for (const [i, task] of projectTasks(input).entries()) {
