@@ -2,14 +2,16 @@
  * npm run bench:ledger-profile — where a group commit's time goes. The same load as
  * bench:ledger's 1,000-account group-commit row, on a throw-away embedded Postgres started with
  * pg_stat_statements (nested statements tracked), then each statement's time per batch.
+ * BENCH_PATH=one-transaction profiles one debit per transaction (debitAlone) instead.
  */
 import { randomUUID } from 'node:crypto';
 import { Ledger } from '../db/ledger';
 import { benchDatabase, closedLoop, fundedUsers, machine, runBench } from './support';
 
-const CALLERS = 64;
+const CALLERS = Number(process.env.BENCH_CALLERS ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ACCOUNTS = 1000;
+const ALONE = process.env.BENCH_PATH === 'one-transaction';
 
 async function main() {
   const db = await benchDatabase({
@@ -24,7 +26,7 @@ async function main() {
     await sql`ANALYZE`;
     await sql`SELECT pg_stat_statements_reset()`;
     const run = await closedLoop(CALLERS, SECONDS, (caller, i) =>
-      ledger.debit({
+      (ALONE ? ledger.debitAlone : ledger.debit).call(ledger, {
         idempotencyKey: randomUUID(),
         userId: users[(caller * 7919 + i) % users.length]!,
         amount: 1,
@@ -37,7 +39,7 @@ async function main() {
     const batches = rows.find((r) => r.query.includes('ledger_debit_batch('))?.calls ?? 1;
     console.log(`Machine: ${machine()}`);
     console.log(
-      `Command: npm run bench:ledger-profile (${CALLERS} callers, ${SECONDS} s, ${ACCOUNTS} accounts)\n`,
+      `Command: ${ALONE ? 'BENCH_PATH=one-transaction ' : ''}npm run bench:ledger-profile (${CALLERS} callers, ${SECONDS} s, ${ACCOUNTS} accounts)\n`,
     );
     console.log(
       `${run.done.toLocaleString('en-US')} debits in ${batches.toLocaleString('en-US')} batches ` +

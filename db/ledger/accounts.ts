@@ -12,8 +12,8 @@ export interface LockedAccount {
   held: number;
 }
 
-/** Shards per system account (migration 010): spreads the one hot row over sixteen. */
-export const SYSTEM_SHARDS = 16;
+/** Shards per system account (migration 010): spreads the one hot row over 64. */
+export const SYSTEM_SHARDS = 64;
 
 /**
  * System account ids never change after migration: cache them per process. A user's movements

@@ -43,7 +43,7 @@ ALTER TABLE accounts
     REFERENCES ledger_buckets (bucket, spend_rank, withdrawable),
   ADD CONSTRAINT accounts_bucket_has_rules CHECK ((bucket IS NULL) = (spend_rank IS NULL)),
   ADD CONSTRAINT accounts_system_or_user CHECK ((system_name IS NULL) = (user_id IS NOT NULL)),
-  ADD CONSTRAINT accounts_shard_range CHECK (shard >= 0 AND shard < 16);
+  ADD CONSTRAINT accounts_shard_range CHECK (shard >= 0 AND shard < 64);
 CREATE UNIQUE INDEX accounts_system_shard ON accounts (system_name, shard) WHERE system_name IS NOT NULL;
 
 -- An account's rules never change after it is made.
@@ -57,10 +57,10 @@ CREATE TRIGGER accounts_rules_immutable BEFORE UPDATE ON accounts
                      OR NEW.bucket IS DISTINCT FROM OLD.bucket)
   EXECUTE FUNCTION ledger_refuse_change();
 
--- 16 shards per system account: shard 0 is the account that already exists.
+-- 64 shards per system account: shard 0 is the account that already exists.
 INSERT INTO accounts (code, system_name, shard, allow_negative)
 SELECT 'system:' || s.system_name || ':' || n, s.system_name, n, true
-FROM accounts s CROSS JOIN generate_series(1, 15) AS n
+FROM accounts s CROSS JOIN generate_series(1, 63) AS n
 WHERE s.system_name IS NOT NULL AND s.shard = 0;
 
 -- 3. Transfers say what they belong to: the agent whose use it pays for, and what caused it
