@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import { planFromPrompt, type TaskSize } from '../domain';
 
 export interface TaskToRun {
@@ -40,6 +41,22 @@ export interface SimulatorOptions {
   usageBp: number;
 }
 
+/** A task title containing this fails for good in the simulator (README: failure handling). */
+export const SIMULATED_FAILURE_MARKER = '[fail]';
+
+/**
+ * True for the failure the simulator raises on purpose, as the worker sees it (executeTask
+ * turns TaskFailed into a non-retryable ApplicationFailure of that type). Test workers leave it
+ * out of their logs: it is the expected outcome there, and a stack trace in CI would hide real ones.
+ */
+export function isSimulatedTaskFailure(error: unknown): boolean {
+  return (
+    error instanceof ApplicationFailure &&
+    error.type === 'TaskFailed' &&
+    error.message.includes(SIMULATED_FAILURE_MARKER)
+  );
+}
+
 /**
  * The simulator: each task works for `taskMs` (heartbeating), then reports `usageBp` of its
  * estimate as used. A title containing "[fail]" fails for good, so tests and demos can see it.
@@ -48,7 +65,7 @@ export function simulatedExecutor(options: SimulatorOptions): TaskExecutor {
   return {
     plan: async ({ prompt }) => planFromPrompt(prompt),
     async run(task, context) {
-      if (task.title.includes('[fail]'))
+      if (task.title.includes(SIMULATED_FAILURE_MARKER))
         throw new TaskFailed(`task ${task.position + 1} "${task.title}" failed`);
       const step = 100;
       for (let spent = 0; spent < options.taskMs; spent += step) {

@@ -2,17 +2,31 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { type SimulatorOptions, simulatedExecutor } from '../../activities/executor';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  type LogLevel,
+  type LogMetadata,
+  Runtime,
+  type Worker,
+} from '@temporalio/worker';
+import { isSimulatedTaskFailure, type SimulatorOptions, simulatedExecutor } from '../../activities/executor';
 import { workflowsPath } from '../../worker/worker';
 import type { TestApp } from './app';
 
 let bundlePath: Promise<string> | undefined;
 
+/** WARN and above, except the task failures the simulator raises on purpose ("[fail]" titles). */
+class TestWorkerLogger extends DefaultLogger {
+  override log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    if (!isSimulatedTaskFailure(meta?.error)) super.log(level, message, meta);
+  }
+}
+
 /** Workers log at WARN in tests; the runtime is per process, so only the first file installs it. */
 function quietRuntime(): void {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new TestWorkerLogger('WARN') });
   } catch {
     // already installed by an earlier test file in this process
   }
