@@ -92,7 +92,15 @@ function packageCard(p: CreditPackage, requestId: string): Html {
 }
 
 interface Outcome {
-  kind: 'pending' | 'completed' | 'cancelled' | 'failed' | 'expired' | 'refunded' | 'unknown';
+  kind:
+    | 'pending'
+    | 'completed'
+    | 'cancelled'
+    | 'failed'
+    | 'expired'
+    | 'partially_refunded'
+    | 'refunded'
+    | 'unknown';
   text: string;
   refresh: boolean;
 }
@@ -115,6 +123,8 @@ function purchaseOutcome(purchase: Purchase | null, cancelled: boolean): Outcome
       };
     case 'expired':
       return { kind: 'expired', text: 'Checkout expired — nothing was charged.', refresh: false };
+    case 'partially_refunded':
+      return { kind: 'partially_refunded', text: 'Part of this purchase was refunded.', refresh: false };
     case 'refunded':
       return { kind: 'refunded', text: 'This purchase was refunded.', refresh: false };
   }

@@ -39,11 +39,11 @@ const STYLE = `
     background: var(--bg); }
   .status.completed { background: var(--ok-bg); color: var(--ok); }
   .status.pending { background: var(--warn-bg); color: var(--warn); }
-  .status.failed, .status.expired, .status.refunded { background: var(--bad-bg); color: var(--bad); }
+  .status.failed, .status.expired, .status.partially_refunded, .status.refunded { background: var(--bad-bg); color: var(--bad); }
   .notice { border-radius: 10px; padding: 0.9rem 1.1rem; margin: 0 0 1.25rem; font-weight: 600; }
   .notice.completed { background: var(--ok-bg); color: var(--ok); }
   .notice.pending, .notice.cancelled { background: var(--warn-bg); color: var(--warn); }
-  .notice.failed, .notice.expired, .notice.refunded, .notice.unknown, .notice.error { background: var(--bad-bg);
+  .notice.failed, .notice.expired, .notice.partially_refunded, .notice.refunded, .notice.unknown, .notice.error { background: var(--bad-bg);
     color: var(--bad); }
   details pre { white-space: pre-wrap; font-size: 0.85rem; background: var(--bg); padding: 0.75rem; border-radius: 8px; }
   label { display: block; font-weight: 600; margin-bottom: 0.35rem; }
