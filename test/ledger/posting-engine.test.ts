@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Ledger } from '../../db/ledger';
+import { SYSTEM_SHARDS } from '../../db/ledger/accounts';
 import type { Sql } from '../../db/pool';
 import { Conflict, InsufficientCredits } from '../../domain';
 import { closeTestLedger, fundedUser, grantCredits, openTestLedger } from '../support/db';
@@ -120,10 +121,29 @@ describe('account rules are data', () => {
     ).rejects.toThrow(/accounts_users_never_negative/);
   });
 
-  test('when users are charged, then the system side is spread over shards', async () => {
-    const [row] = await sql<{ shards: number }[]>`
-      SELECT count(DISTINCT shard)::int AS shards FROM accounts WHERE system_name = 'usage'`;
-    expect(row!.shards).toBe(16);
+  test('when users are charged, then the system side is spread over shards, one per user', async () => {
+    const users = await Promise.all(Array.from({ length: 8 }, () => fundedUser(sql, ledger, 10)));
+    for (const { user } of users)
+      for (const n of [1, 2])
+        await ledger.debit({
+          idempotencyKey: `shard:${user.id}:${n}`,
+          userId: user.id,
+          amount: 1,
+          kind: 'usage:rag',
+        });
+    const rows = await sql<{ user_id: string; shards: number; shard: number }[]>`
+      SELECT mine.user_id, count(DISTINCT sys.shard)::int AS shards, min(sys.shard)::int AS shard
+      FROM transfers t
+      JOIN accounts mine ON mine.id = t.debit_account_id
+      JOIN accounts sys ON sys.id = t.credit_account_id AND sys.system_name = 'usage'
+      WHERE mine.user_id = ANY(${users.map((u) => u.user.id)}::uuid[])
+      GROUP BY mine.user_id`;
+    expect(rows).toHaveLength(8);
+    for (const row of rows) expect(row.shards).toBe(1);
+    expect(new Set(rows.map((r) => r.shard)).size).toBeGreaterThan(1);
+    const [count] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM accounts WHERE system_name = 'usage'`;
+    expect(count!.n).toBe(SYSTEM_SHARDS);
   });
 });
 
