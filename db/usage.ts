@@ -36,7 +36,7 @@ export async function usageSummary(
            sum(t.amount)::bigint AS credits, count(DISTINCT t.operation_key)::int AS events
     FROM transfers t
     JOIN accounts mine ON mine.id = t.debit_account_id AND mine.user_id = ${userId}
-    JOIN accounts usage ON usage.id = t.credit_account_id AND usage.code = 'system:usage'
+    JOIN accounts usage ON usage.id = t.credit_account_id AND usage.system_name = 'usage'
     WHERE t.created_at >= ${from}::date::timestamp AT TIME ZONE 'UTC'
       AND t.created_at < (${to}::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2 ORDER BY 1, 2`;
