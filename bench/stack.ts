@@ -8,6 +8,7 @@ import { type SimulatorOptions, simulatedExecutor } from '../activities/executor
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { openRoot, type Services } from '../composition/root';
+import { startWorker } from '../composition/worker';
 import { localStripe } from '../dev/local-stripe';
 import { startInfrastructure } from '../dev/stack';
 import type { StripeStandIn } from '../dev/stripe';
@@ -53,7 +54,7 @@ export async function startBenchStack(options: {
       projects: { recheckSeconds: options.recheckSeconds ?? 30, tasksPerRun: 100 },
     },
   });
-  const worker = await root.startWorker({ executor: simulatedExecutor(options.executor) });
+  const worker = await startWorker(root, { executor: simulatedExecutor(options.executor) });
   const app = createApp(root.apiDeps({ adminApiKey: adminKey, log: () => {} }));
   const server = await listen(app, 0, '127.0.0.1');
   stripe.standIn!.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);

@@ -1,12 +1,11 @@
 /**
  * The composition root: the one place that builds the system's services (pool, ledger, metrics,
  * rate cards, mailer, Stripe client, Temporal client), the use cases on them (app/), the
- * activities and the worker. The API (api/main.ts), the worker (worker/main.ts), `npm start`
+ * activities (composition/worker.ts adds the worker, so the API never loads it). The API (api/main.ts), the worker (worker/main.ts), `npm start`
  * (dev/start.ts), the benches and the test helpers all open it instead of wiring by hand, so
  * they run the same graph and differ only in configuration.
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { type Activities, createActivities } from '../activities';
 import type { TaskExecutor } from '../activities/executor';
@@ -18,7 +17,6 @@ import type { Sql } from '../db/pool';
 import { RateCards } from '../db/rate-cards';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { Metrics } from '../observability/metrics';
-import { createWorker } from '../worker/worker';
 import { TASK_QUEUE } from '../workflows/messages';
 import { openLedger } from './ledger';
 
@@ -49,16 +47,11 @@ export interface RootOptions {
   log?: ((message: string, error: unknown) => void) | undefined;
 }
 
-export interface RunningWorker {
-  worker: Worker;
-  /** Resolves when the worker has stopped (after `stop()`, or SIGINT/SIGTERM in a main). */
-  running: Promise<void>;
-  stop(): Promise<void>;
-}
-
 export interface Root {
   services: Services;
   temporal: Client;
+  /** The Temporal frontend (`host:port`), for a worker's own connection (composition/worker.ts). */
+  temporalAddress: string;
   namespace: string;
   taskQueue: string;
   useCases: UseCases;
@@ -68,11 +61,6 @@ export interface Root {
   apiDeps(options: Pick<AppDeps, 'adminApiKey' | 'log'>): AppDeps;
   /** Every activity, on this root's services and use cases, with the given task executor. */
   activities(executor: TaskExecutor): Activities;
-  /** A Temporal worker on this root's task queue; a pre-built bundle saves webpack (tests). */
-  startWorker(options: {
-    executor: TaskExecutor;
-    workflowBundle?: { codePath: string };
-  }): Promise<RunningWorker>;
   /** Closes the Temporal client, then the ledger's own connection, then the pool. */
   close(): Promise<void>;
 }
@@ -108,32 +96,13 @@ export async function openRoot(options: RootOptions): Promise<Root> {
   return {
     services,
     temporal,
+    temporalAddress: options.temporal.address,
     namespace,
     taskQueue,
     useCases,
     useCasesWith,
     apiDeps: (api) => ({ ...services, temporal, taskQueue, useCases, ...api }),
     activities,
-    async startWorker({ executor, workflowBundle }) {
-      const workerConnection = await NativeConnection.connect({ address: options.temporal.address });
-      const worker = await createWorker({
-        connection: workerConnection,
-        namespace,
-        taskQueue,
-        activities: activities(executor),
-        ...(workflowBundle ? { workflowBundle } : {}),
-      });
-      const running = worker.run().finally(() => workerConnection.close());
-      return {
-        worker,
-        running,
-        stop: async () => {
-          // A main's SIGINT/SIGTERM handler (the SDK's own) may have begun the shutdown already.
-          if (worker.getState() === 'RUNNING') worker.shutdown();
-          await running;
-        },
-      };
-    },
     async close() {
       await connection.close();
       await ledger.close();

@@ -4,6 +4,7 @@ import { simulatedExecutor } from '../activities/executor';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { openRoot } from '../composition/root';
+import { startWorker } from '../composition/worker';
 import { loadEnvOrExit } from '../config/env';
 import { ensureHoldSweeper } from '../workflows/starters';
 import { localStripe } from './local-stripe';
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
       settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
     });
     cleanups.push(() => root.close());
-    const worker = await root.startWorker({
+    const worker = await startWorker(root, {
       executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
     });
     cleanups.push(() => worker.stop());

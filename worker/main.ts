@@ -1,5 +1,6 @@
 import { simulatedExecutor } from '../activities/executor';
 import { openRoot } from '../composition/root';
+import { startWorker } from '../composition/worker';
 import { loadEnvOrExit } from '../config/env';
 import { ensureHoldSweeper } from '../workflows/starters';
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     stripe: { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET },
     temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
   });
-  const worker = await root.startWorker({
+  const worker = await startWorker(root, {
     executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
   });
   await ensureHoldSweeper(root.temporal);

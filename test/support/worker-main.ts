@@ -5,6 +5,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { simulatedExecutor } from '../../activities/executor';
 import { openRoot } from '../../composition/root';
+import { startWorker } from '../../composition/worker';
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -19,7 +20,7 @@ async function main() {
     temporal: { address: env.TEMPORAL_ADDRESS! },
     taskQueue: env.TEST_TASK_QUEUE!,
   });
-  const { running } = await root.startWorker({
+  const { running } = await startWorker(root, {
     executor: simulatedExecutor({ taskMs: Number(env.EXECUTOR_TASK_MS ?? 50), usageBp: 10_000 }),
     workflowBundle: { codePath: env.WORKFLOW_BUNDLE! },
   });

@@ -11,6 +11,7 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import { isSimulatedTaskFailure, type SimulatorOptions, simulatedExecutor } from '../../activities/executor';
+import { startWorker } from '../../composition/worker';
 import { workflowsPath } from '../../worker/worker';
 import type { TestApp } from './app';
 
@@ -64,7 +65,7 @@ export async function startTestWorker(
   executor: SimulatorOptions = { taskMs: 50, usageBp: 10_000 },
 ): Promise<TestWorker> {
   quietRuntime();
-  const { worker, stop } = await app.root.startWorker({
+  const { worker, stop } = await startWorker(app.root, {
     executor: simulatedExecutor(executor),
     workflowBundle: { codePath: await workflowBundle() },
   });
