@@ -3,10 +3,12 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { findTemporalTestServer } from '../../dev/temporal-test-server';
 import { workflowsPath } from '../../worker/worker';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /*
  * Fast workflow tests: the time-skipping test server (timers fire as soon as nothing else can
@@ -29,7 +31,16 @@ export function quietRuntime(): void {
 export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const executable = await findTemporalTestServer();
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  // The project workflow upserts the custom search attributes; the test server refuses
+  // attributes it does not know (the workflow task would fail for ever), so register them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      CUSTOM_SEARCH_ATTRIBUTES.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+    ),
+  });
+  return env;
 }
 
 let bundle: Promise<string> | undefined;
@@ -81,6 +92,8 @@ export async function startStubWorker<A extends Record<string, AnyActivity>>(
     taskQueue,
     activities: Object.fromEntries(names.map((name) => [name, dispatch(name)])),
     workflowBundle: { codePath: await workflowBundle() },
+    // Cancellation reaches a running activity with its next heartbeat flush: flush at once.
+    maxHeartbeatThrottleInterval: '50 milliseconds',
   });
   const running = worker.run();
   return {
