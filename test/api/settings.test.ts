@@ -218,7 +218,7 @@ describe('low-balance notices', () => {
     expect(await availableOf(api, user.apiKey)).toBe(12);
     expect(await lowBalanceNotices(user.apiKey)).toEqual([]);
 
-    // Control: a debit that does cross shows up here, so the empty list above is the 402's.
+    // Control: this user's crossing debit does show a notice, so the empty list above is no blind spot.
     const res = await charge(api, user.apiKey, { ...EVENT, eventId: randomUUID() });
     expect(res.status).toBe(201);
     expect(res.body.balance).toBeLessThan(10);

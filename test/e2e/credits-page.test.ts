@@ -146,6 +146,8 @@ test('when a user buys Starter in the browser and pays, then the page shows 4,50
     await page.reload();
     return (await page.locator('#notices').textContent())?.includes('Receipt: 4,500 credits');
   });
+  // The receipt's money text comes from the one formatter the page's prices use.
+  expect(await page.locator('#notices .mail[data-kind=receipt] pre').textContent()).toContain('Paid: $50.00');
   const spent = charged.body.charged;
   expect(await text(page, '#available')).toBe((4500 - spent).toLocaleString('en-US'));
   expect(await text(page, '#usage tr[data-feature=conversation]')).toContain('Agent conversations');
