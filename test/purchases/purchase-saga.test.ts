@@ -30,7 +30,15 @@ interface PurchaseBody {
   status: string;
   checkoutUrl: string;
   credits: number;
-  refunds?: { reason: string; paymentIntentId: string }[];
+  refunds?: {
+    reason: string;
+    paymentIntentId: string;
+    amountCents: number;
+    refundedThroughCents: number;
+    creditsDue: number;
+    creditsReversed: number;
+    creditsShortfall: number;
+  }[];
 }
 
 async function buy(key: string, packageId = 'starter') {
@@ -51,6 +59,13 @@ async function purchaseTransfers(userId: string) {
   return app.sql<{ amount: number }[]>`
     SELECT t.amount FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
     WHERE a.user_id = ${userId} AND t.kind = 'purchase'`;
+}
+
+/** Credits taken back from the user by refunds, oldest first. */
+async function refundTransfers(userId: string) {
+  return app.sql<{ amount: number }[]>`
+    SELECT t.amount FROM transfers t JOIN accounts a ON a.id = t.debit_account_id
+    WHERE a.user_id = ${userId} AND t.kind = 'purchase_refund' ORDER BY t.id`;
 }
 
 async function sessionOf(purchaseId: string): Promise<string> {
@@ -220,16 +235,105 @@ test('when a credited purchase is charged a second time, then the duplicate is r
   expect(await purchaseTransfers(user.id)).toHaveLength(1);
 });
 
-test('when the credited payment is refunded in Stripe, then the purchase is refunded and its credits taken back', async () => {
-  const user = await signUp(api);
-  const started = await buy(user.apiKey);
+/** A paid Starter purchase (4,500 credits for $50.00) and the payment intent that paid it. */
+async function paidStarter(key: string) {
+  const started = await buy(key);
   await checkout(started.checkoutUrl, 'pay');
-  await waitFor('completed', async () => (await purchase(user.apiKey, started.id)).status === 'completed');
+  await waitFor('completed', async () => (await purchase(key, started.id)).status === 'completed');
   const [row] = await app.sql<{ payment_intent_id: string }[]>`
     SELECT payment_intent_id FROM purchases WHERE id = ${started.id}`;
-  await app.services.stripe.refunds.create({ payment_intent: row!.payment_intent_id });
-  await waitFor('refunded', async () => (await purchase(user.apiKey, started.id)).status === 'refunded');
-  expect(await balance(user.apiKey)).toMatchObject({ available: 0 });
+  return { purchaseId: started.id, paymentIntentId: row!.payment_intent_id };
+}
+
+/** The purchase once its purchase refunds match `expected` (a step is recorded, then its credits taken). */
+async function refundsSettled(
+  key: string,
+  purchaseId: string,
+  expected: (refunds: PurchaseBody['refunds']) => boolean,
+) {
+  return waitFor('refunds recorded and settled', async () => {
+    const p = await purchase(key, purchaseId);
+    return expected(p.refunds?.filter((r) => r.reason === 'purchase_refunded')) ? p : null;
+  });
+}
+
+test('when the credited payment is refunded in full in Stripe after some credits were spent, then what is left is taken back and the shortfall recorded', async () => {
+  const user = await signUp(api);
+  const { purchaseId, paymentIntentId } = await paidStarter(user.apiKey);
+  await app.ledger.debit({
+    idempotencyKey: `spend:${purchaseId}`,
+    userId: user.id,
+    amount: 1000,
+    kind: 'usage:conversation',
+  });
+  expect(await balance(user.apiKey)).toMatchObject({ available: 3500 });
+
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId });
+  const refunded = await refundsSettled(user.apiKey, purchaseId, (r) => r?.[0]?.creditsReversed === 3500);
+  expect(refunded.status).toBe('refunded');
+  expect(await balance(user.apiKey)).toMatchObject({ available: 0, posted: 0 });
+  expect(refunded.refunds).toEqual([
+    expect.objectContaining({
+      reason: 'purchase_refunded',
+      paymentIntentId,
+      amountCents: 5000,
+      refundedThroughCents: 5000,
+      creditsDue: 4500,
+      creditsReversed: 3500,
+      creditsShortfall: 1000,
+    }),
+  ]);
+  expect(await refundTransfers(user.id)).toEqual([{ amount: 3500 }]);
+});
+
+test('when a payment is refunded in two halves in Stripe, then each half takes back half the credits once, partially_refunded then refunded', async () => {
+  const user = await signUp(api);
+  const { purchaseId, paymentIntentId } = await paidStarter(user.apiKey);
+
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 2500 });
+  const half = await refundsSettled(user.apiKey, purchaseId, (r) => r?.[0]?.creditsReversed === 2250);
+  expect(half.status).toBe('partially_refunded');
+  expect(await balance(user.apiKey)).toMatchObject({ available: 2250 });
+  expect(half.refunds).toEqual([
+    expect.objectContaining({
+      amountCents: 2500,
+      refundedThroughCents: 2500,
+      creditsDue: 2250,
+      creditsReversed: 2250,
+      creditsShortfall: 0,
+    }),
+  ]);
+
+  // The first refund's event again, after the fact (a redelivery): nothing more is taken.
+  const firstEvent = app.standIn.events.filter((e) => e.type === 'charge.refunded').at(-1)!;
+  app.standIn.emit('charge.refunded', firstEvent.data.object);
+  await app.standIn.idle();
+
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 2500 });
+  await refundsSettled(user.apiKey, purchaseId, (r) => r?.length === 2 && r[1]!.creditsReversed === 2250);
+
+  // And the first (older, smaller) total arriving late, out of order: still nothing more.
+  app.standIn.emit('charge.refunded', firstEvent.data.object);
+  await app.standIn.idle();
+  await sleep(500);
+  const full = await purchase(user.apiKey, purchaseId);
+  expect(full.status).toBe('refunded');
+  expect(full.refunds).toEqual([
+    expect.objectContaining({
+      amountCents: 2500,
+      refundedThroughCents: 2500,
+      creditsDue: 2250,
+      creditsReversed: 2250,
+    }),
+    expect.objectContaining({
+      amountCents: 2500,
+      refundedThroughCents: 5000,
+      creditsDue: 2250,
+      creditsReversed: 2250,
+    }),
+  ]);
+  expect(await refundTransfers(user.id)).toEqual([{ amount: 2250 }, { amount: 2250 }]);
+  expect(await balance(user.apiKey)).toMatchObject({ available: 0, posted: 0 });
 });
 
 test('when the worker is killed mid-saga and another starts, then the purchase is credited exactly once', async () => {
