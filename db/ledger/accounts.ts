@@ -16,8 +16,10 @@ export interface LockedAccount {
 export const SYSTEM_SHARDS = 64;
 
 /**
- * System account ids never change after migration: cache them per process. A user's movements
- * always use the same shard of a system account, chosen from the user id.
+ * System account ids never change after migration: cache them per process. Which shard a
+ * movement uses comes from a key: a user id for one user's transactions (they spread over the
+ * shards), a batcher's name for a group commit (one row per batch, and each process's batches
+ * on their own row).
  */
 export class SystemAccounts {
   private ids = new Map<string, number>();
@@ -28,18 +30,19 @@ export class SystemAccounts {
     for (const row of rows) this.ids.set(`${row.system_name}#${row.shard}`, row.id);
   }
 
-  /** The shard of `name` that `userId`'s movements use (shard 0 without a user). */
-  id(name: SystemAccount, userId?: string): number {
-    const id = this.ids.get(`${name}#${userId === undefined ? 0 : shardOf(userId)}`);
+  /** The shard of `name` that movements keyed by `shardKey` use (shard 0 without a key). */
+  id(name: SystemAccount, shardKey?: string): number {
+    const id = this.ids.get(`${name}#${shardKey === undefined ? 0 : shardOf(shardKey)}`);
     if (id === undefined) throw new Error(`system account ${name} missing: run the migrations`);
     return id;
   }
 }
 
-/** Spreads users evenly: the last two hex digits of a v4 UUID are random. */
-function shardOf(userId: string): number {
-  const n = Number.parseInt(userId.slice(-2), 16);
-  return Number.isNaN(n) ? 0 : n % SYSTEM_SHARDS;
+/** FNV-1a over the key's UTF-16 units: any string, evenly spread, the same in every process. */
+function shardOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SYSTEM_SHARDS;
 }
 
 /** One account per bucket, each with its bucket's rules (spending order, withdrawable) as data. */

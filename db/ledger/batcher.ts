@@ -84,10 +84,12 @@ export class DebitBatcher {
   /** Never rejects: each debit's outcome is in its own Settled. */
   private async commit(batch: Waiter[]): Promise<Settled<DebitResult>[]> {
     try {
+      // The whole batch credits one shard (its own): one row updated per batch.
       return await debitMany(
         this.connection,
         this.system,
         batch.map((w) => w.request),
+        this.connectionName,
       );
     } catch {
       // The shared transaction failed as a whole (not one request's domain error), or its

@@ -43,6 +43,8 @@ export async function debitMany(
   sql: Sql,
   system: SystemAccounts,
   requests: DebitRequest[],
+  /** Credit the system side on this key's shard (a batcher's), else on each user's own. */
+  shardKey?: string,
 ): Promise<Settled<DebitResult>[]> {
   const hashes = requests.map(debitHash);
   const memos = requests.map((req) => (req.memo ? JSON.stringify(req.memo) : null));
@@ -61,7 +63,7 @@ export async function debitMany(
         ${unique.map((i) => hashes[i]!)}::text[],
         ${unique.map((i) => requests[i]!.userId)}::uuid[],
         ${unique.map((i) => requests[i]!.amount)}::bigint[],
-        ${unique.map((i) => system.id(requests[i]!.to ?? 'usage', requests[i]!.userId))}::bigint[],
+        ${unique.map((i) => system.id(requests[i]!.to ?? 'usage', shardKey ?? requests[i]!.userId))}::bigint[],
         ${unique.map((i) => requests[i]!.kind)}::text[],
         ${unique.map((i) => requests[i]!.description ?? null)}::text[],
         ${unique.map((i) => memos[i] ?? null)}::text[],

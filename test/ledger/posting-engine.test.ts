@@ -121,29 +121,50 @@ describe('account rules are data', () => {
     ).rejects.toThrow(/accounts_users_never_negative/);
   });
 
-  test('when users are charged, then the system side is spread over shards, one per user', async () => {
-    const users = await Promise.all(Array.from({ length: 8 }, () => fundedUser(sql, ledger, 10)));
-    for (const { user } of users)
-      for (const n of [1, 2])
-        await ledger.debit({
-          idempotencyKey: `shard:${user.id}:${n}`,
-          userId: user.id,
-          amount: 1,
-          kind: 'usage:rag',
-        });
-    const rows = await sql<{ user_id: string; shards: number; shard: number }[]>`
+  /** Per user: how many usage shards their debits reached, and the lowest. */
+  async function usageShards(userIds: string[]) {
+    return sql<{ user_id: string; shards: number; shard: number }[]>`
       SELECT mine.user_id, count(DISTINCT sys.shard)::int AS shards, min(sys.shard)::int AS shard
       FROM transfers t
       JOIN accounts mine ON mine.id = t.debit_account_id
       JOIN accounts sys ON sys.id = t.credit_account_id AND sys.system_name = 'usage'
-      WHERE mine.user_id = ANY(${users.map((u) => u.user.id)}::uuid[])
+      WHERE mine.user_id = ANY(${userIds}::uuid[])
       GROUP BY mine.user_id`;
+  }
+
+  test('when users are charged one transaction each, then the system side is spread over shards, one per user', async () => {
+    const users = (await Promise.all(Array.from({ length: 8 }, () => fundedUser(sql, ledger, 10)))).map(
+      (u) => u.user.id,
+    );
+    for (const userId of users)
+      for (const n of [1, 2])
+        await ledger.debitAlone({
+          idempotencyKey: `shard:${userId}:${n}`,
+          userId,
+          amount: 1,
+          kind: 'usage:rag',
+        });
+    const rows = await usageShards(users);
     expect(rows).toHaveLength(8);
     for (const row of rows) expect(row.shards).toBe(1);
     expect(new Set(rows.map((r) => r.shard)).size).toBeGreaterThan(1);
     const [count] = await sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM accounts WHERE system_name = 'usage'`;
     expect(count!.n).toBe(SYSTEM_SHARDS);
+  });
+
+  test('when users are charged by group commit, then a batch credits one shard, its batcher', async () => {
+    const users = (await Promise.all(Array.from({ length: 8 }, () => fundedUser(sql, ledger, 10)))).map(
+      (u) => u.user.id,
+    );
+    await Promise.all(
+      users.map((userId) =>
+        ledger.debit({ idempotencyKey: `batch-shard:${userId}`, userId, amount: 1, kind: 'usage:rag' }),
+      ),
+    );
+    const rows = await usageShards(users);
+    expect(rows).toHaveLength(8);
+    expect(new Set(rows.map((r) => r.shard)).size).toBe(1);
   });
 });
 
