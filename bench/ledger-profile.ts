@@ -5,7 +5,7 @@
  * BENCH_PATH=one-transaction profiles one debit per transaction (debitAlone) instead.
  */
 import { randomUUID } from 'node:crypto';
-import { Ledger } from '../db/ledger';
+import { openLedger } from '../composition/ledger';
 import { benchDatabase, closedLoop, fundedUsers, machine, runBench } from './support';
 
 const CALLERS = Number(process.env.BENCH_CALLERS ?? 64);
@@ -18,10 +18,9 @@ async function main() {
     shared_preload_libraries: 'pg_stat_statements',
     'pg_stat_statements.track': 'all',
   });
-  const sql = db.pool(8);
+  const { sql, ledger } = await openLedger(db.url, { poolSize: 8 });
   try {
     await sql`CREATE EXTENSION pg_stat_statements`;
-    const ledger = await Ledger.open(sql);
     const users = (await fundedUsers(sql, ledger, ACCOUNTS, 1e9)).map((u) => u.id);
     await sql`ANALYZE`;
     await sql`SELECT pg_stat_statements_reset()`;
@@ -56,6 +55,7 @@ async function main() {
       );
     }
   } finally {
+    await ledger.close();
     await sql.end();
     await db.stop();
   }

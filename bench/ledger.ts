@@ -7,7 +7,8 @@
  * Prints Markdown tables for BENCHMARKS.md.
  */
 import { randomUUID } from 'node:crypto';
-import { Ledger } from '../db/ledger';
+import { openLedger } from '../composition/ledger';
+import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import { openPgledger, type PgledgerRun, pgledgerAccounts, pgledgerTransfers } from './pgledger';
 import { benchDatabase, closedLoop, fundedUsers, machine, percentile } from './support';
@@ -130,9 +131,8 @@ async function overdrawCheck(sql: Sql, ledger: Ledger): Promise<string> {
 
 async function main() {
   const db = await benchDatabase();
-  const sql = db.pool(70);
+  const { sql, ledger } = await openLedger(db.url, { poolSize: 70 });
   try {
-    const ledger = await Ledger.open(sql);
     const many = await fundedIds(sql, ledger, ACCOUNTS, FUNDS);
     const hot = await fundedIds(sql, ledger, 1, FUNDS);
     // Fresh statistics after the bulk load, as autovacuum would gather within a minute: without
@@ -214,6 +214,7 @@ async function main() {
     console.log(`Overdraw check: ${overdraw}.`);
     console.log(`Conservation: ${JSON.stringify(conservation)}`);
   } finally {
+    await ledger.close();
     await sql.end();
     await db.stop();
   }

@@ -1,6 +1,6 @@
+import { formatMoney } from '../../domain';
 import { chargeCard } from './cards';
 import { invalidRequest, noSuch } from './errors';
-import { formatAmount } from './money';
 import {
   API_VERSION,
   type Charge,
@@ -257,8 +257,8 @@ export class StandInStore {
     const amount = params.amount ?? remaining;
     if (amount > remaining) {
       throw invalidRequest(
-        `Refund amount (${formatAmount(amount, charge.currency)}) is greater than unrefunded amount on charge ` +
-          `(${formatAmount(remaining, charge.currency)})`,
+        `Refund amount (${formatMoney(amount, charge.currency)}) is greater than unrefunded amount on charge ` +
+          `(${formatMoney(remaining, charge.currency)})`,
         'amount',
       );
     }

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { holdSweeperWorkflow } from '../../workflows';
 import { startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
 import { startTestWorker, type TestWorker, workflowBundle } from '../support/worker';
@@ -36,7 +37,7 @@ test('when the sweeper workflow runs, then an expired hold is released without a
     kind: 'task',
     expiresInSeconds: 1,
   });
-  const handle = await app.temporal.workflow.start('holdSweeperWorkflow', {
+  const handle = await app.temporal.workflow.start(holdSweeperWorkflow, {
     taskQueue: worker.taskQueue,
     workflowId: `test-sweeper-${randomUUID()}`,
     args: [{ intervalSeconds: 1, sweepsPerRun: 3 }],
