@@ -1,22 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import type { BalanceEvents } from '../app/balance-events';
+import { creditPurchase, reversePurchaseCredits, takeBackRefundedCredits } from '../app/purchase-payments';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import {
   attachCheckoutSession,
-  claimRefundStep,
   findPurchase,
   findRefund,
   insertPurchase,
   markPurchaseClosed,
-  markPurchaseCompleted,
   recordRefund,
-  settleRefundStep,
 } from '../db/purchases';
 import { findUserById } from '../db/users';
-import { formatCredits, formatMoney, InsufficientCredits, NotFound } from '../domain';
-import type { PurchaseStatus } from '../domain/purchases';
+import { formatCredits, formatMoney, NotFound } from '../domain';
 import type { Mailer } from '../mail/mailer';
 import type { PurchaseInput } from '../workflows/messages';
 import { checkoutSessionSchema, idOf, paymentIntentSchema, refundSchema } from './stripe-objects';
@@ -26,8 +23,8 @@ export interface PurchaseActivityDeps {
   ledger: Ledger;
   stripe: Stripe;
   mailer: Mailer;
-  /** A credited purchase is a balance event: it wakes the user's paused projects. */
-  balanceEvents: Pick<BalanceEvents, 'credited'>;
+  /** A credited purchase wakes the user's paused projects; a refund's take-back may cross the low-balance threshold. */
+  balanceEvents: BalanceEvents;
 }
 
 /**
@@ -90,25 +87,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       return { status: session.status, paymentIntentId: paid ? idOf(session.payment_intent) : null };
     },
 
-    async creditPurchase(input: {
-      purchaseId: string;
-      userId: string;
-      credits: number;
-      sessionId: string;
-      paymentIntentId: string;
-    }): Promise<{ available: number }> {
-      const result = await deps.ledger.credit({
-        idempotencyKey: `purchase:${input.sessionId}`,
-        userId: input.userId,
-        amount: input.credits,
-        from: 'purchases',
-        bucket: 'purchased',
-        kind: 'purchase',
-        description: `purchase ${input.purchaseId}`,
-      });
-      await markPurchaseCompleted(deps.sql, input.purchaseId, input.paymentIntentId);
-      return { available: result.availableAfter };
-    },
+    creditPurchase: (input: Parameters<typeof creditPurchase>[1]) => creditPurchase(deps, input),
 
     async closePurchase(input: {
       purchaseId: string;
@@ -171,87 +150,14 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       });
     },
 
-    /**
-     * The credited payment was refunded in Stripe, `refundedThroughCents` in all so far (Stripe's
-     * cumulative charge.amount_refunded): record the new refund step, move the purchase to
-     * partially_refunded or refunded, and take back the step's share of the credits (DESIGN.md
-     * §12) as far as the user still has them: spent credits cannot be un-spent, so the shortfall
-     * stays recorded (credits due − credits reversed). A step is keyed by the payment and its
-     * total, so a redelivered webhook or a retried activity never takes credits twice.
-     */
-    async takeBackRefundedCredits(input: {
-      purchaseId: string;
-      paymentIntentId: string;
-      refundedThroughCents: number;
-    }): Promise<RefundTakeBack> {
-      const step = await claimRefundStep(deps.sql, input);
-      if (!step) return { claimed: false, status: null, creditsDue: 0, creditsReversed: 0 };
-      const reversed = await takeBackUpTo(deps.ledger, {
-        idempotencyKey: `purchase-refund:${step.paymentIntentId}:${step.refundedThroughCents}`,
-        userId: step.userId,
-        credits: step.creditsDue,
-        description: `refund of purchase ${step.purchaseId}`,
-      });
-      await settleRefundStep(deps.sql, step.id, reversed);
-      return { claimed: true, status: step.status, creditsDue: step.creditsDue, creditsReversed: reversed };
-    },
+    takeBackRefundedCredits: (input: Parameters<typeof takeBackRefundedCredits>[1]) =>
+      takeBackRefundedCredits(deps, input),
 
-    /**
-     * Kept for purchaseRefundedWorkflow runs started before partial refunds were handled: their
-     * refund was taken as the whole payment. Same steps as takeBackRefundedCredits.
-     */
-    async reversePurchaseCredits(input: { purchaseId: string; paymentIntentId: string }): Promise<void> {
-      const purchase = await findPurchase(deps.sql, input.purchaseId);
-      if (!purchase) throw new NotFound(`purchase ${input.purchaseId} not found`);
-      const step = await claimRefundStep(deps.sql, { ...input, refundedThroughCents: purchase.priceCents });
-      if (!step) return;
-      const reversed = await takeBackUpTo(deps.ledger, {
-        idempotencyKey: `purchase-refund:${step.paymentIntentId}:${step.refundedThroughCents}`,
-        userId: step.userId,
-        credits: step.creditsDue,
-        description: `refund of purchase ${step.purchaseId}`,
-      });
-      await settleRefundStep(deps.sql, step.id, reversed);
-    },
+    /** Kept for purchaseRefundedWorkflow runs started before partial refunds were handled. */
+    reversePurchaseCredits: (input: Parameters<typeof reversePurchaseCredits>[1]) =>
+      reversePurchaseCredits(deps, input),
   };
 }
 
 export type PurchaseActivities = ReturnType<typeof createPurchaseActivities>;
-
-/** What one refund of a credited payment took back; `claimed: false` when it was already counted. */
-export interface RefundTakeBack {
-  claimed: boolean;
-  status: PurchaseStatus | null;
-  creditsDue: number;
-  creditsReversed: number;
-}
-
-/**
- * Debits up to `credits` from the user, as many as they still have; returns how many. The key
- * alone names the take-back (fingerprint = key): a retry after the balance changed may ask for
- * less and still gets the first answer, so it never takes twice.
- */
-async function takeBackUpTo(
-  ledger: Ledger,
-  input: { idempotencyKey: string; userId: string; credits: number; description: string },
-): Promise<number> {
-  if (input.credits <= 0) return 0;
-  const take = async (amount: number) =>
-    (
-      await ledger.debit({
-        idempotencyKey: input.idempotencyKey,
-        fingerprint: input.idempotencyKey,
-        userId: input.userId,
-        amount,
-        to: 'refunds',
-        kind: 'purchase_refund',
-        description: input.description,
-      })
-    ).amount;
-  try {
-    return await take(input.credits);
-  } catch (error) {
-    if (!(error instanceof InsufficientCredits)) throw error;
-    return error.available > 0 ? take(error.available) : 0;
-  }
-}
+export type { RefundTakeBack } from '../app/purchase-payments';

@@ -33,6 +33,7 @@ export async function grantCredits(
     from: 'grants',
     kind: 'grant',
     description: grant.reason ?? 'operator grant',
+    cause: { type: 'grant', id: grant.key },
   });
   await deps.balanceEvents.credited({ userId: grant.userId, reason: 'grant' });
   return { credited: result.amount, availableAfter: result.availableAfter };

@@ -59,6 +59,7 @@ export async function chargePlanning(
       amount: card.projectPlanning.credits,
       kind: 'usage:project_planning',
       description: `planning of project ${input.projectId}`,
+      cause: { type: 'project_planning', id: input.projectId },
     });
   } catch (error) {
     return notCovered(error);
@@ -101,6 +102,8 @@ export async function reserveTask(
       kind: 'usage:project_task',
       description: `project ${input.projectId} task ${input.position + 1}`,
       expiresInSeconds: HOLD_SECONDS,
+      // The post's transfers carry it: which project task the credits paid for.
+      cause: { type: 'project_task', id: `${input.projectId}:${input.position}` },
     });
   } catch (error) {
     return notCovered(error);

@@ -78,6 +78,8 @@ export function createUsageCharger(deps: UsageDeps): UsageCharger {
         description: `${event.feature} (rate card v${price.rateCardVersion})`,
         // The request's identity is the user and the body, whatever the rate card says now.
         fingerprint: requestHash('usage', { ...event, userId: user.id }),
+        agentId: event.agentId,
+        cause: { type: 'usage_event', id: event.eventId },
         memo: {
           eventId: event.eventId,
           feature: event.feature,

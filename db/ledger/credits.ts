@@ -34,7 +34,9 @@ export async function credit(sql: Sql, system: SystemAccounts, req: CreditReques
     from: req.from,
     bucket,
     description: req.description,
-    ...presentOnly({ agentId: req.agentId, cause: req.cause, clearSeconds: req.clearSeconds }),
+    // Attribution (agent, cause) is a record of the movement, not part of what it does: left out,
+    // so a request retried across the upgrade that added it still replays.
+    ...presentOnly({ clearSeconds: req.clearSeconds }),
   });
   return withRaceRetry(() =>
     sql.begin(async (tx) => {

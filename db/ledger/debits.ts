@@ -7,7 +7,7 @@ import {
 } from '../../domain';
 import type { Sql } from '../pool';
 import type { SystemAccounts } from './accounts';
-import { assertKey, presentOnly, replayOrConflict, requestHash } from './idempotency';
+import { assertKey, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
 import type { DebitRequest, DebitResult } from './types';
 
@@ -28,7 +28,6 @@ export function debitHash(req: DebitRequest): string {
     kind: req.kind,
     to: req.to ?? 'usage',
     description: req.description,
-    ...presentOnly({ agentId: req.agentId, cause: req.cause }),
   });
 }
 

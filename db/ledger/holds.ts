@@ -66,13 +66,9 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
   if (req.bucket !== undefined && !BUCKETS.includes(req.bucket))
     throw new ValidationError('bucket', `must be one of ${BUCKETS.join(', ')}`);
   const to = req.to ?? 'usage';
-  const { bucket, agentId, cause, ...rest } = req;
-  const hash = requestHash('hold', {
-    ...rest,
-    to,
-    idempotencyKey: undefined,
-    ...presentOnly({ bucket, agentId, cause }),
-  });
+  // Attribution (agent, cause) is a record, not part of what the hold does (see credits.ts).
+  const { bucket, agentId: _agent, cause: _cause, ...rest } = req;
+  const hash = requestHash('hold', { ...rest, to, idempotencyKey: undefined, ...presentOnly({ bucket }) });
   return withRaceRetry(() =>
     sql.begin(async (tx) => {
       const stored = (await findOperations(tx, [req.idempotencyKey])).get(req.idempotencyKey);

@@ -6,7 +6,10 @@ export interface Cause {
   id: string;
 }
 
-/** What every movement may say about itself, stored as columns on its transfers. */
+/**
+ * What every movement may say about itself, stored as columns on its transfers. A record, not a
+ * parameter: it is not part of a debit's, credit's or hold's idempotent request.
+ */
 export interface Attribution {
   /** The agent whose use this pays for. */
   agentId?: string | undefined;

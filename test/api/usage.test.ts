@@ -94,9 +94,14 @@ describe('POST /v1/usage: pricing', () => {
   test('when an agent is named, then it is kept with the charge and returned', async () => {
     const user = await fundedUser(100);
     const agentId = randomUUID();
-    const res = await charge(api, user.apiKey, usageEvent({ agentId }));
+    const event = usageEvent({ agentId });
+    const res = await charge(api, user.apiKey, event);
     expect(res.status).toBe(201);
     expect(res.body.agentId).toBe(agentId);
+    // The transfer carries the agent and the event as columns, not only in the memo.
+    const rows = await app.sql<{ agent_id: string; cause_type: string; cause_id: string }[]>`
+      SELECT agent_id, cause_type, cause_id FROM transfers WHERE operation_key = ${`usage:${user.id}:${event.eventId}`}`;
+    expect(rows).toEqual([{ agent_id: agentId, cause_type: 'usage_event', cause_id: event.eventId }]);
   });
 
   test('when the usage shows in the transaction history, then it is one entry with the feature and version', async () => {

@@ -131,7 +131,12 @@ test('when users are charged through the ledger, then the summary counts their u
   const users = await Promise.all(Array.from({ length: 6 }, () => fundedUser(sql, ledger, 100)));
   const today = new Date().toISOString().slice(0, 10);
   for (const { user } of users) {
-    await ledger.debit({ idempotencyKey: `summary-shard:${user.id}`, userId: user.id, amount: 4, kind: 'usage:rag' });
+    await ledger.debit({
+      idempotencyKey: `summary-shard:${user.id}`,
+      userId: user.id,
+      amount: 4,
+      kind: 'usage:rag',
+    });
     const summary = await usageSummary(sql, user.id, today, today);
     expect(summary.totalCredits).toBe(4);
   }

@@ -122,6 +122,16 @@ test('when only a prompt is given, then planning is charged and the planner make
   expect((await p.api.get('/v1/balance', apiKey)).body).toMatchObject({
     available: 1000 - estimate.body.credits,
   });
+  // Each charge says what caused it: the planning, then each task by position.
+  const causes = await app.sql<{ cause_type: string; cause_id: string; amount: number }[]>`
+    SELECT cause_type, cause_id, amount FROM transfers
+    WHERE cause_id = ${project.id} OR cause_id LIKE ${`${project.id}:%`} ORDER BY id`;
+  expect(causes).toEqual([
+    { cause_type: 'project_planning', cause_id: project.id, amount: 50 },
+    { cause_type: 'project_task', cause_id: `${project.id}:0`, amount: 25 },
+    { cause_type: 'project_task', cause_id: `${project.id}:1`, amount: 25 },
+    { cause_type: 'project_task', cause_id: `${project.id}:2`, amount: 75 },
+  ]);
 });
 
 test('when two projects of one user compete for the last credits, then the balance never goes negative', async () => {

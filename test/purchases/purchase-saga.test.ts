@@ -61,6 +61,14 @@ async function purchaseTransfers(userId: string) {
     WHERE a.user_id = ${userId} AND t.kind = 'purchase'`;
 }
 
+/** What the user's transfers say caused them, oldest first. */
+async function causesOf(userId: string) {
+  return app.sql<{ kind: string; cause_type: string; cause_id: string }[]>`
+    SELECT t.kind, t.cause_type, t.cause_id FROM transfers t
+    JOIN accounts a ON a.id IN (t.credit_account_id, t.debit_account_id)
+    WHERE a.user_id = ${userId} ORDER BY t.id`;
+}
+
 /** Credits taken back from the user by refunds, oldest first. */
 async function refundTransfers(userId: string) {
   return app.sql<{ amount: number }[]>`
@@ -97,6 +105,9 @@ test('when a user buys Starter and pays, then 4,500 credits appear, the purchase
   expect(receipts[0]).toMatchObject({ recipient: user.email, subject: 'Receipt: 4,500 credits' });
   const list = await api.get<{ data: PurchaseBody[] }>('/v1/purchases', user.apiKey);
   expect(list.body.data.map((p) => [p.id, p.status])).toEqual([[started.id, 'completed']]);
+  expect(await causesOf(user.id)).toEqual([
+    { kind: 'purchase', cause_type: 'purchase', cause_id: started.id },
+  ]);
 });
 
 test('when the card is declined and the user pays again, then the purchase is credited once', async () => {
@@ -284,6 +295,11 @@ test('when the credited payment is refunded in full in Stripe after some credits
     }),
   ]);
   expect(await refundTransfers(user.id)).toEqual([{ amount: 3500 }]);
+  const [refundRow] = await app.sql<{ id: string }[]>`
+    SELECT id FROM purchase_refunds WHERE purchase_id = ${purchaseId}`;
+  expect((await causesOf(user.id)).filter((c) => c.kind === 'purchase_refund')).toEqual([
+    { kind: 'purchase_refund', cause_type: 'refund', cause_id: refundRow!.id },
+  ]);
 });
 
 test('when a payment is refunded in two halves in Stripe, then each half takes back half the credits once, partially_refunded then refunded', async () => {
