@@ -3,29 +3,32 @@ CREATE OR REPLACE FUNCTION ledger_apply_transfers() RETURNS trigger LANGUAGE plp
 -- custom plans the planner otherwise keeps choosing cost as much planning per call as the work.
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-  v_keys text[];
+  v_keys int;
   v_found int;
   v_named int;
   v_updated int;
 BEGIN
-  SELECT array_agg(DISTINCT operation_key) INTO v_keys FROM new_transfers;
-  SELECT count(*) INTO v_found FROM ledger_operations WHERE idempotency_key = ANY (v_keys);
-  IF v_found <> cardinality(v_keys) THEN
+  -- Every operation named must exist: the batch's distinct keys, looked up by index (= ANY; an
+  -- anti-join here may be planned as a scan of the whole ledger_operations table).
+  SELECT count(*), (SELECT count(*) FROM ledger_operations WHERE idempotency_key = ANY (array_agg(k.key)))
+  INTO v_keys, v_found
+  FROM (SELECT DISTINCT operation_key AS key FROM new_transfers) k;
+  IF v_found <> v_keys THEN
     RAISE EXCEPTION 'ledger: a transfer names an operation that does not exist'
       USING ERRCODE = 'foreign_key_violation';
   END IF;
-  UPDATE accounts a SET posted = a.posted + d.delta
-  FROM (
+  -- One statement applies the per-account sums and counts what it named and what it updated:
+  -- every account named must exist (each must be updated).
+  WITH d AS (
     SELECT account_id, sum(delta) AS delta FROM (
       SELECT credit_account_id AS account_id, amount AS delta FROM new_transfers
       UNION ALL
       SELECT debit_account_id, -amount FROM new_transfers
     ) moves GROUP BY account_id
-  ) d
-  WHERE a.id = d.account_id;
-  GET DIAGNOSTICS v_updated = ROW_COUNT;
-  SELECT count(*) INTO v_named FROM (
-    SELECT credit_account_id FROM new_transfers UNION SELECT debit_account_id FROM new_transfers) ids;
+  ), u AS (
+    UPDATE accounts a SET posted = a.posted + d.delta FROM d WHERE a.id = d.account_id RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u) INTO v_named, v_updated;
   IF v_updated <> v_named THEN
     RAISE EXCEPTION 'ledger: a transfer names an account that does not exist'
       USING ERRCODE = 'foreign_key_violation';
