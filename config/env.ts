@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { StripeEndpoint } from './stripe';
 
 /**
  * Every setting the processes read, parsed once at start (DESIGN.md §8).
@@ -34,6 +35,18 @@ export const envSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
+  /** Where the `stripe` SDK sends its calls instead of api.stripe.com: a stand-in or a mock. */
+  STRIPE_API_BASE: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
+      .transform((s): StripeEndpoint => {
+        const url = new URL(s);
+        const protocol = url.protocol === 'https:' ? 'https' : 'http';
+        return { host: url.hostname, port: Number(url.port || (protocol === 'https' ? 443 : 80)), protocol };
+      })
+      .optional(),
+  ),
   SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
   ADMIN_API_KEY: z.preprocess(
     (v) => (v === '' ? undefined : v),

@@ -16,7 +16,11 @@ async function main(): Promise<void> {
   const root = await openRoot({
     databaseUrl: env.DATABASE_URL,
     smtpUrl: env.SMTP_URL,
-    stripe: { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET },
+    stripe: {
+      secretKey: env.STRIPE_SECRET_KEY,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      endpoint: env.STRIPE_API_BASE,
+    },
     temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
   });
   const worker = await startWorker(root, {
