@@ -1,3 +1,4 @@
+import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { openRoot } from '../composition/root';
 import { loadEnvOrExit } from '../config/env';
 import { migrate } from '../db/migrate';

@@ -1,3 +1,4 @@
+import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { loadEnvOrExit } from '../config/env';
 import { migrate } from './migrate';
 import { createPool } from './pool';

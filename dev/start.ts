@@ -1,3 +1,4 @@
+import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { simulatedExecutor } from '../activities/executor';

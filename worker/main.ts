@@ -1,3 +1,4 @@
+import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { simulatedExecutor } from '../activities/executor';
 import { openRoot } from '../composition/root';
 import { startWorker } from '../composition/worker';

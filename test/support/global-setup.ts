@@ -1,3 +1,4 @@
+import '../../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
