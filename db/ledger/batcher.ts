@@ -83,23 +83,37 @@ export class DebitBatcher {
 
   /** Never rejects: each debit's outcome is in its own Settled. */
   private async commit(batch: Waiter[]): Promise<Settled<DebitResult>[]> {
+    const requests = batch.map((w) => w.request);
     try {
-      // The whole batch credits one shard (its own): one row updated per batch.
-      return await debitMany(
-        this.connection,
-        this.system,
-        batch.map((w) => w.request),
-        this.connectionName,
-      );
+      // The whole batch credits one shard (its own): one system row updated per batch.
+      return await debitMany(this.connection, this.system, requests, this.connectionName);
     } catch {
-      // The shared transaction failed as a whole (not one request's domain error), or its
-      // connection did: give each debit its own transaction on the pool, so one bad request
-      // cannot fail its neighbours. One after the other: this is the rare path, and hundreds of
-      // queries at once would queue everyone else's behind them.
-      const settled: Settled<DebitResult>[] = [];
-      for (const waiter of batch) settled.push(await this.alone(waiter.request));
-      return settled;
+      // The shared statement failed as a whole (a request Postgres refused though it passed
+      // validation, or the connection died): find the culprit without giving up group commit.
+      return this.isolate(requests);
     }
+  }
+
+  /**
+   * Splits a batch that failed as a whole in halves and commits each on the pool, splitting again
+   * only the half that fails, until a failing debit is alone: the others still share commits
+   * (about 2·log2(n) transactions for one bad debit among n, not n), so one bad request cannot
+   * halve everyone's throughput. Halves run in order, so each user's debits keep arrival order.
+   * The pool, not the batches' connection (that one may be what failed), and each user's own
+   * shard, so the retries do not queue behind the next batch on its shard.
+   */
+  private async isolate(requests: DebitRequest[]): Promise<Settled<DebitResult>[]> {
+    if (requests.length === 1) return [await this.alone(requests[0]!)];
+    const middle = Math.ceil(requests.length / 2);
+    const settled: Settled<DebitResult>[] = [];
+    for (const half of [requests.slice(0, middle), requests.slice(middle)]) {
+      try {
+        settled.push(...(await debitMany(this.sql, this.system, half)));
+      } catch {
+        settled.push(...(await this.isolate(half)));
+      }
+    }
+    return settled;
   }
 
   /**

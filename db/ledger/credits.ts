@@ -11,6 +11,7 @@ import { assertKey, findOperations, presentOnly, replayOrConflict, requestHash }
 import { post } from './post';
 import { withRaceRetry } from './retry';
 import type { CreditRequest, CreditResult } from './types';
+import { assertAttribution, assertText, assertUuid } from './validate';
 
 /** Longest clearing period a credit may carry (a year). */
 const MAX_CLEAR_SECONDS = 366 * 24 * 3600;
@@ -18,8 +19,12 @@ const MAX_CLEAR_SECONDS = 366 * 24 * 3600;
 /** Credits a user's bucket (default `purchased`) from a system account, exactly once per key. */
 export async function credit(sql: Sql, system: SystemAccounts, req: CreditRequest): Promise<CreditResult> {
   assertKey(req.idempotencyKey);
+  assertUuid('userId', req.userId);
   if (!isValidCredits(req.amount))
     throw new ValidationError('amount', 'must be a positive whole number of credits');
+  assertText('kind', req.kind, 200);
+  if (req.description !== undefined) assertText('description', req.description, 1000);
+  assertAttribution(req);
   if (
     req.clearSeconds !== undefined &&
     (!Number.isInteger(req.clearSeconds) || req.clearSeconds < 0 || req.clearSeconds > MAX_CLEAR_SECONDS)

@@ -10,13 +10,23 @@ import type { SystemAccounts } from './accounts';
 import { assertKey, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
 import type { DebitRequest, DebitResult } from './types';
+import { assertAttribution, assertStorableJson, assertText, assertUuid } from './validate';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: Error };
 
+/**
+ * Everything a debit stores is checked here, before it joins a batch: a request Postgres would
+ * refuse fails its whole batch (see the batcher's isolation for whatever still gets through).
+ */
 export function validateDebit(req: DebitRequest): void {
   assertKey(req.idempotencyKey);
+  assertUuid('userId', req.userId);
   if (!isValidCredits(req.amount))
     throw new ValidationError('amount', 'must be a positive whole number of credits');
+  assertText('kind', req.kind, 200);
+  if (req.description !== undefined) assertText('description', req.description, 1000);
+  assertAttribution(req);
+  if (req.memo !== undefined) assertStorableJson('memo', JSON.stringify(req.memo));
 }
 
 export function debitHash(req: DebitRequest): string {

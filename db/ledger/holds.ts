@@ -32,9 +32,9 @@ import type {
   VoidHoldRequest,
   VoidHoldResult,
 } from './types';
+import { assertAttribution, assertText, assertUuid } from './validate';
 
 const MAX_HOLD_SECONDS = 30 * 24 * 3600;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface HoldRow {
   id: string;
@@ -53,7 +53,11 @@ interface HoldRow {
 /** Reserves credits: they stay posted but leave `available` until posted, voided or expired. */
 export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): Promise<HoldResult> {
   assertKey(req.idempotencyKey);
-  if (!UUID.test(req.holdId)) throw new ValidationError('holdId', 'must be a UUID');
+  assertUuid('holdId', req.holdId);
+  assertUuid('userId', req.userId);
+  assertText('kind', req.kind, 200);
+  if (req.description !== undefined) assertText('description', req.description, 1000);
+  assertAttribution(req);
   if (!isValidCredits(req.amount))
     throw new ValidationError('amount', 'must be a positive whole number of credits');
   if (
@@ -154,7 +158,7 @@ async function resolveHold<T>(
   hash: string,
   apply: (tx: Tx, h: HoldRow) => Promise<{ result: T; legs: Leg[] }>,
 ): Promise<T> {
-  if (!UUID.test(holdId)) throw new ValidationError('holdId', 'must be a UUID');
+  assertUuid('holdId', holdId);
   return withRaceRetry(
     () =>
       sql.begin(async (tx) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { IdempotencyConflict, ValidationError } from '../../domain';
+import { IdempotencyConflict } from '../../domain';
 import type { Tx } from '../pool';
+import { assertId } from './validate';
 
 export interface StoredOperation {
   idempotency_key: string;
@@ -28,9 +29,7 @@ export function presentOnly(fields: Record<string, unknown>): Record<string, unk
 }
 
 export function assertKey(key: string): void {
-  if (typeof key !== 'string' || key.length < 1 || key.length > 255) {
-    throw new ValidationError('idempotencyKey', 'must be 1 to 255 characters');
-  }
+  assertId('idempotencyKey', key, 255);
 }
 
 export async function findOperations(tx: Tx, keys: string[]): Promise<Map<string, StoredOperation>> {
