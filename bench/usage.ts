@@ -41,15 +41,20 @@ const PROFILE = process.env.BENCH_PROFILE;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** Issue 4's target. */
 const TARGET = { perSecond: 3000, p99: 50 };
+/** Issue 13: one request in BAD_EVERY cannot be stored; clean and bad runs alternate BAD_RUNS times. */
+const BAD_EVERY = 20;
+const BAD_RUNS = Number(process.env.BENCH_BAD_RUNS ?? 2);
 /** What every benchmark request records: a conversation message with 200 output tokens. */
 const EVENT = { feature: 'conversation', outputTokens: 200 } as const;
 
 /**
  * autocannon's worker thread needs its request hook as a file it can `require`: this writes one
  * per scenario. Each request takes a key from the list (a random one, or the only one) and a
- * fresh eventId, so every request is a new charge.
+ * fresh eventId, so every request is a new charge. With `badEvery`, every badEvery-th request
+ * carries an eventId with a NUL in it, which Postgres cannot store: before issue 13 such a request
+ * failed its whole group-commit batch, and the batch fell back to one transaction per debit.
  */
-async function requestHook(dir: string, name: string, keys: string[]): Promise<string> {
+async function requestHook(dir: string, name: string, keys: string[], badEvery = 0): Promise<string> {
   const file = path.join(dir, `${name}.cjs`);
   await writeFile(
     file,
@@ -57,12 +62,16 @@ async function requestHook(dir: string, name: string, keys: string[]): Promise<s
 const { randomUUID } = require('node:crypto');
 const keys = ${JSON.stringify(keys)};
 const body = ${JSON.stringify(EVENT)};
+const badEvery = ${badEvery};
+let sent = 0;
 module.exports = function setupRequest(request) {
   const key = keys[Math.floor(Math.random() * keys.length)];
+  sent += 1;
+  const eventId = badEvery > 0 && sent % badEvery === 0 ? 'bad\\u0000' + randomUUID() : randomUUID();
   return {
     ...request,
     headers: { ...request.headers, authorization: 'Bearer ' + key, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...body, eventId: randomUUID() }),
+    body: JSON.stringify({ ...body, eventId }),
   };
 };
 `,
@@ -287,6 +296,29 @@ async function main() {
       }
     }
 
+    // One bad request in 20 against clean load, alternating on the group-commit server.
+    const badHook = await requestHook(
+      hooksDir,
+      'bad',
+      many.map((u) => u.apiKey),
+      BAD_EVERY,
+    );
+    const badRows: { load: 'clean' | '1 in 20 bad'; charges: number; answered: number; p99: number }[] = [];
+    for (let i = 0; i < BAD_RUNS; i++)
+      for (const [label, hook] of [
+        ['clean', hooks.many],
+        ['1 in 20 bad', badHook],
+      ] as const) {
+        const { result } = await load(byPath['group-commit'], hook, { seconds: SECONDS });
+        badRows.push({
+          load: label,
+          charges: Math.round(result['2xx'] / result.duration),
+          answered: Math.round((result['2xx'] + result.non2xx) / result.duration),
+          p99: result.latency.p99,
+        });
+        console.error(`${label}: ${badRows.at(-1)!.charges} charges/s`);
+      }
+
     // The floor: the same load on a server that answers without auth, pricing or the ledger.
     const bare = await bareUsageServer();
     servers.push(bare);
@@ -342,6 +374,10 @@ async function main() {
       return `${scenario}: median of ${runs.length} runs ${perSecond.toLocaleString('en-US')}/s, p99 ${p99} ms (target ${TARGET.perSecond.toLocaleString('en-US')}/s, p99 ≤ ${TARGET.p99} ms: ${ok ? 'met' : 'NOT met'}; met in ${met} of ${runs.length} runs)`;
     };
     const pct = (x: number) => `${Math.round(x * 100)}%`;
+    const badRatio = (pick: (r: (typeof badRows)[number]) => number) => {
+      const of = (label: string) => median(badRows.filter((r) => r.load === label).map(pick));
+      return (of('1 in 20 bad') / of('clean')).toFixed(2);
+    };
     const lines = [
       `Machine: ${machine()}`,
       `Command: \`BENCH_SECONDS=${SECONDS} BENCH_RUNS=${RUNS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)`,
@@ -358,6 +394,17 @@ async function main() {
       `- Ratio group-commit (median) / one-transaction: ${ratio(`${USERS} users`)}× (${USERS} users), ${ratio('1 hot user')}× (1 hot user).`,
       `- Overdraw: a user funded for exactly ${limitedFor.toLocaleString('en-US')} charges sent ${overdraw.result.requests.total.toLocaleString('en-US')} (${CONNECTIONS} at a time): ${overdraw.result['2xx'].toLocaleString('en-US')} answered 201, ${limitedCharges!.n.toLocaleString('en-US')} charges in the ledger, ${overdraw.result['4xx'].toLocaleString('en-US')} answered 4xx (402), ${overdraw.result['5xx']} 5xx, final balance ${limitedBalance.available} (${overdrawOk ? 'ok' : 'FAILED'}).`,
       `- Ledger after the run: ${usageTransfers!.n.toLocaleString('en-US')} usage charges recorded for ${answered2xx.toLocaleString('en-US')} 2xx answers counted by autocannon (a request still in flight when a run ends is charged but not counted), sum of balances ${report.sumPosted}, ${report.postedMismatches.length} posted mismatches, ${report.negativeUserAccounts} negative accounts (${conserved ? 'conserved' : 'NOT CONSERVED'}).`,
+      '',
+      `One request in ${BAD_EVERY} bad (an eventId with a NUL), ${USERS} users, group commit, alternating with clean load:`,
+      '',
+      '| load | charges/s | requests answered/s | p99 ms |',
+      '| --- | ---: | ---: | ---: |',
+      ...badRows.map(
+        (r) =>
+          `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.answered.toLocaleString('en-US')} | ${r.p99} |`,
+      ),
+      '',
+      `- With 1 in ${BAD_EVERY} requests bad, good charges/s are ${badRatio((r) => r.charges)}× clean load's and requests answered/s ${badRatio((r) => r.answered)}× (medians of ${BAD_RUNS} runs each).`,
     ];
     console.log(lines.join('\n'));
     if (!conserved || !overdrawOk) process.exitCode = 1;
