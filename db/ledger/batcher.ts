@@ -109,8 +109,11 @@ export class DebitBatcher {
     for (const half of [requests.slice(0, middle), requests.slice(middle)]) {
       try {
         settled.push(...(await debitMany(this.sql, this.system, half)));
-      } catch {
-        settled.push(...(await this.isolate(half)));
+      } catch (error) {
+        // Postgres unreachable is no request's fault: halving would only repeat the wait.
+        if (isConnectionError(error))
+          settled.push(...half.map(() => ({ ok: false as const, error: error as Error })));
+        else settled.push(...(await this.isolate(half)));
       }
     }
     return settled;
@@ -137,4 +140,16 @@ export class DebitBatcher {
       return { ok: false, error: error as Error };
     }
   }
+}
+
+/** Postgres errors that say the connection, not the statement, failed (postgres.js codes, SQLSTATE 08 and 57P0x). */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('08') ||
+    /^57P0[1-3]$/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT'].includes(code) ||
+    code.startsWith('CONNECTION_')
+  );
 }
