@@ -1,0 +1,36 @@
+import type { Journal } from '../journal';
+import type { Stats } from '../stats';
+import { type CheckResult, check } from './check';
+
+/** No 500s (outside Postgres fault windows, unless strict), and every answer had the documented shape. */
+export function httpChecks(stats: Stats, journal: Journal, strict5xx: boolean): CheckResult[] {
+  const answered = OUTCOMES_ANSWERED.reduce((n, o) => n + stats.total(o), 0);
+  const describe = (e: Stats['errorsOutside'][number]) => `${e.status} on ${e.path}: ${e.body}`;
+  const outside = stats.errorsOutside.map(describe);
+  const inside = stats.errorsInWindow.map((e) => `(during a Postgres fault) ${describe(e)}`);
+  return [
+    check(
+      strict5xx
+        ? 'no HTTP 5xx other than 503, at any time (strict)'
+        : 'no HTTP 5xx other than 503 outside Postgres fault windows',
+      answered,
+      strict5xx ? [...outside, ...inside] : outside,
+    ),
+    check(
+      'a retry under the same Idempotency-Key names the same resource',
+      answered,
+      journal.idempotencyMismatches,
+    ),
+    check('every answer had the documented shape', answered, journal.driverErrors),
+  ];
+}
+
+const OUTCOMES_ANSWERED = [
+  '2xx',
+  '402',
+  '409',
+  'other 4xx',
+  '503',
+  '5xx in fault window',
+  '5xx outside',
+] as const;

@@ -1,0 +1,75 @@
+import type { Sql } from '../../db/pool';
+import type { StripeStandIn } from '../../dev/stripe';
+import type { Journal } from '../journal';
+import { type CheckResult, check } from './check';
+
+/** Every paid purchase credited exactly once, nothing unpaid credited, every second charge refunded once. */
+export async function purchaseChecks(
+  sql: Sql,
+  journal: Journal,
+  standIn: StripeStandIn,
+): Promise<CheckResult[]> {
+  const ids = journal.purchases.map((p) => p.purchaseId);
+  const credits = await sql<{ id: string; n: number; sum: number }[]>`
+    SELECT cause_id AS id, count(*)::int AS n, sum(amount)::bigint AS sum FROM transfers
+    WHERE cause_type = 'purchase' AND kind = 'purchase' AND cause_id = ANY(${ids}) GROUP BY cause_id`;
+  const rows = await sql<{ id: string; status: string }[]>`
+    SELECT id, status FROM purchases WHERE id = ANY(${ids}::uuid[])`;
+  const byId = new Map(credits.map((c) => [c.id, c]));
+  const status = new Map(rows.map((r) => [r.id, r.status]));
+  const paid = journal.purchases.filter((p) => p.paid);
+  const unpaid = journal.purchases.filter((p) => !p.paid);
+  const paidViolations = paid.flatMap((p) => {
+    const c = byId.get(p.purchaseId);
+    if (!c)
+      return [
+        `paid purchase ${p.purchaseId} (${p.intent}) never credited (status ${status.get(p.purchaseId)})`,
+      ];
+    if (c.n !== 1 || c.sum !== p.credits)
+      return [
+        `purchase ${p.purchaseId}: ${c.n} credit transfers for ${c.sum} credits, expected 1 for ${p.credits}`,
+      ];
+    return status.get(p.purchaseId) === 'completed'
+      ? []
+      : [`purchase ${p.purchaseId} credited but ${status.get(p.purchaseId)}`];
+  });
+  const unpaidViolations = unpaid.flatMap((p) =>
+    byId.has(p.purchaseId) ? [`${p.intent} purchase ${p.purchaseId} was credited`] : [],
+  );
+  const [twice] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM (SELECT cause_id FROM transfers WHERE kind = 'purchase'
+      GROUP BY cause_id HAVING count(*) > 1) x`;
+  const duplicates = journal.purchases.flatMap((p) =>
+    p.duplicate ? [{ ...p.duplicate, purchaseId: p.purchaseId }] : [],
+  );
+  const delivered = new Set(
+    standIn.deliveries.filter((d) => (d.status ?? 0) >= 200 && (d.status ?? 0) < 300).map((d) => d.eventId),
+  );
+  const due = duplicates.filter((d) => delivered.has(d.eventId));
+  const refunds = await sql<{ payment_intent_id: string; reason: string; purchase_id: string }[]>`
+    SELECT payment_intent_id, reason, purchase_id FROM purchase_refunds
+    WHERE payment_intent_id = ANY(${duplicates.map((d) => d.paymentIntentId)})`;
+  const refunded = new Map(refunds.map((r) => [r.payment_intent_id, r]));
+  const refundViolations = due.flatMap((d) => {
+    const r = refunded.get(d.paymentIntentId);
+    if (!r)
+      return [`second charge ${d.paymentIntentId} of purchase ${d.purchaseId} announced but not refunded`];
+    return r.reason === 'duplicate_charge' && r.purchase_id === d.purchaseId
+      ? []
+      : [`refund of ${d.paymentIntentId}: ${r.reason}`];
+  });
+  return [
+    check('every paid purchase credited once (and completed)', paid.length, paidViolations),
+    check('no declined or unpaid purchase credited', unpaid.length, unpaidViolations),
+    check(
+      'no purchase credited twice (whole ledger)',
+      1,
+      twice!.n === 0 ? [] : [`${twice!.n} purchases with more than one credit`],
+    ),
+    check(
+      `every announced second charge refunded once (${duplicates.length - due.length} of ${duplicates.length} announcements dropped)`,
+      due.length,
+      refundViolations,
+    ),
+  ];
+}

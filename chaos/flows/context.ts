@@ -1,0 +1,19 @@
+import type { StripeStandIn } from '../../dev/stripe';
+import type { ApiClient } from '../http';
+import type { Journal } from '../journal';
+import type { Rng } from '../rng';
+import type { Stats } from '../stats';
+
+/** What every flow of the load driver works with. */
+export interface FlowContext {
+  api: ApiClient;
+  journal: Journal;
+  stats: Stats;
+  rng: Rng;
+  standIn: StripeStandIn;
+  adminKey: string;
+  /** Epoch ms after which a flow starts nothing new. */
+  deadlineMs: number;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

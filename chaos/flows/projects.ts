@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { ProjectIntent, ProjectRecord } from '../journal';
+import { type FlowContext, sleep } from './context';
+import { buy } from './purchases';
+import { fundedUser, grant, signUp } from './users';
+
+const project = z.object({ id: z.uuid(), status: z.string() });
+/** Rate card v1: a small task costs 25 credits. */
+const SMALL_TASK = 25;
+
+function tasks(n: number, failLast = false) {
+  return Array.from({ length: n }, (_, i) => ({
+    title: failLast && i === n - 1 ? `task ${i + 1} [fail]` : `task ${i + 1}`,
+    size: 'small',
+  }));
+}
+
+async function startProject(
+  ctx: FlowContext,
+  record: Omit<ProjectRecord, 'projectId'>,
+  failLast: boolean,
+): Promise<ProjectRecord | null> {
+  const answer = await ctx.api.call({
+    kind: 'project',
+    method: 'POST',
+    path: '/v1/projects',
+    key: record.user.apiKey,
+    body: { name: `chaos ${record.intent}`, tasks: tasks(record.tasks, failLast) },
+    idempotencyKey: `chaos-project-${randomUUID()}`,
+  });
+  if (answer.status !== 201 && answer.status !== 200) return null;
+  const started: ProjectRecord = { ...record, projectId: project.parse(answer.body).id };
+  ctx.journal.projects.push(started);
+  return started;
+}
+
+/** Polls the project until it is paused (for lack of credits), up to `seconds`. */
+async function waitPaused(ctx: FlowContext, record: ProjectRecord, seconds: number): Promise<boolean> {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const answer = await ctx.api.once({
+      kind: 'project status',
+      method: 'GET',
+      path: `/v1/projects/${record.projectId}`,
+      key: record.user.apiKey,
+    });
+    if (answer.status === 200 && project.parse(answer.body).status === 'paused') return true;
+    await sleep(500);
+  }
+  return false;
+}
+
+/**
+ * One MultiTask project: run to the end (sometimes with a last task that fails for good),
+ * cancelled mid-run, or started without credits so it pauses, then topped up by an operator
+ * grant or by a purchase, after which it must resume by itself.
+ */
+export async function runProject(ctx: FlowContext, intent: ProjectIntent): Promise<void> {
+  const paused = intent.startsWith('pause');
+  const n = paused ? 3 : intent === 'cancel' ? 10 : 4;
+  const user = paused ? await signUp(ctx) : await fundedUser(ctx, n * SMALL_TASK);
+  if (!user) return;
+  const failLast = intent === 'complete' && ctx.rng.chance(0.25);
+  const record = await startProject(
+    ctx,
+    { user, intent, tasks: n, sawPaused: false, toppedUp: false },
+    failLast,
+  );
+  if (!record) return;
+  if (intent === 'cancel') {
+    await sleep(ctx.rng.int(300, 2000));
+    const answer = await ctx.api.call({
+      kind: 'project cancel',
+      method: 'POST',
+      path: `/v1/projects/${record.projectId}/cancel`,
+      key: user.apiKey,
+    });
+    record.cancelAnswered = answer.status;
+    return;
+  }
+  if (!paused) return;
+  record.sawPaused = await waitPaused(ctx, record, 20);
+  if (!record.sawPaused) return; // the settle phase tops it up
+  if (intent === 'pause, top-up by grant') record.toppedUp = await grant(ctx, user.id, n * SMALL_TASK);
+  else record.toppedUp = (await buy(ctx, user, 'paid', record.projectId))?.paid ?? false;
+}

@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { ChaosUser } from '../journal';
+import type { FlowContext } from './context';
+
+const signedUp = z.object({ id: z.uuid(), apiKey: z.string().min(1) });
+const granted = z.object({ credits: z.number().int() });
+
+/** A new user through POST /v1/users; null when no answer came (the user may exist, unknown to us). */
+export async function signUp(ctx: FlowContext): Promise<ChaosUser | null> {
+  const answer = await ctx.api.call({
+    kind: 'sign-up',
+    method: 'POST',
+    path: '/v1/users',
+    body: { email: `chaos-${randomUUID()}@example.test` },
+  });
+  if (answer.status !== 201) return null;
+  const user = signedUp.parse(answer.body);
+  ctx.journal.users.push(user);
+  return user;
+}
+
+/** An operator grant (POST /v1/admin/grants), retried under one Idempotency-Key. */
+export async function grant(ctx: FlowContext, userId: string, credits: number): Promise<boolean> {
+  const key = `chaos-grant-${randomUUID()}`;
+  const answer = await ctx.api.call({
+    kind: 'grant',
+    method: 'POST',
+    path: '/v1/admin/grants',
+    key: ctx.adminKey,
+    body: { userId, credits },
+    idempotencyKey: key,
+  });
+  ctx.journal.grants.push({ userId, credits, key, answered: answer.status });
+  return answer.status === 201 && granted.parse(answer.body).credits === credits;
+}
+
+/** A signed-up user holding `credits` granted credits; null if either step got no answer. */
+export async function fundedUser(ctx: FlowContext, credits: number): Promise<ChaosUser | null> {
+  const user = await signUp(ctx);
+  if (!user) return null;
+  return (await grant(ctx, user.id, credits)) ? user : null;
+}

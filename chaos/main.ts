@@ -1,0 +1,214 @@
+/**
+ * npm run chaos — the production shape under faults (DESIGN.md §14, issue 13 item 4): the built
+ * entry points (`node dist/api/main.js` ×2, `node dist/worker/main.js` ×2) against one embedded
+ * Postgres, one Temporal dev server and the Stripe stand-in; a load driver over HTTP while faults
+ * are injected at random; then every promise of DESIGN.md §10 checked with exact counts.
+ * Exits 1 on any violation. `--long` or CHAOS_SECONDS for a longer fault phase, CHAOS_SEED to replay.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { openLedger } from '../composition/root';
+import type { CheckResult } from './checks/check';
+import { httpChecks } from './checks/http';
+import { ledgerChecks } from './checks/ledger';
+import { projectChecks } from './checks/projects';
+import { purchaseChecks } from './checks/purchases';
+import { usageChecks } from './checks/usage';
+import { runLoad, seedUsageUsers } from './driver';
+import { type FaultRecord, injectFaults, planFaults } from './faults';
+import { createFleet, type Fleet } from './fleet';
+import type { FlowContext } from './flows/context';
+import { ApiClient } from './http';
+import { type ChaosInfra, startChaosInfra } from './infra';
+import { Journal } from './journal';
+import { type ChaosOptions, parseOptions } from './options';
+import { faultsTable, invariantsTable, operationsTable, throughputTable, violationsText } from './report';
+import { Rng } from './rng';
+import { type SettleResult, settle } from './settle';
+import { Stats } from './stats';
+import { measureThroughput, type ThroughputPhase } from './throughput';
+import { FaultWindows } from './windows';
+
+const ROOT = path.resolve(__dirname, '..');
+const ACTORS = 8;
+const USAGE_USERS = 12;
+const startedMs = Date.now();
+const log = (line: string) =>
+  console.log(`[chaos +${((Date.now() - startedMs) / 1000).toFixed(0)}s] ${line}`);
+
+/** `npm run migrate`, as production runs it before the API and workers start. */
+function migrate(databaseUrl: string): void {
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'dist/db/migrate-main.js')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`migrate failed: ${result.stderr || result.stdout}`);
+}
+
+/** Webhooks reach the API processes in turn, as through a load balancer (the stand-in has one URL). */
+function rotateWebhooks(infra: ChaosInfra, fleet: Fleet): NodeJS.Timeout {
+  let i = 0;
+  const point = () =>
+    infra.standIn.setWebhookUrl(`${fleet.apiUrls[i++ % fleet.apiUrls.length]}/v1/webhooks/stripe`);
+  point();
+  return setInterval(point, 200);
+}
+
+interface RunResult {
+  throughput: ThroughputPhase[];
+  faults: FaultRecord[];
+  settled: SettleResult;
+  checks: CheckResult[];
+  stats: Stats;
+}
+
+async function run(
+  options: ChaosOptions,
+  infra: ChaosInfra,
+  fleet: Fleet,
+): Promise<RunResult> {
+  migrate(infra.databaseUrl);
+  log(`starting ${fleet.apis.length} API and ${fleet.workers.length} worker processes (node dist/...)`);
+  await Promise.all(fleet.all().map((p) => p.start()));
+  const rng = new Rng(options.seed);
+  const stats = new Stats();
+  const windows = new FaultWindows();
+  const journal = new Journal();
+  const ctx: FlowContext = {
+    api: new ApiClient(() => fleet.apiUrls, stats, windows),
+    journal,
+    stats,
+    rng,
+    standIn: infra.standIn,
+    adminKey: fleet.adminKey,
+    deadlineMs: Number.POSITIVE_INFINITY,
+  };
+  log(
+    `throughput: ${options.throughputSeconds} s through 1 API process, then ${options.throughputSeconds} s through ${fleet.apis.length}`,
+  );
+  const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
+  const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
+  const plan = planFaults(rng, options.chaosSeconds);
+  log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
+  ctx.deadlineMs = Date.now() + options.chaosSeconds * 1000;
+  const [faults] = await Promise.all([
+    injectFaults({ infra, fleet, standIn: infra.standIn, windows, rng, log }, plan, options.chaosSeconds),
+    runLoad(ctx, usageUsers, ACTORS),
+  ]);
+  infra.standIn.faults.reset();
+  await Promise.all(
+    fleet
+      .all()
+      .filter((p) => !p.running)
+      .map((p) => p.start()),
+  );
+  log(
+    `settling (up to ${options.settleSeconds} s): replaying unanswered usage, waiting for purchases and projects`,
+  );
+  const { sql, ledger } = await openLedger(infra.databaseUrl, { poolSize: 2 });
+  try {
+    const settled = await settle(ctx, sql, options.settleSeconds);
+    log(`settled in ${settled.seconds.toFixed(0)} s; checking the promises`);
+    const checks = [
+      ...(await ledgerChecks(sql, ledger)),
+      ...(await purchaseChecks(sql, journal, infra.standIn)),
+      ...(await usageChecks(sql, journal)),
+      ...(await projectChecks(sql, journal)),
+      ...httpChecks(stats, journal, options.strict5xx),
+    ];
+    return { throughput, faults, settled, checks, stats };
+  } finally {
+    await ledger.close();
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function print(
+  options: ChaosOptions,
+  fleet: Fleet,
+  crashes: string[],
+  result: RunResult,
+  infra: ChaosInfra,
+): number {
+  const violations = result.checks.reduce((n, c) => n + c.violations.length, 0);
+  const out = [
+    '',
+    `## npm run chaos: ${options.long ? 'long' : 'short'} run, ${options.chaosSeconds} s of faults, seed ${options.seed} (CHAOS_SEED=${options.seed} replays the choices)`,
+    `${fleet.apis.length} API processes, ${fleet.workers.length} workers (node ${process.version} dist/...), one embedded Postgres, one Temporal dev server, the Stripe stand-in`,
+    '',
+    '### Operations by kind (every attempt, retries included)',
+    operationsTable(result.stats),
+    '',
+    '### Faults',
+    faultsTable(result.faults, crashes, infra.standIn),
+    '',
+    '### Throughput: usage charges, closed loop of 32 clients, before the faults',
+    throughputTable(result.throughput),
+    '',
+    `### Invariants (settled in ${result.settled.seconds.toFixed(0)} s; ${result.settled.usageReplayed} unanswered usage events replayed; ${result.settled.topUpsAtSettle} paused projects topped up at the end)`,
+    invariantsTable(result.checks),
+    '',
+    violationsText(result.checks),
+    '',
+    options.strict5xx
+      ? 'Strict: a 5xx other than 503 counts as a violation at any time.'
+      : `Note: ${result.stats.total('5xx in fault window')} answers were 5xx (not 503) while Postgres was restarting or its backends were being terminated (+3 s to recover). They are reported, not counted as violations, until the API answers 503 when Postgres is away (issue 13 item 3); --strict-5xx counts them.`,
+    violations === 0 && result.settled.settled ? 'RESULT: PASS' : `RESULT: FAIL (${violations} violations)`,
+  ];
+  console.log(out.join('\n'));
+  return violations === 0 && result.settled.settled ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  if (!existsSync(path.join(ROOT, 'dist/api/main.js')))
+    throw new Error('dist/ is missing: npm run chaos builds it first (npm run build)');
+  log(`seed ${options.seed}; starting Postgres, Temporal and the Stripe stand-in`);
+  const infra = await startChaosInfra(log);
+  const crashes: string[] = [];
+  let fleet: Fleet | null = null;
+  let rotation: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | null = null;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      clearInterval(rotation);
+      await Promise.allSettled((fleet?.all() ?? []).map((p) => p.stop()));
+      await infra.stop();
+    })();
+    return stopping;
+  };
+  // Ctrl-C or SIGTERM: stop every process this run started, then leave.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping everything`);
+      void stopAll().finally(() => process.exit(130));
+    });
+  }
+  // Whatever else ends this process, no API or worker outlives it (Postgres and Temporal have their own hooks).
+  process.once('exit', () => {
+    for (const p of fleet?.all() ?? []) p.killNow();
+  });
+  try {
+    fleet = await createFleet(infra, { apis: 2, workers: 2 }, log, (name, detail) => {
+      crashes.push(`${name}: ${detail}`);
+      log(`${name} ${detail}`);
+    });
+    rotation = rotateWebhooks(infra, fleet);
+    const result = await run(options, infra, fleet);
+    return print(options, fleet, crashes, result, infra);
+  } finally {
+    log('stopping every process this run started');
+    await stopAll();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `npm run chaos: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exit(2);
+  },
+);

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * What one `npm run chaos` does, from the command line and the environment:
+ * `--long` (or CHAOS_SECONDS) lengthens the fault phase; CHAOS_SEED replays a run's random choices.
+ */
+export interface ChaosOptions {
+  /** How long load runs with faults injected. */
+  chaosSeconds: number;
+  /** Each of the two throughput phases (1 API, then 2 APIs), before any fault. */
+  throughputSeconds: number;
+  /** Deadline for purchases and projects to settle once the faults stop. */
+  settleSeconds: number;
+  seed: number;
+  /** Count every HTTP 500 as a violation, also while Postgres is being restarted or its backends killed. */
+  strict5xx: boolean;
+  long: boolean;
+}
+
+const SHORT_SECONDS = 40;
+const LONG_SECONDS = 600;
+
+const envSchema = z.object({
+  CHAOS_SECONDS: z.coerce.number().int().min(10).max(86_400).optional(),
+  CHAOS_SEED: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31)
+    .optional(),
+  CHAOS_STRICT_5XX: z.enum(['0', '1']).optional(),
+});
+
+const FLAGS = new Set(['--long', '--strict-5xx']);
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): ChaosOptions {
+  const unknown = argv.filter((a) => !FLAGS.has(a));
+  if (unknown.length > 0)
+    throw new Error(`npm run chaos: unknown argument ${unknown.join(' ')} (use --long, --strict-5xx)`);
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('CHAOS_') && v !== '')),
+  );
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const long = argv.includes('--long');
+  const chaosSeconds = parsed.data.CHAOS_SECONDS ?? (long ? LONG_SECONDS : SHORT_SECONDS);
+  return {
+    chaosSeconds,
+    throughputSeconds: long ? 15 : 5,
+    // A dropped webhook waits for the purchase workflow's 15 s Stripe poll; a paused project for its re-check.
+    settleSeconds: 120,
+    seed: parsed.data.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31),
+    strict5xx: argv.includes('--strict-5xx') || parsed.data.CHAOS_STRICT_5XX === '1',
+    long,
+  };
+}

@@ -1,0 +1,97 @@
+import type { Sql } from '../db/pool';
+import type { FlowContext } from './flows/context';
+import { sleep } from './flows/context';
+import { applyAnswer } from './flows/usage';
+import { grant } from './flows/users';
+
+export interface SettleResult {
+  seconds: number;
+  settled: boolean;
+  /** What was still waiting at the deadline, when not settled. */
+  waitingFor: string[];
+  usageReplayed: number;
+  topUpsAtSettle: number;
+}
+
+/**
+ * Usage events whose answer never came are sent again with the same eventId, as a client must:
+ * the answer says whether the first attempt charged (200 replay) or not (201 now).
+ */
+async function replayUnanswered(ctx: FlowContext): Promise<number> {
+  let n = 0;
+  for (const record of ctx.journal.usage.values()) {
+    if (record.outcome !== 'unknown') continue;
+    const answer = await ctx.api.call({
+      kind: 'usage (replay of unanswered)',
+      method: 'POST',
+      path: '/v1/usage',
+      key: record.user.apiKey,
+      body: record.body,
+    });
+    applyAnswer(record, answer.status, answer.body);
+    n++;
+  }
+  return n;
+}
+
+async function unsettled(ctx: FlowContext, sql: Sql): Promise<{ waiting: string[]; paused: string[] }> {
+  const projectIds = ctx.journal.projects.map((p) => p.projectId);
+  const paidIds = ctx.journal.purchases.filter((p) => p.paid).map((p) => p.purchaseId);
+  const projects = await sql<{ id: string; status: string }[]>`
+    SELECT id, status FROM projects WHERE id = ANY(${projectIds}::uuid[])
+      AND status NOT IN ('completed', 'cancelled', 'failed')`;
+  const purchases = await sql<{ id: string }[]>`
+    SELECT id FROM purchases WHERE id = ANY(${paidIds}::uuid[]) AND completed_at IS NULL`;
+  const duplicates = ctx.journal.purchases.flatMap((p) => (p.duplicate ? [p.duplicate] : []));
+  const delivered = new Set(
+    ctx.standIn.deliveries
+      .filter((d) => (d.status ?? 0) >= 200 && (d.status ?? 0) < 300)
+      .map((d) => d.eventId),
+  );
+  const dueIntents = duplicates.filter((d) => delivered.has(d.eventId)).map((d) => d.paymentIntentId);
+  const refunds = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM purchase_refunds WHERE payment_intent_id = ANY(${dueIntents})`;
+  const waiting = [
+    ...projects.map((p) => `project ${p.id} ${p.status}`),
+    ...purchases.map((p) => `paid purchase ${p.id} not completed`),
+    ...(refunds[0]!.n < dueIntents.length
+      ? [`${dueIntents.length - refunds[0]!.n} duplicate charges not refunded`]
+      : []),
+  ];
+  return { waiting, paused: projects.filter((p) => p.status === 'paused').map((p) => p.id) };
+}
+
+/**
+ * After the faults: every answer is known, every paid purchase credited, every project finished.
+ * A project left paused because its flow ended before the top-up (the load's deadline) gets an
+ * operator grant now; then it must resume by itself.
+ */
+export async function settle(ctx: FlowContext, sql: Sql, seconds: number): Promise<SettleResult> {
+  const t0 = Date.now();
+  const usageReplayed = await replayUnanswered(ctx);
+  let topUpsAtSettle = 0;
+  const toppedUp = new Set(ctx.journal.projects.filter((p) => p.toppedUp).map((p) => p.projectId));
+  let waitingFor: string[] = [];
+  while (Date.now() - t0 < seconds * 1000) {
+    const state = await unsettled(ctx, sql);
+    waitingFor = state.waiting;
+    if (waitingFor.length === 0) break;
+    for (const id of state.paused) {
+      if (toppedUp.has(id)) continue;
+      const record = ctx.journal.projects.find((p) => p.projectId === id)!;
+      if (await grant(ctx, record.user.id, record.tasks * 25)) {
+        toppedUp.add(id);
+        record.toppedUp = true;
+        topUpsAtSettle++;
+      }
+    }
+    await sleep(1000);
+  }
+  return {
+    seconds: (Date.now() - t0) / 1000,
+    settled: waitingFor.length === 0,
+    waitingFor,
+    usageReplayed,
+    topUpsAtSettle,
+  };
+}
