@@ -16,6 +16,7 @@ import {
   setProjectStatus,
 } from '../db/projects';
 import { type TaskExecutor, TaskFailed, type TaskToRun } from './executor';
+import type { InputOf } from './use-case-input';
 
 export type { Reservation } from '../app/project-tasks';
 
@@ -31,8 +32,7 @@ export interface ProjectActivityDeps extends ProjectTaskDeps {
 export function createProjectActivities(deps: ProjectActivityDeps) {
   return {
     /** Charges the planning step; false with the amounts when the balance cannot cover it. */
-    chargePlanning: (input: { projectId: string; userId: string; rateCardVersion: number }) =>
-      chargePlanning(deps, input),
+    chargePlanning: (input: InputOf<typeof chargePlanning>) => chargePlanning(deps, input),
 
     /** The executor's plan, priced with the project's rate card version, saved once. */
     async planTasks(input: {
@@ -48,8 +48,7 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
       await saveTaskList(deps.sql, input.projectId, input.tasks);
     },
 
-    reserveTask: (input: { projectId: string; userId: string; position: number; estimate: number }) =>
-      reserveTask(deps, input),
+    reserveTask: (input: InputOf<typeof reserveTask>) => reserveTask(deps, input),
 
     /** Runs the task through the executor, heartbeating; cancellation reaches it as an abort. */
     async executeTask(task: TaskToRun): Promise<{ output: string; usedCredits: number }> {
@@ -66,24 +65,10 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
     },
 
     /** Posts the actual cost (never above the reservation), releases the rest, records progress. */
-    settleTask: (input: {
-      projectId: string;
-      userId: string;
-      position: number;
-      holdId: string;
-      estimate: number;
-      usedCredits: number;
-      output: string;
-    }) => settleTask(deps, input),
+    settleTask: (input: InputOf<typeof settleTask>) => settleTask(deps, input),
 
     /** Voids a task's reservation (cancel, or a task that failed for good). */
-    releaseTask: (input: {
-      projectId: string;
-      userId: string;
-      position: number;
-      holdId: string;
-      status: 'cancelled' | 'failed';
-    }) => releaseTask(deps, input),
+    releaseTask: (input: InputOf<typeof releaseTask>) => releaseTask(deps, input),
 
     async setProjectStatus(input: {
       projectId: string;

@@ -17,6 +17,7 @@ import { formatCredits, formatMoney, NotFound } from '../domain';
 import type { Mailer } from '../mail/mailer';
 import type { PurchaseInput } from '../workflows/messages';
 import { checkoutSessionSchema, idOf, paymentIntentSchema, refundSchema } from './stripe-objects';
+import type { InputOf } from './use-case-input';
 
 export interface PurchaseActivityDeps {
   sql: Sql;
@@ -87,7 +88,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       return { status: session.status, paymentIntentId: paid ? idOf(session.payment_intent) : null };
     },
 
-    creditPurchase: (input: Parameters<typeof creditPurchase>[1]) => creditPurchase(deps, input),
+    creditPurchase: (input: InputOf<typeof creditPurchase>) => creditPurchase(deps, input),
 
     async closePurchase(input: {
       purchaseId: string;
@@ -150,11 +151,11 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       });
     },
 
-    takeBackRefundedCredits: (input: Parameters<typeof takeBackRefundedCredits>[1]) =>
+    takeBackRefundedCredits: (input: InputOf<typeof takeBackRefundedCredits>) =>
       takeBackRefundedCredits(deps, input),
 
     /** Kept for purchaseRefundedWorkflow runs started before partial refunds were handled. */
-    reversePurchaseCredits: (input: Parameters<typeof reversePurchaseCredits>[1]) =>
+    reversePurchaseCredits: (input: InputOf<typeof reversePurchaseCredits>) =>
       reversePurchaseCredits(deps, input),
   };
 }
