@@ -1,5 +1,7 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
+import { isDatabaseUnavailable } from '../db/pool';
 import { DomainError, ValidationError } from '../domain';
 
 /** Domain error codes to HTTP statuses: the one place this mapping lives. */
@@ -18,6 +20,37 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+/** What a 503 asks the client to wait before trying again: about what a Postgres restart takes. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** An error answer: status, body, and the headers it needs (Retry-After on a 503). */
+export interface ErrorAnswer {
+  status: number;
+  body: ReturnType<typeof errorBody>;
+  headers: Record<string, string>;
+}
+
+/** 503 `unavailable`: `what` could not be reached; the same request can succeed later. */
+export function unavailable(what: string): ErrorAnswer {
+  return {
+    status: 503,
+    body: errorBody('unavailable', `${what} is unavailable; try again in ${RETRY_AFTER_SECONDS} s`),
+    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  };
+}
+
+/** gRPC statuses that mean Temporal did not answer: UNAVAILABLE (14), DEADLINE_EXCEEDED (4). */
+const TEMPORAL_UNAVAILABLE = new Set([14, 4]);
+
+/** True when `error` or an error it wraps (the client's ServiceError wraps the gRPC one) is one of them. */
+function isTemporalUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (isGrpcServiceError(current) && TEMPORAL_UNAVAILABLE.has(current.code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Parses `input` with `schema`; a failure is a ValidationError naming the first bad field. */
 export function parse<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.infer<T> {
   const result = schema.safeParse(input);
@@ -33,32 +66,41 @@ export const notFoundRoute: RequestHandler = (req, res) => {
   res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
 };
 
-/** The status and body for any error: the one mapping both the Express app and the fast path use. */
-export function errorResponse(
-  error: unknown,
-  log: (message: string, error: unknown) => void,
-): { status: number; body: ReturnType<typeof errorBody> } {
-  if (error instanceof DomainError) {
-    return { status: STATUS[error.code] ?? 400, body: errorBody(error.code, error.message) };
-  }
+/**
+ * The status, body and headers for any error: the one mapping both the Express app and the fast
+ * path use. A dependency that cannot be reached is a 503 with Retry-After, never a 500: the
+ * request was fine and will succeed once Postgres or Temporal is back.
+ */
+export function errorResponse(error: unknown, log: (message: string, error: unknown) => void): ErrorAnswer {
+  const answer = (status: number, code: string, message: string): ErrorAnswer => ({
+    status,
+    body: errorBody(code, message),
+    headers: {},
+  });
+  if (error instanceof DomainError) return answer(STATUS[error.code] ?? 400, error.code, error.message);
+  if (isDatabaseUnavailable(error)) return unavailable('Postgres');
+  if (isTemporalUnavailable(error)) return unavailable('Temporal');
   // body-parser's own errors carry a status and a type.
   const status = (error as { status?: number }).status;
   const type = (error as { type?: string }).type;
-  if (type === 'entity.parse.failed')
-    return { status: 400, body: errorBody('invalid_json', 'body: is not valid JSON') };
-  if (type === 'entity.too.large') {
-    return { status: 413, body: errorBody('payload_too_large', 'body: is larger than 100kb') };
-  }
+  if (type === 'entity.parse.failed') return answer(400, 'invalid_json', 'body: is not valid JSON');
+  if (type === 'entity.too.large') return answer(413, 'payload_too_large', 'body: is larger than 100kb');
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return { status, body: errorBody('bad_request', (error as Error).message) };
+    return answer(status, 'bad_request', (error as Error).message);
   }
   log('unhandled error', error);
-  return { status: 500, body: errorBody('internal', 'internal error') };
+  return answer(500, 'internal', 'internal error');
 }
 
 export function errorHandler(log: (message: string, error: unknown) => void): ErrorRequestHandler {
   return (error, _req, res, _next) => {
-    const { status, body } = errorResponse(error, log);
-    res.status(status).json(body);
+    const { status, body, headers } = errorResponse(error, log);
+    // The answer has begun (an event stream whose next read failed): end it; the client's
+    // EventSource reconnects and then gets the status.
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    res.set(headers).status(status).json(body);
   };
 }

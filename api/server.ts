@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Express } from 'express';
+import { errorBody, RETRY_AFTER_SECONDS } from './errors';
 import type { FastPath } from './usage-fast-path';
 
 /** Routes an app serves before Express sees the request (set by createApp). */
@@ -9,17 +10,67 @@ export function registerFastPath(app: Express, fastPath: FastPath): void {
   fastPaths.set(app, fastPath);
 }
 
+/**
+ * The longest a request waits for its answer to begin. Postgres or Temporal down answers 503
+ * much sooner (refused connections fail at once, connects give up after 3 s, Temporal calls
+ * after 4 s); this catches what hangs instead of failing, such as a database host that stopped
+ * answering on open connections. Event streams have begun their answer and are not cut.
+ */
+export const REQUEST_DEADLINE_MS = 10_000;
+
+export interface ListenOptions {
+  /** Overrides REQUEST_DEADLINE_MS (tests use a short one). */
+  requestDeadlineMs?: number;
+}
+
 export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
 }
 
+/**
+ * Answers 503 `unavailable` with Retry-After if nothing has been answered within `ms`. The route
+ * keeps running (it cannot be stopped from here) and answers later: that answer has nowhere to
+ * go, so the response's writers become no-ops rather than throwing "headers already sent" into
+ * the route. A client retrying a money-moving request with its Idempotency-Key or eventId gets
+ * the original result if the late answer did commit.
+ */
+function answerByDeadline(res: ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (res.headersSent) return;
+    const text = JSON.stringify(
+      errorBody(
+        'unavailable',
+        `no answer within ${ms / 1000} s (a dependency is slow or unreachable); try again in ${RETRY_AFTER_SECONDS} s`,
+      ),
+    );
+    res.writeHead(503, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'retry-after': String(RETRY_AFTER_SECONDS),
+    });
+    res.end(text);
+    res.setHeader = () => res;
+    res.writeHead = () => res;
+    res.write = () => true;
+    res.end = () => res;
+  }, ms);
+  res.once('close', () => clearTimeout(timer));
+}
+
 /** Listens on `port` (0 = any free port) and returns a closer that waits for open sockets. */
-export function listen(app: Express, port: number, host: string): Promise<RunningServer> {
+export function listen(
+  app: Express,
+  port: number,
+  host: string,
+  options: ListenOptions = {},
+): Promise<RunningServer> {
+  const deadlineMs = options.requestDeadlineMs ?? REQUEST_DEADLINE_MS;
   return new Promise((resolve, reject) => {
     const fast = fastPaths.get(app);
-    const server: Server = createServer((req, res) => {
+    const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      answerByDeadline(res, deadlineMs);
       if (!fast?.(req, res)) app(req, res);
     });
     server.once('error', reject);

@@ -5,7 +5,7 @@
  * (dev/start.ts), the benches and the test helpers all open it instead of wiring by hand, so
  * they run the same graph and differ only in configuration.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type Stripe from 'stripe';
 import { type Activities, createActivities } from '../activities';
 import type { TaskExecutor } from '../activities/executor';
@@ -19,6 +19,7 @@ import { createMailer, type Mailer } from '../mail/mailer';
 import { Metrics } from '../observability/metrics';
 import { TASK_QUEUE } from '../workflows/messages';
 import { openLedger } from './ledger';
+import { connectTemporal } from './temporal-connection';
 
 export { openLedger } from './ledger';
 
@@ -81,9 +82,7 @@ export async function openRoot(options: RootOptions): Promise<Root> {
     stripeWebhookSecret: options.stripe.webhookSecret,
   };
   const namespace = options.temporal.namespace ?? 'default';
-  const connection = options.temporal.lazy
-    ? Connection.lazy({ address: options.temporal.address })
-    : await Connection.connect({ address: options.temporal.address });
+  const connection = await connectTemporal(options.temporal);
   const temporal = new Client({ connection, namespace });
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const baseSettings: UseCaseSettings = { ...DEFAULT_SETTINGS, ...options.settings };

@@ -2,24 +2,36 @@ import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { Sql } from '../../db/pool';
 import type { Metrics } from '../../observability/metrics';
+import { RETRY_AFTER_SECONDS } from '../errors';
 
-async function check(probe: () => Promise<unknown>, timeoutMs = 2000): Promise<'ok' | string> {
+/** How long each dependency may take to answer the probe before it counts as down. */
+const PROBE_TIMEOUT_MS = 2000;
+
+type Probe = { state: 'ok' } | { state: 'down'; reason: string };
+
+/** Runs `probe` with a timeout: a dependency that hangs is as down as one that refuses. */
+async function check(probe: () => Promise<unknown>): Promise<Probe> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       probe(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new Error(`no answer in ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
       }),
     ]);
-    return 'ok';
+    return { state: 'ok' };
   } catch (error) {
-    return (error as Error).message || 'failed';
+    return { state: 'down', reason: (error as Error).message || 'failed' };
   } finally {
     clearTimeout(timer);
   }
 }
 
+/**
+ * GET /healthz: 200 `{ status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } }` when both
+ * answer; else 503 with Retry-After, `status: 'unavailable'`, each check `ok` or `down`, and why
+ * each down one is down. Both probes run at once, so the answer comes within PROBE_TIMEOUT_MS.
+ */
 export function healthRouter(deps: { sql: Sql; temporal: Client; metrics: Metrics }): Router {
   const router = Router();
   router.get('/healthz', async (_req, res) => {
@@ -27,8 +39,18 @@ export function healthRouter(deps: { sql: Sql; temporal: Client; metrics: Metric
       check(() => deps.sql`SELECT 1`),
       check(() => deps.temporal.workflowService.getSystemInfo({})),
     ]);
-    const ok = postgres === 'ok' && temporal === 'ok';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal } });
+    const checks = { postgres: postgres.state, temporal: temporal.state };
+    if (postgres.state === 'ok' && temporal.state === 'ok') {
+      res.json({ status: 'ok', checks });
+      return;
+    }
+    const reasons: Record<string, string> = {};
+    if (postgres.state === 'down') reasons.postgres = postgres.reason;
+    if (temporal.state === 'down') reasons.temporal = temporal.reason;
+    res
+      .status(503)
+      .set('retry-after', String(RETRY_AFTER_SECONDS))
+      .json({ status: 'unavailable', checks, reasons });
   });
   router.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

@@ -31,6 +31,12 @@ export interface TestAppOptions {
   poolSize?: number;
   purchases?: Partial<PurchaseSettings>;
   projects?: Partial<ProjectSettings>;
+  /** Another Postgres than the run's (the fault tests stop and start their own). */
+  databaseUrl?: string;
+  /** Another Temporal than the run's, connected lazily (the fault tests point at a closed port). */
+  temporalAddress?: string;
+  /** The server's request deadline (api/server.ts REQUEST_DEADLINE_MS by default). */
+  requestDeadlineMs?: number;
 }
 
 /** The real API on a free port, on the run's shared Postgres and Temporal, with a Stripe stand-in. */
@@ -38,10 +44,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const stripe = await localStripe({ retryBaseMs: 50 });
   const standIn = stripe.standIn!;
   const root = await openRoot({
-    databaseUrl: process.env.DATABASE_URL!,
+    databaseUrl: options.databaseUrl ?? process.env.DATABASE_URL!,
     poolSize: options.poolSize ?? 20,
     stripe,
-    temporal: { address: process.env.TEMPORAL_ADDRESS! },
+    temporal: options.temporalAddress
+      ? { address: options.temporalAddress, lazy: true }
+      : { address: process.env.TEMPORAL_ADDRESS! },
     taskQueue: `test-${randomUUID()}`,
     settings: {
       purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: 2, ...options.purchases },
@@ -55,7 +63,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const app = createApp(
     root.apiDeps({ adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY, log: () => {} }),
   );
-  const server = await listen(app, 0, '127.0.0.1');
+  const server = await listen(app, 0, '127.0.0.1', { requestDeadlineMs: options.requestDeadlineMs });
   standIn.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
   return {
     url: server.url,

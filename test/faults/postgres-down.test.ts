@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type * as FastPathModule from '../../api/usage-fast-path';
+import { type HttpResult, http, startTestApp, type TestApp } from '../support/app';
+import { fundedUser } from '../support/db';
+import { OwnPostgres, type Timed, timed, UNAVAILABLE, unavailableView, until } from './support';
+
+/**
+ * DESIGN.md §14: while Postgres is down the API answers 503 `unavailable` with Retry-After,
+ * within a few seconds, never 500; when it is back, everything works again by itself. The app
+ * here runs on a Postgres of this file's own, which the tests stop and start.
+ */
+
+/** The fast path can be turned off (as in test/api/usage-fast-path.test.ts) to send a charge through Express. */
+const mockFastPath = { enabled: true, served: 0 };
+jest.mock('../../api/usage-fast-path', () => {
+  const actual = jest.requireActual<typeof FastPathModule>('../../api/usage-fast-path');
+  return {
+    ...actual,
+    usageFastPath: (...args: Parameters<typeof actual.usageFastPath>): FastPathModule.FastPath => {
+      const fast = actual.usageFastPath(...args);
+      return (req, res) => {
+        if (!mockFastPath.enabled) return false;
+        const served = fast(req, res);
+        if (served) mockFastPath.served += 1;
+        return served;
+      };
+    },
+  };
+});
+
+const FUNDS = 1000;
+let postgres: OwnPostgres;
+let app: TestApp;
+let api: ReturnType<typeof http>;
+let user: { id: string; apiKey: string };
+
+beforeAll(async () => {
+  postgres = await OwnPostgres.start();
+  app = await startTestApp({ databaseUrl: postgres.url });
+  api = http(app.url);
+  const funded = await fundedUser(app.sql, app.ledger, FUNDS);
+  user = { id: funded.user.id, apiKey: funded.apiKey };
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await postgres?.remove();
+}, 60_000);
+
+type Path = 'fast path' | 'Express';
+
+/** A conversation charge (2 credits) through `path`, which must be the one that answers. */
+async function charge(path: Path, eventId: string): Promise<HttpResult<unknown>> {
+  mockFastPath.enabled = path === 'fast path';
+  const before = mockFastPath.served;
+  try {
+    const res = await api.post('/v1/usage', { feature: 'conversation', eventId }, user.apiKey);
+    expect({ path, served: mockFastPath.served - before }).toEqual({
+      path,
+      served: path === 'fast path' ? 1 : 0,
+    });
+    return res;
+  } finally {
+    mockFastPath.enabled = true;
+  }
+}
+
+async function available(): Promise<number> {
+  const res = await api.get<{ available: number }>('/v1/balance', user.apiKey);
+  expect(res.status).toBe(200);
+  return res.body.available;
+}
+
+/**
+ * Representative routes, each as a client sends it: reads, both charge paths, writes that start
+ * workflows, sign-up, the page. (An estimate is not among them: it is priced from the cached
+ * rate card for a cached key, and rightly still answers while that lasts.)
+ */
+function representativeRequests(projectId: string): Record<string, () => Promise<HttpResult<unknown>>> {
+  return {
+    'GET /v1/balance': () => api.get('/v1/balance', user.apiKey),
+    'GET /v1/transactions': () => api.get('/v1/transactions', user.apiKey),
+    'POST /v1/usage (fast path)': () => charge('fast path', 'outage-fast'),
+    'POST /v1/usage (Express)': () => charge('Express', 'outage-express'),
+    'POST /v1/purchases': () =>
+      api.post('/v1/purchases', { packageId: 'starter' }, user.apiKey, { 'idempotency-key': randomUUID() }),
+    'POST /v1/projects': () =>
+      api.post('/v1/projects', { name: 'p', tasks: [{ title: 't', size: 'small' }] }, user.apiKey),
+    'GET /v1/projects/:id/events': () => api.get(`/v1/projects/${projectId}/events`, user.apiKey),
+    'POST /v1/users': () => api.post('/v1/users', { email: `down-${randomUUID()}@example.test` }),
+    'GET /usercredits': () => api.get('/usercredits', user.apiKey),
+  };
+}
+
+describe('when Postgres stops and starts again', () => {
+  const times: Record<string, number> = {};
+
+  test('then every route answers 503 unavailable with Retry-After within 5 s, /healthz names Postgres, and all recovers by itself', async () => {
+    // Before: a charge through each path, so the batch connection and the pool are both open.
+    expect((await charge('fast path', randomUUID())).status).toBe(201);
+    expect((await charge('Express', randomUUID())).status).toBe(201);
+    expect(await available()).toBe(FUNDS - 4);
+    const projectId = randomUUID();
+
+    await postgres.stop();
+    try {
+      for (const [name, send] of Object.entries(representativeRequests(projectId))) {
+        const answer = await timed(send);
+        times[name] = answer.ms;
+        expect({ name, ...unavailableView(answer) }).toEqual({ name, ...UNAVAILABLE });
+      }
+      // Many at once: none waits for a pool connection longer than the bound either.
+      const burst: Timed<HttpResult<unknown>>[] = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          timed(() =>
+            i % 2 === 0
+              ? api.get('/v1/balance', user.apiKey)
+              : api.post('/v1/usage', { feature: 'conversation', eventId: `burst-${i}` }, user.apiKey),
+          ),
+        ),
+      );
+      times['60 at once (slowest)'] = Math.max(...burst.map((b) => b.ms));
+      for (const answer of burst) expect(unavailableView(answer)).toEqual(UNAVAILABLE);
+
+      const health = await timed(() => api.get('/healthz'));
+      times['GET /healthz'] = health.ms;
+      expect(unavailableView(health)).toMatchObject({ status: 503, retryAfter: '5', fast: true });
+      expect(health.result.body).toMatchObject({
+        status: 'unavailable',
+        checks: { postgres: 'down', temporal: 'ok' },
+      });
+    } finally {
+      const restarted = performance.now();
+      await postgres.restart();
+      times['Postgres restart'] = Math.round(performance.now() - restarted);
+    }
+
+    // After: the first charge that succeeds, with no one touching the app.
+    const back = performance.now();
+    await until(
+      'a charge to succeed after the restart',
+      async () => ((await charge('fast path', 'after-restart')).status === 201 ? true : null),
+      30_000,
+    );
+    times['first charge after restart'] = Math.round(performance.now() - back);
+    expect((await charge('Express', 'after-restart-express')).status).toBe(201);
+    // The charges answered 503 moved nothing: their eventIds are new now, and the balance shows
+    // only the four charges that succeeded.
+    expect((await charge('fast path', 'outage-fast')).status).toBe(201);
+    expect((await charge('Express', 'outage-express')).status).toBe(201);
+    expect(await available()).toBe(FUNDS - 4 - 8);
+    expect((await api.get('/healthz')).body).toEqual({
+      status: 'ok',
+      checks: { postgres: 'ok', temporal: 'ok' },
+    });
+
+    const report = await app.ledger.conservation();
+    expect(report).toMatchObject({
+      sumPosted: 0,
+      postedMismatches: [],
+      heldMismatches: [],
+      negativeUserAccounts: 0,
+    });
+    console.info(`Postgres down, measured (ms): ${JSON.stringify(times)}`);
+  }, 120_000);
+});

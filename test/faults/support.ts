@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { migrate } from '../../db/migrate';
+import { createPool } from '../../db/pool';
+import type { HttpResult } from '../support/app';
+import { READY_PREFIX } from './postgres-process';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Starts test/faults/postgres-process.ts on `dataDir` (and `port`), resolves with it and its URL. */
+function spawnPostgres(dataDir: string, port: number): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+      path.join(__dirname, 'postgres-process.ts'),
+      dataDir,
+      String(port),
+    ],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`Postgres did not start in 60 s:\n${output}`));
+    }, 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((l) => l.startsWith(READY_PREFIX));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, url: line.slice(READY_PREFIX.length).trim() });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Postgres process exited (${code}):\n${output}`));
+    });
+  });
+}
+
+/**
+ * A Postgres of this test file's own, in a temp folder, migrated: the fault tests stop and start
+ * it without disturbing the other test files, which share the run's. It runs in a child process
+ * (postgres-process.ts) and comes back on the same port, so the app's pool finds it again.
+ */
+export class OwnPostgres {
+  private constructor(
+    private readonly dir: string,
+    private readonly port: number,
+    private child: ChildProcess | null,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<OwnPostgres> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'credits-faults-'));
+    const { child, url } = await spawnPostgres(dir, 0);
+    const admin = createPool(url, { max: 1 });
+    try {
+      await migrate(admin);
+    } finally {
+      await admin.end();
+    }
+    return new OwnPostgres(dir, Number(new URL(url).port), child, url);
+  }
+
+  /** Stops the server (a fast shutdown: open connections are ended, the port closes). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  /** Starts it again on the same port and data. */
+  async restart(): Promise<void> {
+    const { child, url } = await spawnPostgres(this.dir, this.port);
+    this.child = child;
+    if (url !== this.url) throw new Error(`Postgres came back on ${url}, not ${this.url}`);
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface Timed<T> {
+  result: T;
+  ms: number;
+}
+
+export async function timed<T>(work: () => Promise<T>): Promise<Timed<T>> {
+  const started = performance.now();
+  const result = await work();
+  return { result, ms: Math.round(performance.now() - started) };
+}
+
+/** What a client sees of a 503: status, error code, Retry-After, and how long it waited. */
+export function unavailableView(answer: Timed<HttpResult<unknown>>) {
+  const body = answer.result.body as { error?: { code?: string } } | undefined;
+  return {
+    status: answer.result.status,
+    code: body?.error?.code,
+    retryAfter: answer.result.headers.get('retry-after'),
+    fast: answer.ms < 5000,
+  };
+}
+
+export const UNAVAILABLE = { status: 503, code: 'unavailable', retryAfter: '5', fast: true };
+
+/** Polls `attempt` until it returns non-null, at most `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  attempt: () => Promise<T | null>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
