@@ -10,3 +10,14 @@ export function idempotencyKey(req: Request): string | undefined {
   }
   return value;
 }
+
+/**
+ * Stripe's answer header on a retried request that returns the stored result of the first one
+ * (same Idempotency-Key, or the same usage eventId): 200, and this says it moved nothing new.
+ */
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+
+/** The headers of an answer: the replay header when it is a replay, else none. */
+export function replayHeaders(replayed: boolean): Record<string, string> {
+  return replayed ? { [REPLAYED_HEADER]: 'true' } : {};
+}

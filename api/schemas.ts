@@ -1,6 +1,70 @@
-/** Request bodies shared by several routes (usage, estimates, projects). */
+/** Request bodies shared by several routes (usage, estimates, projects), and the text and number rules every route uses. */
 import { z } from 'zod';
 import { FEATURES, TASK_SIZES } from '../domain';
+
+/**
+ * C0 and C1 control characters and DEL (Unicode's Cc). Postgres cannot store NUL in text at all
+ * (the insert fails), and the others mean nothing in an id or a name, so a client's mistake
+ * shows as a 400 naming the field instead of a 500 from the database.
+ */
+const CONTROL = /\p{Cc}/u;
+/** Free text (a prompt, a note) has lines: tabs and line breaks are its only allowed controls. */
+const LINES = /[\t\n\r]/g;
+/** A lone UTF-16 surrogate is not text: it cannot be encoded as UTF-8, so Postgres gets garbage. */
+const LONE_SURROGATE = /\p{Cs}/u;
+/** Something a reader can see: not only whitespace, separators or invisible format characters. */
+const VISIBLE = /[^\s\p{Z}\p{Cf}]/u;
+
+function textRules(max: number, allowLines: boolean) {
+  return z
+    .string({ message: 'must be a string' })
+    .min(1, { message: 'must not be empty' })
+    .max(max, { message: `must be at most ${max.toLocaleString('en-US')} characters` })
+    .refine((s) => !CONTROL.test(allowLines ? s.replace(LINES, '') : s), {
+      message: 'must not contain control characters',
+    })
+    .refine((s) => !LONE_SURROGATE.test(s), { message: 'must be valid Unicode (a lone surrogate is not)' })
+    .refine((s) => VISIBLE.test(s), { message: 'must not be blank' });
+}
+
+/**
+ * An id, key, name or title (DESIGN.md §9): 1 to `max` characters, at least one of them
+ * visible, no control characters, no lone surrogates. Every route's ids and names use it.
+ */
+export function visibleText(max: number) {
+  return textRules(max, false);
+}
+
+/** Free text (a prompt, a note, a reason): as visibleText, but tabs and line breaks are allowed. */
+export function freeText(max: number) {
+  return textRules(max, true);
+}
+
+/**
+ * A whole number in a query string or path. Only decimal digits: `1e2`, `0x1`, `1.0`, ` 1`,
+ * `+1` are refused instead of being read as 100, 1, 1, 1, 1 (what Number() would make of them),
+ * so a client that sends something odd hears about it.
+ */
+export function integerParam(min: number, max: number) {
+  return z
+    .string({ message: 'must be a whole number' })
+    .regex(/^[0-9]{1,16}$/, { message: 'must be a whole number (decimal digits only)' })
+    .transform(Number)
+    .pipe(wholeNumber(min, max));
+}
+
+/** The days a date may name: Postgres has no year 0, and nothing in the ledger predates 1970. */
+const FIRST_DAY = '1970-01-01';
+const LAST_DAY = '9999-12-31';
+
+/** A calendar day, YYYY-MM-DD, from 1970-01-01 to 9999-12-31 (zod's format check alone allows year 0000). */
+export function isoDay() {
+  return z.iso
+    .date({ message: 'must be a date, YYYY-MM-DD' })
+    .refine((day) => day >= FIRST_DAY && day <= LAST_DAY, {
+      message: `must be a day from ${FIRST_DAY} to ${LAST_DAY}`,
+    });
+}
 
 /** A whole number in [min, max] with messages that say what is wrong in plain words. */
 export function wholeNumber(min: number, max: number) {
@@ -15,7 +79,7 @@ const TOKENS_MAX = 10_000_000;
 
 const usageFields = {
   feature: z.enum(FEATURES, { message: `must be one of ${FEATURES.join(', ')}` }),
-  model: z.string().min(1).max(64).optional(),
+  model: visibleText(64).optional(),
   inputTokens: wholeNumber(0, TOKENS_MAX).optional(),
   outputTokens: wholeNumber(0, TOKENS_MAX).optional(),
   trainingUnits: wholeNumber(1, 1_000_000).optional(),
@@ -39,10 +103,7 @@ export const usageEstimateBody = z.object(usageFields).strict().superRefine(trai
 export const usageBody = z
   .object({
     ...usageFields,
-    eventId: z
-      .string({ message: 'must be a string' })
-      .min(1, { message: 'must not be empty' })
-      .max(200, { message: 'must be at most 200 characters' }),
+    eventId: visibleText(200),
   })
   .strict()
   .superRefine(trainingUnitsOnlyForUpskilling);
@@ -51,14 +112,14 @@ export const MAX_PROJECT_TASKS = 1000;
 
 export const projectTaskBody = z
   .object({
-    title: z.string({ message: 'must be a string' }).min(1).max(200),
+    title: visibleText(200),
     size: z.enum(TASK_SIZES, { message: `must be one of ${TASK_SIZES.join(', ')}` }).optional(),
   })
   .strict();
 
 const projectFields = {
   tasks: z.array(projectTaskBody).min(1).max(MAX_PROJECT_TASKS).optional(),
-  prompt: z.string().min(1).max(10_000).optional(),
+  prompt: freeText(10_000).optional(),
 };
 
 function tasksOrPrompt(
@@ -71,18 +132,18 @@ function tasksOrPrompt(
 }
 
 export const projectEstimateBody = z
-  .object({ name: z.string().min(1).max(200).optional(), ...projectFields })
+  .object({ name: visibleText(200).optional(), ...projectFields })
   .strict()
   .superRefine(tasksOrPrompt);
 
 export const projectBody = z
-  .object({ name: z.string({ message: 'must be a string' }).min(1).max(200), ...projectFields })
+  .object({ name: visibleText(200), ...projectFields })
   .strict()
   .superRefine(tasksOrPrompt);
 
 export const dateRangeQuery = z
   .object({
-    from: z.iso.date({ message: 'must be a date, YYYY-MM-DD' }).optional(),
-    to: z.iso.date({ message: 'must be a date, YYYY-MM-DD' }).optional(),
+    from: isoDay().optional(),
+    to: isoDay().optional(),
   })
   .strict();

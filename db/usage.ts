@@ -41,15 +41,16 @@ export async function usageSummary(
       AND t.created_at < (${to}::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2 ORDER BY 1, 2`;
   const byFeature = new Map<string, { credits: number; events: number }>();
-  const byDay = new Map<string, Record<string, number>>();
+  // Maps, not plain objects: a feature named like an Object.prototype member must count as itself.
+  const byDay = new Map<string, Map<string, number>>();
   for (const row of rows) {
     const feature = row.kind.replace(/^usage:/, '');
     const f = byFeature.get(feature) ?? { credits: 0, events: 0 };
     f.credits += row.credits;
     f.events += row.events;
     byFeature.set(feature, f);
-    const day = byDay.get(row.day) ?? {};
-    day[feature] = (day[feature] ?? 0) + row.credits;
+    const day = byDay.get(row.day) ?? new Map<string, number>();
+    day.set(feature, (day.get(feature) ?? 0) + row.credits);
     byDay.set(row.day, day);
   }
   return {
@@ -59,8 +60,8 @@ export async function usageSummary(
     byFeature: [...byFeature].map(([feature, v]) => ({ feature, ...v })),
     byDay: [...byDay].map(([day, features]) => ({
       day,
-      credits: Object.values(features).reduce((a, b) => a + b, 0),
-      byFeature: features,
+      credits: [...features.values()].reduce((a, b) => a + b, 0),
+      byFeature: Object.fromEntries(features),
     })),
   };
 }

@@ -32,7 +32,8 @@ export async function localStripe(options: {
     retryBaseMs: options.retryBaseMs ?? 500,
   });
   return {
-    secretKey: 'sk_test_local_stand_in',
+    // The stand-in's own key: it refuses any other, as Stripe does.
+    secretKey: standIn.secretKey,
     webhookSecret,
     endpoint: { host: standIn.host, port: standIn.port, protocol: 'http' },
     standIn,

@@ -5,7 +5,7 @@
 import { formatCredits, MAX_CREDITS_PER_OPERATION } from './credits';
 import { ValidationError } from './errors';
 import { planFromPrompt } from './planning';
-import type { Feature, MessageRates, RateCard, TaskSize } from './rates';
+import { type Feature, type MessageRates, ownEntry, type RateCard, type TaskSize } from './rates';
 
 export interface UsageInput {
   feature: Feature;
@@ -41,7 +41,7 @@ function mulCeilDiv(a: number, b: number, d: number): number {
 
 export function multiplierBp(card: RateCard, model: string | undefined): { model: string; bp: number } {
   const name = model ?? card.models.default;
-  const bp = card.models.multipliersBp[name];
+  const bp = ownEntry(card.models.multipliersBp, name);
   if (bp === undefined) {
     const known = Object.keys(card.models.multipliersBp).join(', ');
     throw new ValidationError('model', `unknown model "${name}" (known: ${known})`);
@@ -133,7 +133,10 @@ export function projectTasks(input: ProjectRequest): { title: string; size: Task
 }
 
 export function taskPrice(card: RateCard, size: TaskSize): number {
-  return card.projectTask[size];
+  // The type says a size, but the value may come from a stored request: look up own sizes only.
+  const credits = ownEntry<number>(card.projectTask, size);
+  if (credits === undefined) throw new ValidationError('size', `unknown task size "${size}"`);
+  return credits;
 }
 
 /** Planning is charged only when the planner makes the task list (a prompt and no tasks). */

@@ -31,7 +31,8 @@ export const rateCardBodySchema = z
         ),
       })
       .strict()
-      .refine((m) => m.default in m.multipliersBp, {
+      // Own keys only: `in` would also find `constructor` and `toString` on Object.prototype.
+      .refine((m) => Object.hasOwn(m.multipliersBp, m.default), {
         message: 'default must be one of multipliersBp',
         path: ['default'],
       }),

@@ -8,6 +8,16 @@ export type Feature = (typeof FEATURES)[number];
 export const TASK_SIZES = ['small', 'medium', 'large'] as const;
 export type TaskSize = (typeof TASK_SIZES)[number];
 
+/**
+ * `record[key]` when `key` is the record's own property, else undefined. Rate cards are plain
+ * objects keyed by names that clients and operators choose (models, sizes): a plain lookup of
+ * `constructor`, `toString` or `__proto__` would find Object.prototype's members instead of
+ * "unknown", and price with a function.
+ */
+export function ownEntry<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 export interface MessageRates {
   baseCredits: number;
   per1kInputTokens: number;

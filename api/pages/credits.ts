@@ -2,7 +2,7 @@ import type { OutboxEntry } from '../../db/outbox';
 import type { CreditPackage } from '../../db/packages';
 import type { Purchase } from '../../db/purchases';
 import type { UsageSummary } from '../../db/usage';
-import { formatCredits, formatMoney } from '../../domain';
+import { formatCredits, formatMoney, ownEntry } from '../../domain';
 import { formatTime } from './format';
 import { type Html, html } from './html';
 import { layout } from './layout';
@@ -163,7 +163,7 @@ const FEATURE_LABELS: Record<string, string> = {
 };
 
 function featureLabel(feature: string): string {
-  const label = FEATURE_LABELS[feature] ?? feature.replace(/[_:-]+/g, ' ');
+  const label = ownEntry(FEATURE_LABELS, feature) ?? feature.replace(/[_:-]+/g, ' ');
   return label.charAt(0).toUpperCase() + label.slice(1);
 }
 

@@ -5,10 +5,11 @@ import { listPackages } from '../../db/packages';
 import type { Sql } from '../../db/pool';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
+import { integerParam } from '../schemas';
 
 const transactionsQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
+    limit: integerParam(1, 100).default(20),
     cursor: z
       .string()
       .regex(/^\d{1,15}$/, { message: 'must be a cursor returned as nextCursor' })

@@ -18,6 +18,7 @@ import {
   SIGN_OUT_PATH,
   signInPage,
 } from '../pages/credits';
+import { visibleText } from '../schemas';
 import { sessionToken, signIn, signOut } from '../session';
 import { baseUrl, checkoutReturnUrl, startedPurchaseView } from './purchases';
 
@@ -37,7 +38,7 @@ const signInForm = z.object({
   returnTo: z.string().regex(RETURN_TO).optional(),
 });
 const buyForm = z.object({
-  packageId: z.string().min(1).max(100),
+  packageId: visibleText(100),
   /** A key per rendered Buy form (CreditsPageView.newRequestId): a double submit is one purchase. */
   requestId: z.uuid().optional(),
 });

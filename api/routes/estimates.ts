@@ -12,7 +12,8 @@ export function estimatesRouter(deps: { rateCards: RateCards; requireUser: Reque
   const router = Router();
   router.post('/v1/estimates', deps.requireUser, async (req, res) => {
     const card = await deps.rateCards.latest();
-    const isUsage = typeof req.body === 'object' && req.body !== null && 'feature' in req.body;
+    // Own property only: `in` would also see what a body's prototype has.
+    const isUsage = typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'feature');
     const price = isUsage
       ? priceUsage(card, parse(usageEstimateBody, req.body))
       : priceProject(card, parse(projectEstimateBody, req.body));

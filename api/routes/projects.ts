@@ -5,11 +5,11 @@ import type { Sql } from '../../db/pool';
 import { findProject, listProjects, listProjectTasks, type ProjectView } from '../../db/projects';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
-import { idempotencyKey } from '../idempotency';
-import { projectBody } from '../schemas';
+import { idempotencyKey, replayHeaders } from '../idempotency';
+import { integerParam, projectBody } from '../schemas';
 
 const idParam = z.object({ id: z.uuid({ message: 'must be a project id (UUID)' }) });
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 /** How often the event stream looks for progress. */
 const EVENTS_POLL_MS = 250;
 
@@ -47,7 +47,10 @@ export function projectsRouter(deps: Deps): Router {
   router.post('/v1/projects', deps.requireUser, async (req, res) => {
     const body = parse(projectBody, req.body);
     const started = await deps.startProject({ user: currentUser(res), body, key: idempotencyKey(req) });
-    res.status(started.created ? 201 : 200).json({ ...view(started.project), estimate: started.estimate });
+    res
+      .status(started.created ? 201 : 200)
+      .set(replayHeaders(!started.created))
+      .json({ ...view(started.project), estimate: started.estimate });
   });
 
   router.get('/v1/projects', deps.requireUser, async (req, res) => {

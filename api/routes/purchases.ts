@@ -6,13 +6,12 @@ import type { Sql } from '../../db/pool';
 import { listPurchases, listRefunds, type Purchase } from '../../db/purchases';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
-import { idempotencyKey } from '../idempotency';
+import { idempotencyKey, replayHeaders } from '../idempotency';
+import { integerParam, visibleText } from '../schemas';
 
-const purchaseBody = z
-  .object({ packageId: z.string({ message: 'must be a string' }).min(1).max(100) })
-  .strict();
+const purchaseBody = z.object({ packageId: visibleText(100) }).strict();
 const idParam = z.object({ id: z.uuid({ message: 'must be a purchase id (UUID)' }) });
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 
 /** This API's own origin, as the caller reached it: Checkout sends the browser back here. */
 export function baseUrl(req: Request): string {
@@ -57,7 +56,10 @@ export function purchasesRouter(
       key: idempotencyKey(req),
       returnUrl: checkoutReturnUrl(req),
     });
-    res.status(started.created ? 201 : 200).json(startedPurchaseView(started));
+    res
+      .status(started.created ? 201 : 200)
+      .set(replayHeaders(!started.created))
+      .json(startedPurchaseView(started));
   });
 
   router.get('/v1/purchases', deps.requireUser, async (req, res) => {

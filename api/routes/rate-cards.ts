@@ -3,11 +3,10 @@ import { z } from 'zod';
 import type { RateCards } from '../../db/rate-cards';
 import { rateCardBodySchema } from '../../domain/rate-card-schema';
 import { parse } from '../errors';
+import { freeText, integerParam } from '../schemas';
 
-const publishBody = z
-  .object({ note: z.string().min(1).max(500).optional(), card: rateCardBodySchema })
-  .strict();
-const versionParam = z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647) });
+const publishBody = z.object({ note: freeText(500).optional(), card: rateCardBodySchema }).strict();
+const versionParam = z.object({ version: integerParam(1, 2_147_483_647) });
 
 /** The public price list, and the operator route that publishes a new version (no redeploy). */
 export function rateCardsRouter(deps: { rateCards: RateCards; requireOperator: RequestHandler }): Router {

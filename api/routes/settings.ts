@@ -6,7 +6,7 @@ import { findUserById, setLowBalanceThreshold } from '../../db/users';
 import { MAX_CREDITS_PER_OPERATION } from '../../domain';
 import { currentUser, forgetCachedUser } from '../auth';
 import { parse } from '../errors';
-import { wholeNumber } from '../schemas';
+import { integerParam, wholeNumber } from '../schemas';
 
 const settingsBody = z
   .object({ lowBalanceThreshold: wholeNumber(0, MAX_CREDITS_PER_OPERATION).nullable() })
@@ -15,7 +15,7 @@ const settingsBody = z
 const notificationsQuery = z
   .object({
     kind: z.enum(['receipt', 'low_balance']).optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
+    limit: integerParam(1, 100).default(20),
   })
   .strict();
 

@@ -6,6 +6,7 @@ import type { User } from '../../db/users';
 import { ValidationError } from '../../domain';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
+import { replayHeaders } from '../idempotency';
 import { dateRangeQuery, usageBody } from '../schemas';
 
 /**
@@ -17,7 +18,7 @@ export async function answerUsage(
   charge: UsageCharger,
   user: User,
   rawBody: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
+): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, string> }> {
   const event = parse(usageBody, rawBody);
   const result = await charge(user, event);
   return {
@@ -29,6 +30,7 @@ export async function answerUsage(
       ...result.memo,
       replayed: result.replayed,
     },
+    headers: replayHeaders(result.replayed),
   };
 }
 
@@ -44,8 +46,8 @@ export function usageRouter(deps: {
   const router = Router();
 
   router.post('/v1/usage', deps.requireUser, async (req, res) => {
-    const { status, body } = await answerUsage(deps.chargeUsage, currentUser(res), req.body);
-    res.status(status).json(body);
+    const { status, body, headers } = await answerUsage(deps.chargeUsage, currentUser(res), req.body);
+    res.set(headers).status(status).json(body);
   });
 
   router.get('/v1/usage/summary', deps.requireUser, async (req, res) => {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import { invalidRequest, StripeApiError } from './errors';
 import { type FormObject, parseForm } from './form';
@@ -21,11 +22,13 @@ import type { StandInStore } from './store';
 export interface ApiDeps {
   store: StandInStore;
   idempotency: IdempotencyCache;
+  /** The one secret key this stand-in accepts, as a Stripe account accepts only its own keys. */
+  secretKey: string;
 }
 
-export function apiRouter({ store, idempotency }: ApiDeps): Router {
+export function apiRouter({ store, idempotency, secretKey }: ApiDeps): Router {
   const router = express.Router();
-  router.use(requireTestKey);
+  router.use(requireSecretKey(secretKey));
   router.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '256kb' }));
 
   const post = (path: string, handler: (params: FormObject, req: Request) => unknown) =>
@@ -85,23 +88,31 @@ export function apiRouter({ store, idempotency }: ApiDeps): Router {
   return router;
 }
 
-/** Stripe accepts any secret test key of the account; the stand-in accepts any `sk_test_…`. */
-const requireTestKey: RequestHandler = (req, _res, next) => {
-  const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
-  if (!match) {
-    throw new StripeApiError(
-      401,
-      'invalid_request_error',
-      'You did not provide an API key. You need to provide your API key in the Authorization header, ' +
-        "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
-    );
-  }
-  const key = match[1]!;
-  if (!/^sk_test_[A-Za-z0-9_]+$/.test(key)) {
-    throw new StripeApiError(401, 'invalid_request_error', `Invalid API Key provided: ${redact(key)}`);
-  }
-  next();
-};
+/**
+ * Stripe answers 401 to any key that is not one of the account's own; so does the stand-in, to
+ * every key but its own: a client configured with some other key (a real one, another stand-in's)
+ * fails here as it would against Stripe, instead of appearing to work.
+ */
+function requireSecretKey(secretKey: string): RequestHandler {
+  const expected = Buffer.from(secretKey);
+  return (req, _res, next) => {
+    const match = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '');
+    if (!match) {
+      throw new StripeApiError(
+        401,
+        'invalid_request_error',
+        'You did not provide an API key. You need to provide your API key in the Authorization header, ' +
+          "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+      );
+    }
+    const key = match[1]!;
+    const given = Buffer.from(key);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new StripeApiError(401, 'invalid_request_error', `Invalid API Key provided: ${redact(key)}`);
+    }
+    next();
+  };
+}
 
 function redact(key: string): string {
   return key.length <= 12 ? `${key.slice(0, 3)}****` : `${key.slice(0, 8)}****${key.slice(-4)}`;

@@ -11,14 +11,19 @@ import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './we
  * signed webhooks, so the real `stripe` SDK works against it unchanged:
  *
  *   const standIn = await startStripeStandIn({ webhookSecret: 'whsec_test' });
- *   const stripe = new Stripe('sk_test_x', { host: standIn.host, port: standIn.port, protocol: 'http' });
+ *   const stripe = new Stripe(standIn.secretKey, { host: standIn.host, port: standIn.port, protocol: 'http' });
  */
 
 export type { CheckoutSession, PaymentIntent, StripeEvent } from './objects';
 export type { PayResult } from './store';
 export type { DeliveryRecord, WebhookFaults } from './webhooks';
 
+/** The stand-in's secret key unless another is given: `localStripe` and test workers use it. */
+export const STAND_IN_SECRET_KEY = 'sk_test_local_stand_in';
+
 export interface StripeStandInOptions {
+  /** The only key the API accepts (`Authorization: Bearer …`); default STAND_IN_SECRET_KEY. */
+  secretKey?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -39,6 +44,8 @@ export interface StripeStandIn {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** The secret key its API accepts; any other gets Stripe's 401. */
+  readonly secretKey: string;
   setWebhookUrl(url: string | undefined): void;
   /** Webhook faults for tests, settable at any time. */
   readonly faults: WebhookFaults;
@@ -78,7 +85,8 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     log,
   });
   const store = new StandInStore({ checkoutUrl, onEvent: (event) => dispatcher.enqueue(event) });
-  const app = createStandInApp({ store, idempotency: new IdempotencyCache(), checkoutUrl, log });
+  const secretKey = options.secretKey ?? STAND_IN_SECRET_KEY;
+  const app = createStandInApp({ store, idempotency: new IdempotencyCache(), secretKey, checkoutUrl, log });
 
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -96,6 +104,7 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     url: baseUrl,
     host,
     port,
+    secretKey,
     faults: dispatcher.faults,
     deliveries: dispatcher.deliveries,
     events: store.events,

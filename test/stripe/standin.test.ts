@@ -23,7 +23,7 @@ beforeAll(async () => {
     webhookUrl: receiver.url,
     retryBaseMs: 50,
   });
-  stripe = new Stripe('sk_test_standin', {
+  stripe = new Stripe(standIn.secretKey, {
     host: standIn.host,
     port: standIn.port,
     protocol: 'http',
@@ -153,6 +153,35 @@ describe('checkout sessions through the real SDK', () => {
     expect(bare.status).toBe(401);
     expect(bare.headers.get('request-id')).toMatch(/^req_/);
     expect(await bare.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
+  });
+
+  test("when a request carries a test key other than the stand-in's own, then it is refused with 401 and nothing is created", async () => {
+    const other = new Stripe('sk_test_someone_else_0123456789', {
+      host: standIn.host,
+      port: standIn.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+    });
+    const before = standIn.events.length;
+    const refused = other.checkout.sessions.create(sessionParams());
+    await expect(refused).rejects.toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+    await expect(refused).rejects.toMatchObject({ statusCode: 401, type: 'StripeAuthenticationError' });
+    // The raw answer is Stripe's error shape, with the key redacted.
+    const raw = await fetch(`${standIn.url}/v1/events`, {
+      headers: { authorization: 'Bearer sk_test_someone_else_0123456789' },
+    });
+    expect(raw.status).toBe(401);
+    expect(await raw.json()).toEqual({
+      error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****6789' },
+    });
+    // A key that only starts like the right one is another key too.
+    const prefixed = await fetch(`${standIn.url}/v1/events`, {
+      headers: { authorization: `Bearer ${standIn.secretKey}x` },
+    });
+    expect(prefixed.status).toBe(401);
+    expect(standIn.events.length).toBe(before);
+    // The stand-in's own key still works.
+    expect((await stripe.events.list({ limit: 1 })).object).toBe('list');
   });
 });
 
