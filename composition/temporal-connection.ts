@@ -31,22 +31,42 @@ const PROMPT_METHODS = new Set(
   ].map((name) => `/temporal.api.workflowservice.v1.WorkflowService/${name}`),
 );
 
-/**
- * Gives each prompt call without a deadline of its own one TEMPORAL_CALL_DEADLINE_MS from now.
- * It changes only the options, so it hands on the next call as it is; grpc-js chains interceptors
- * through that interface, but types an interceptor's result as its InterceptingCall class (which
- * would mean importing grpc-js, not a dependency of ours), hence the cast.
- */
-const promptCallDeadline: Interceptor = (options, nextCall) =>
-  nextCall(
-    options.deadline === undefined && PROMPT_METHODS.has(options.method_definition.path)
-      ? { ...options, deadline: Date.now() + TEMPORAL_CALL_DEADLINE_MS }
-      : options,
-  ) as ReturnType<Interceptor>;
+/** The longest pause between two tries of a prompt call (the SDK's grows to 5 s). */
+const MAX_RETRY_PAUSE_MS = 500;
 
 /**
- * The client's connection to Temporal: the SDK's retries, inside a deadline for prompt calls
- * (first in the list, so every retry shares the one deadline). `lazy` connects at the first call
+ * The SDK's retry policy (which statuses, how many attempts, the growing pause) for a call that
+ * must end by `deadline` (ms since the epoch): pauses of at most MAX_RETRY_PAUSE_MS, and no try
+ * that would begin after the deadline. The SDK's retry interceptor sleeps without looking at the
+ * deadline: a 2.4 s pause begun at 3.2 s ran a last try at 5.6 s, and a pause still pending
+ * when the connection was closed threw "Channel has been shut down" out of its timer.
+ */
+function retriesWithin(deadline: number) {
+  const sdk = defaultGrpcRetryOptions();
+  type Status = Parameters<typeof sdk.delayFunction>[1];
+  return {
+    delayFunction: (attempt: number, status: Status) =>
+      Math.min(sdk.delayFunction(attempt, status), MAX_RETRY_PAUSE_MS),
+    retryableDecider: (attempt: number, status: Status) =>
+      sdk.retryableDecider(attempt, status) && Date.now() + MAX_RETRY_PAUSE_MS < deadline,
+  };
+}
+
+const sdkRetries = makeGrpcRetryInterceptor(defaultGrpcRetryOptions());
+
+/**
+ * Prompt calls get a deadline (their own if the caller set one, else TEMPORAL_CALL_DEADLINE_MS
+ * from now) and retries that end by it; every other call keeps the SDK's retries.
+ */
+const retriesByDeadline: Interceptor = (options, nextCall) => {
+  if (!PROMPT_METHODS.has(options.method_definition.path)) return sdkRetries(options, nextCall);
+  const deadline =
+    options.deadline === undefined ? Date.now() + TEMPORAL_CALL_DEADLINE_MS : Number(options.deadline);
+  return makeGrpcRetryInterceptor(retriesWithin(deadline))({ ...options, deadline }, nextCall);
+};
+
+/**
+ * The client's connection to Temporal, with the retries above. `lazy` connects at the first call
  * (and again after Temporal comes back: a lazy connection keeps no failed state).
  */
 export async function connectTemporal(options: {
@@ -55,7 +75,7 @@ export async function connectTemporal(options: {
 }): Promise<Connection> {
   const connectionOptions: ConnectionOptions = {
     address: options.address,
-    interceptors: [promptCallDeadline, makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
+    interceptors: [retriesByDeadline],
   };
   return options.lazy ? Connection.lazy(connectionOptions) : Connection.connect(connectionOptions);
 }

@@ -37,7 +37,12 @@ export function healthRouter(deps: { sql: Sql; temporal: Client; metrics: Metric
   router.get('/healthz', async (_req, res) => {
     const [postgres, temporal] = await Promise.all([
       check(() => deps.sql`SELECT 1`),
-      check(() => deps.temporal.workflowService.getSystemInfo({})),
+      // Its own deadline too: the call (retries included) ends when the probe gives up.
+      check(() =>
+        deps.temporal.connection.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () =>
+          deps.temporal.workflowService.getSystemInfo({}),
+        ),
+      ),
     ]);
     const checks = { postgres: postgres.state, temporal: temporal.state };
     if (postgres.state === 'ok' && temporal.state === 'ok') {

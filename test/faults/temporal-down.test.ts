@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { freePort } from '../../dev/ports';
+import { http, startTestApp, type TestApp } from '../support/app';
+import { fundedUser } from '../support/db';
+import { timed, UNAVAILABLE, unavailableView } from './support';
+
+/**
+ * Temporal unreachable: the routes that need it (starting a purchase or a project, cancelling a
+ * project) answer 503 `unavailable` with Retry-After within a few seconds, never 500 and never
+ * hanging; the routes that need only Postgres keep working; /healthz names Temporal. The app
+ * connects lazily to a port where nothing listens.
+ */
+let app: TestApp;
+let api: ReturnType<typeof http>;
+
+beforeAll(async () => {
+  app = await startTestApp({ temporalAddress: `127.0.0.1:${await freePort()}` });
+  api = http(app.url);
+});
+afterAll(() => app?.close());
+
+const projectBody = { name: 'p', tasks: [{ title: 't', size: 'small' }] };
+
+test('when Temporal is unreachable, then starting a project or a purchase and cancelling answer 503 within 5 s, and /healthz names Temporal', async () => {
+  const { user, apiKey } = await fundedUser(app.sql, app.ledger, 1000);
+  const key = randomUUID();
+
+  const project = await timed(() =>
+    api.post('/v1/projects', projectBody, apiKey, { 'idempotency-key': key }),
+  );
+  expect(unavailableView(project)).toEqual(UNAVAILABLE);
+  expect(project.result.body).toMatchObject({ error: { message: expect.stringContaining('Temporal') } });
+
+  const purchase = await timed(() =>
+    api.post('/v1/purchases', { packageId: 'starter' }, apiKey, { 'idempotency-key': randomUUID() }),
+  );
+  expect(unavailableView(purchase)).toEqual(UNAVAILABLE);
+
+  // The project's row was written before its workflow could start: cancelling it needs Temporal.
+  const [row] = await app.sql<{ id: string }[]>`SELECT id FROM projects WHERE user_id = ${user.id}`;
+  const cancel = await timed(() => api.post(`/v1/projects/${row!.id}/cancel`, {}, apiKey));
+  expect(unavailableView(cancel)).toEqual(UNAVAILABLE);
+
+  // What needs only Postgres still answers.
+  const charge = await api.post('/v1/usage', { feature: 'conversation', eventId: randomUUID() }, apiKey);
+  expect(charge.status).toBe(201);
+  expect((await api.get('/v1/balance', apiKey)).body).toMatchObject({ available: 998 });
+
+  const health = await timed(() => api.get('/healthz'));
+  expect(unavailableView(health)).toMatchObject({ status: 503, retryAfter: '5', fast: true });
+  expect(health.result.body).toMatchObject({
+    status: 'unavailable',
+    checks: { postgres: 'ok', temporal: 'down' },
+  });
+  console.info(
+    `Temporal down, measured (ms): ${JSON.stringify({ project: project.ms, purchase: purchase.ms, cancel: cancel.ms, healthz: health.ms })}`,
+  );
+}, 60_000);
