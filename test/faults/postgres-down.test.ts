@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { REQUEST_DEADLINE_MS } from '../../api/server';
 import type * as FastPathModule from '../../api/usage-fast-path';
 import { type HttpResult, http, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
-import { OwnPostgres, type Timed, timed, UNAVAILABLE, unavailableView, until } from './support';
+import {
+  FreezableProxy,
+  OwnPostgres,
+  type Timed,
+  timed,
+  UNAVAILABLE,
+  unavailableView,
+  until,
+} from './support';
 
 /**
  * DESIGN.md §14: while Postgres is down the API answers 503 `unavailable` with Retry-After,
@@ -162,5 +171,62 @@ describe('when Postgres stops and starts again', () => {
       negativeUserAccounts: 0,
     });
     console.info(`Postgres down, measured (ms): ${JSON.stringify(times)}`);
+  }, 120_000);
+});
+
+describe('when Postgres stops answering without closing anything (a partition), then thaws', () => {
+  test('then requests answer 503 unavailable by the request deadline, and all recovers by itself', async () => {
+    const proxy = await FreezableProxy.start(Number(new URL(postgres.url).port));
+    const frozenApp = await startTestApp({ databaseUrl: proxy.urlFor(postgres.url) });
+    const frozenApi = http(frozenApp.url);
+    try {
+      const { user: payer, apiKey } = await fundedUser(frozenApp.sql, frozenApp.ledger, FUNDS);
+      const chargeThrough = (eventId: string) =>
+        frozenApi.post('/v1/usage', { feature: 'conversation', eventId }, apiKey);
+      expect((await chargeThrough(randomUUID())).status).toBe(201);
+
+      proxy.freeze();
+      const [balance, charge, health] = await Promise.all([
+        timed(() => frozenApi.get('/v1/balance', apiKey)),
+        timed(() => chargeThrough('while-frozen')),
+        timed(() => frozenApi.get('/healthz')),
+      ]);
+      // Answered by the deadline, not before it (nothing failed) and not long after.
+      for (const answer of [balance, charge]) {
+        expect(answer.result.status).toBe(503);
+        expect(answer.result.headers.get('retry-after')).toBe('5');
+        expect(answer.result.body).toMatchObject({ error: { code: 'unavailable' } });
+        expect(answer.ms).toBeGreaterThanOrEqual(REQUEST_DEADLINE_MS - 50);
+        expect(answer.ms).toBeLessThan(REQUEST_DEADLINE_MS + 1000);
+      }
+      expect(health.result.status).toBe(503);
+      expect(health.result.body).toMatchObject({ checks: { postgres: 'down', temporal: 'ok' } });
+      expect(health.ms).toBeLessThan(3000);
+      console.info(
+        `Postgres frozen, measured (ms): ${JSON.stringify({ balance: balance.ms, charge: charge.ms, healthz: health.ms })}`,
+      );
+
+      proxy.thaw();
+      const thawed = performance.now();
+      await until(
+        'a charge after the thaw',
+        async () => ((await chargeThrough(randomUUID())).status === 201 ? true : null),
+        30_000,
+      );
+      console.info(`first charge after thaw (ms): ${Math.round(performance.now() - thawed)}`);
+      // The charge answered 503 had reached Postgres and commits at the thaw; its retry (same
+      // eventId) is then a replay, so it is charged once either way.
+      expect([200, 201]).toContain((await chargeThrough('while-frozen')).status);
+      expect((await frozenApi.get('/v1/balance', apiKey)).body).toMatchObject({
+        available: FUNDS - 2 - 2 - 2,
+      });
+      const [row] = await frozenApp.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM ledger_operations WHERE idempotency_key = ${`usage:${payer.id}:while-frozen`}`;
+      expect(row!.n).toBe(1);
+    } finally {
+      proxy.thaw();
+      await frozenApp.close();
+      await proxy.close();
+    }
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { migrate } from '../../db/migrate';
@@ -133,5 +134,70 @@ export async function until<T>(
     if (value !== null) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * A TCP proxy in front of a Postgres that can freeze: connections stay open but nothing passes
+ * either way (it is held, and passed on at thaw), as when the database host stops answering (a
+ * network partition, a stalled VM). Nothing fails then; only the request deadline can answer.
+ */
+export class FreezableProxy {
+  private frozen = false;
+  private readonly held: (() => void)[] = [];
+  private readonly sockets = new Set<net.Socket>();
+  private readonly server = net.createServer((client) => this.connect(client));
+
+  private constructor(private readonly targetPort: number) {}
+
+  static async start(targetPort: number): Promise<FreezableProxy> {
+    const proxy = new FreezableProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** The database URL `url` with this proxy in its place. */
+  urlFor(url: string): string {
+    const through = new URL(url);
+    through.port = String(this.port);
+    return through.toString();
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const pass of this.held.splice(0)) pass();
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private connect(client: net.Socket): void {
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    this.forward(client, upstream);
+    this.forward(upstream, client);
+  }
+
+  private forward(from: net.Socket, to: net.Socket): void {
+    this.sockets.add(from);
+    from.on('data', (chunk: Buffer) => {
+      const pass = () => to.write(chunk);
+      if (this.frozen) this.held.push(pass);
+      else pass();
+    });
+    from.on('error', () => to.destroy());
+    from.on('close', () => {
+      this.sockets.delete(from);
+      to.destroy();
+    });
   }
 }
