@@ -33,6 +33,7 @@ import { FaultWindows } from './windows';
 const ROOT = path.resolve(__dirname, '..');
 const ACTORS = 8;
 const USAGE_USERS = 12;
+const AFTER_LAST_FAULT_MS = 3000;
 const startedMs = Date.now();
 const log = (line: string) =>
   console.log(`[chaos +${((Date.now() - startedMs) / 1000).toFixed(0)}s] ${line}`);
@@ -63,11 +64,7 @@ interface RunResult {
   stats: Stats;
 }
 
-async function run(
-  options: ChaosOptions,
-  infra: ChaosInfra,
-  fleet: Fleet,
-): Promise<RunResult> {
+async function run(options: ChaosOptions, infra: ChaosInfra, fleet: Fleet): Promise<RunResult> {
   migrate(infra.databaseUrl);
   log(`starting ${fleet.apis.length} API and ${fleet.workers.length} worker processes (node dist/...)`);
   await Promise.all(fleet.all().map((p) => p.start()));
@@ -85,15 +82,21 @@ async function run(
     deadlineMs: Number.POSITIVE_INFINITY,
   };
   log(
-    `throughput: ${options.throughputSeconds} s through 1 API process, then ${options.throughputSeconds} s through ${fleet.apis.length}`,
+    `throughput: ${options.throughputSeconds} s phases through 1 API process, then ${fleet.apis.length}, twice`,
   );
   const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
   const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
   const plan = planFaults(rng, options.chaosSeconds);
   log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
-  ctx.deadlineMs = Date.now() + options.chaosSeconds * 1000;
+  // The load runs until the last fault is repaired, and a little longer: traffic after it shows recovery.
   const [faults] = await Promise.all([
-    injectFaults({ infra, fleet, standIn: infra.standIn, windows, rng, log }, plan, options.chaosSeconds),
+    injectFaults(
+      { infra, fleet, standIn: infra.standIn, windows, rng, log },
+      plan,
+      options.chaosSeconds,
+    ).finally(() => {
+      ctx.deadlineMs = Date.now() + AFTER_LAST_FAULT_MS;
+    }),
     runLoad(ctx, usageUsers, ACTORS),
   ]);
   infra.standIn.faults.reset();
@@ -143,13 +146,18 @@ function print(
     '### Faults',
     faultsTable(result.faults, crashes, infra.standIn),
     '',
-    '### Throughput: usage charges, closed loop of 32 clients, before the faults',
+    '### Throughput: usage charges by 32 clients back to back, before the faults (1 API, 2 APIs, in turn)',
     throughputTable(result.throughput),
     '',
     `### Invariants (settled in ${result.settled.seconds.toFixed(0)} s; ${result.settled.usageReplayed} unanswered usage events replayed; ${result.settled.topUpsAtSettle} paused projects topped up at the end)`,
     invariantsTable(result.checks),
     '',
     violationsText(result.checks),
+    ...(result.settled.settled
+      ? []
+      : [
+          `Not settled after ${result.settled.seconds.toFixed(0)} s: ${result.settled.waitingFor.slice(0, 10).join('; ')}`,
+        ]),
     '',
     options.strict5xx
       ? 'Strict: a 5xx other than 503 counts as a violation at any time.'

@@ -7,7 +7,7 @@ import { z } from 'zod';
 export interface ChaosOptions {
   /** How long load runs with faults injected. */
   chaosSeconds: number;
-  /** Each of the two throughput phases (1 API, then 2 APIs), before any fault. */
+  /** Each of the four throughput phases (1 API, 2 APIs, twice), before any fault. */
   throughputSeconds: number;
   /** Deadline for purchases and projects to settle once the faults stop. */
   settleSeconds: number;
@@ -17,7 +17,7 @@ export interface ChaosOptions {
   long: boolean;
 }
 
-const SHORT_SECONDS = 40;
+const SHORT_SECONDS = 30;
 const LONG_SECONDS = 600;
 
 const envSchema = z.object({
@@ -48,7 +48,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): ChaosOptio
   const chaosSeconds = parsed.data.CHAOS_SECONDS ?? (long ? LONG_SECONDS : SHORT_SECONDS);
   return {
     chaosSeconds,
-    throughputSeconds: long ? 15 : 5,
+    throughputSeconds: long ? 15 : 4,
     // A dropped webhook waits for the purchase workflow's 15 s Stripe poll; a paused project for its re-check.
     settleSeconds: 120,
     seed: parsed.data.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31),

@@ -2,13 +2,18 @@ import type { StripeStandIn } from '../dev/stripe';
 import type { CheckResult } from './checks/check';
 import type { FaultRecord } from './faults';
 import { OUTCOMES, type Stats } from './stats';
-import type { ThroughputPhase } from './throughput';
+import { perApiCount, type ThroughputPhase } from './throughput';
 
 /** A plain-text table with aligned columns (numbers right-aligned), Markdown-compatible. */
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
+  // A column is numeric when every cell is a number or blank (a summary row may leave some blank).
+  const numeric = headers.map(
+    (_, i) =>
+      rows.some((r) => typeof r[i] === 'number') &&
+      rows.every((r) => typeof r[i] === 'number' || r[i] === ''),
+  );
   const line = (r: string[]) =>
     `| ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `| ${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
@@ -41,18 +46,24 @@ export function faultsTable(faults: FaultRecord[], crashes: string[], standIn: S
 }
 
 export function throughputTable(phases: ThroughputPhase[]): string {
-  const base = phases[0]?.perSecond ?? Number.NaN;
-  return table(
-    ['API processes', 'seconds', 'usage charges (201)', 'charges/s', 'p99 ms', 'vs 1 API'],
-    phases.map((p) => [
-      p.apis,
-      Number(p.seconds.toFixed(1)),
-      p.charges,
-      Math.round(p.perSecond),
-      Math.round(p.p99Ms),
-      `×${(p.perSecond / base).toFixed(2)}`,
-    ]),
-  );
+  const rows: (string | number)[][] = phases.map((p, i) => [
+    `phase ${i + 1}: ${p.apis} API process${p.apis > 1 ? 'es' : ''}`,
+    Number(p.seconds.toFixed(1)),
+    p.charges,
+    Math.round(p.perSecond),
+    Math.round(p.p99Ms),
+  ]);
+  const totals = perApiCount(phases);
+  const base = totals[0]?.perSecond ?? Number.NaN;
+  for (const t of totals)
+    rows.push([
+      `all phases with ${t.apis}`,
+      '',
+      '',
+      Math.round(t.perSecond),
+      `×${(t.perSecond / base).toFixed(2)} vs 1 API`,
+    ]);
+  return table(['phase', 'seconds', 'usage charges (201)', 'charges/s', 'p99 ms'], rows);
 }
 
 export function invariantsTable(checks: CheckResult[]): string {

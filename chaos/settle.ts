@@ -42,20 +42,24 @@ async function unsettled(ctx: FlowContext, sql: Sql): Promise<{ waiting: string[
       AND status NOT IN ('completed', 'cancelled', 'failed')`;
   const purchases = await sql<{ id: string }[]>`
     SELECT id FROM purchases WHERE id = ANY(${paidIds}::uuid[]) AND completed_at IS NULL`;
-  const duplicates = ctx.journal.purchases.flatMap((p) => (p.duplicate ? [p.duplicate] : []));
+  const duplicates = ctx.journal.purchases.flatMap((p) =>
+    p.duplicate ? [{ ...p.duplicate, purchaseId: p.purchaseId }] : [],
+  );
   const delivered = new Set(
     ctx.standIn.deliveries
       .filter((d) => (d.status ?? 0) >= 200 && (d.status ?? 0) < 300)
       .map((d) => d.eventId),
   );
-  const dueIntents = duplicates.filter((d) => delivered.has(d.eventId)).map((d) => d.paymentIntentId);
+  const duePurchases = duplicates.filter((d) => delivered.has(d.eventId)).map((d) => d.purchaseId);
+  // Either charge may be the one refunded (whichever announcement was credited first).
   const refunds = await sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM purchase_refunds WHERE payment_intent_id = ANY(${dueIntents})`;
+    SELECT count(DISTINCT purchase_id)::int AS n FROM purchase_refunds
+    WHERE purchase_id = ANY(${duePurchases}::uuid[]) AND reason = 'duplicate_charge'`;
   const waiting = [
     ...projects.map((p) => `project ${p.id} ${p.status}`),
     ...purchases.map((p) => `paid purchase ${p.id} not completed`),
-    ...(refunds[0]!.n < dueIntents.length
-      ? [`${dueIntents.length - refunds[0]!.n} duplicate charges not refunded`]
+    ...(refunds[0]!.n < duePurchases.length
+      ? [`${duePurchases.length - refunds[0]!.n} purchases charged twice not refunded`]
       : []),
   ];
   return { waiting, paused: projects.filter((p) => p.status === 'paused').map((p) => p.id) };

@@ -53,8 +53,9 @@ async function phase(
 }
 
 /**
- * Usage charges per second through one API process, then through all of them, in the same run
- * on the same stack, before any fault: how the API tier scales out on this machine.
+ * Usage charges per second through one API process, then through all of them, twice in turn
+ * (1, all, 1, all) in the same run on the same stack, before any fault: how the API tier scales
+ * out on this machine. Alternating keeps a slow spell of a shared machine from favouring one side.
  */
 export async function measureThroughput(
   ctx: FlowContext,
@@ -67,7 +68,21 @@ export async function measureThroughput(
   );
   if (users.length === 0) throw new Error('throughput phase: no user could be funded');
   await phase(ctx, users, apiUrls, windows, 1); // warm-up: JIT, pools, the rate card cache
-  const one = await phase(ctx, users, apiUrls.slice(0, 1), windows, seconds);
-  const all = await phase(ctx, users, apiUrls, windows, seconds);
-  return [one, all];
+  const phases: ThroughputPhase[] = [];
+  for (let round = 0; round < 2; round++) {
+    phases.push(await phase(ctx, users, apiUrls.slice(0, 1), windows, seconds));
+    phases.push(await phase(ctx, users, apiUrls, windows, seconds));
+  }
+  return phases;
+}
+
+/** Charges per second by number of API processes, over all phases with that many. */
+export function perApiCount(phases: ThroughputPhase[]): { apis: number; perSecond: number }[] {
+  const counts = [...new Set(phases.map((p) => p.apis))].sort((a, b) => a - b);
+  return counts.map((apis) => {
+    const mine = phases.filter((p) => p.apis === apis);
+    const charges = mine.reduce((s, p) => s + p.charges, 0);
+    const secs = mine.reduce((s, p) => s + p.seconds, 0);
+    return { apis, perSecond: charges / secs };
+  });
 }

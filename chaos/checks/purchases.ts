@@ -46,18 +46,7 @@ export async function purchaseChecks(
     standIn.deliveries.filter((d) => (d.status ?? 0) >= 200 && (d.status ?? 0) < 300).map((d) => d.eventId),
   );
   const due = duplicates.filter((d) => delivered.has(d.eventId));
-  const refunds = await sql<{ payment_intent_id: string; reason: string; purchase_id: string }[]>`
-    SELECT payment_intent_id, reason, purchase_id FROM purchase_refunds
-    WHERE payment_intent_id = ANY(${duplicates.map((d) => d.paymentIntentId)})`;
-  const refunded = new Map(refunds.map((r) => [r.payment_intent_id, r]));
-  const refundViolations = due.flatMap((d) => {
-    const r = refunded.get(d.paymentIntentId);
-    if (!r)
-      return [`second charge ${d.paymentIntentId} of purchase ${d.purchaseId} announced but not refunded`];
-    return r.reason === 'duplicate_charge' && r.purchase_id === d.purchaseId
-      ? []
-      : [`refund of ${d.paymentIntentId}: ${r.reason}`];
-  });
+  const refundViolations = await duplicateRefundViolations(sql, due, standIn);
   return [
     check('every paid purchase credited once (and completed)', paid.length, paidViolations),
     check('no declined or unpaid purchase credited', unpaid.length, unpaidViolations),
@@ -72,4 +61,37 @@ export async function purchaseChecks(
       refundViolations,
     ),
   ];
+}
+
+/**
+ * A purchase charged twice keeps one charge and refunds the other, once: whichever announcement
+ * reached the purchase workflow first is credited (the second charge's event may win the race),
+ * so the check is "one duplicate_charge refund, of the payment intent that was not credited".
+ */
+async function duplicateRefundViolations(
+  sql: Sql,
+  due: { purchaseId: string; paymentIntentId: string; eventId: string }[],
+  standIn: StripeStandIn,
+): Promise<string[]> {
+  const ids = due.map((d) => d.purchaseId);
+  const refunds = await sql<{ purchase_id: string; payment_intent_id: string; reason: string }[]>`
+    SELECT purchase_id, payment_intent_id, reason FROM purchase_refunds WHERE purchase_id = ANY(${ids}::uuid[])`;
+  const purchases = await sql<{ id: string; payment_intent_id: string | null; completed_at: Date | null }[]>`
+    SELECT id, payment_intent_id, completed_at FROM purchases WHERE id = ANY(${ids}::uuid[])`;
+  const byId = new Map(purchases.map((p) => [p.id, p]));
+  return due.flatMap((d) => {
+    const mine = refunds.filter((r) => r.purchase_id === d.purchaseId && r.reason === 'duplicate_charge');
+    const credited = byId.get(d.purchaseId)?.payment_intent_id;
+    if (mine.length === 1 && mine[0]!.payment_intent_id !== credited) return [];
+    // The timeline, so a failure can be read without the logs: when the second announcement was
+    // answered, against when the purchase was credited.
+    const answers = standIn.deliveries
+      .filter((x) => x.eventId === d.eventId)
+      .map((x) => `${x.status ?? x.error}@${new Date(x.at).toISOString().slice(11, 23)}`);
+    const completed = byId.get(d.purchaseId)?.completed_at?.toISOString().slice(11, 23);
+    return [
+      `purchase ${d.purchaseId} charged twice (credited ${credited}, second ${d.paymentIntentId}): ` +
+        `${mine.length} duplicate refunds; second announcement answered ${answers.join(', ')}; purchase completed ${completed}`,
+    ];
+  });
 }
