@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Sql } from '../db/pool';
 import { findUserByApiKey, hashApiKey, type User } from '../db/users';
 import { Forbidden, Unauthorized } from '../domain';
-import { sessionToken, sessionUser } from './session';
+import { crossOriginChange, sessionToken, sessionUser } from './session';
 
 export function bearer(header: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
@@ -94,9 +94,18 @@ async function authenticate(sql: Sql, req: Request): Promise<User | null> {
   return key ? userForApiKey(sql, key) : sessionUser(sql, req);
 }
 
-/** Requires a user: an API key (`Authorization: Bearer <key>`) or a signed-in browser's session. */
+/**
+ * Requires a user: an API key (`Authorization: Bearer <key>`) or a signed-in browser's session.
+ * A session changes things (POST, PUT, …) only from this API's own origin: another origin's page
+ * (a same-site one on another port too) gets 403 whatever cookie its request carries.
+ */
 export function requireUser(sql: Sql): RequestHandler {
   return async (req, res, next) => {
+    if (!bearer(req.headers.authorization) && sessionToken(req) && crossOriginChange(req)) {
+      throw new Forbidden(
+        'Origin: a signed-in browser may change things only from this site; other clients send "Bearer <api key>"',
+      );
+    }
     const user = await authenticate(sql, req);
     if (!user) {
       throw new Unauthorized(
@@ -126,6 +135,20 @@ function sameSecret(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * /metrics when METRICS_TOKEN is set: `Bearer <token>` or 401 (the series name routes, statuses
+ * and ledger volumes, which are not for strangers). Unset, /metrics stays open as before.
+ */
+export function requireMetricsToken(token: string | undefined): RequestHandler {
+  return (req, _res, next) => {
+    if (token === undefined) return next();
+    const key = bearer(req.headers.authorization);
+    if (!key || !sameSecret(key, token))
+      throw new Unauthorized('Authorization: send "Bearer <metrics token>"');
+    next();
+  };
 }
 
 /** Operator routes: `Bearer $ADMIN_API_KEY`. A valid user key is authenticated but not allowed (403). */

@@ -26,6 +26,35 @@ export function sessionToken(req: Request): string | null {
   return null;
 }
 
+/** This API's own origin, as the caller reached it (Checkout sends the browser back here). */
+export function ownOrigin(req: Request): string {
+  return `${req.protocol}://${req.get('host')}`;
+}
+
+/** Methods that change nothing: another page may cause them without harm. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * True when a browser says this request was sent by a page of another origin. SameSite=Lax keeps
+ * the cookie off other *sites'* requests, but a page on this host under another port is the same
+ * site: its form posts and fetches carry the cookie. Every current browser names the sending page
+ * in Origin on a cross-origin POST, and in Sec-Fetch-Site; a client that sends neither is not a
+ * browser and carries no ambient cookie to abuse.
+ */
+export function crossOrigin(req: Request): boolean {
+  const origin = req.get('origin');
+  const site = req.get('sec-fetch-site');
+  return (
+    (origin !== undefined && origin !== ownOrigin(req)) ||
+    (site !== undefined && site !== 'same-origin' && site !== 'none')
+  );
+}
+
+/** A request that changes something, sent by another origin's page: the cookie must not count. */
+export function crossOriginChange(req: Request): boolean {
+  return !SAFE_METHODS.has(req.method) && crossOrigin(req);
+}
+
 /** The signed-in user of this browser; null without a session or when it expired or was ended. */
 export async function sessionUser(sql: Sql, req: Request): Promise<User | null> {
   const token = sessionToken(req);

@@ -14,6 +14,17 @@ const messageRates = z
   .object({ baseCredits: credits.min(1), per1kInputTokens: credits, per1kOutputTokens: credits })
   .strict();
 
+/**
+ * JSON.parse makes a "__proto__" key an own property, and z.record drops it without a word: an
+ * operator who published one would get a card without the model they named. Refuse it by name.
+ */
+function refuseProtoKey(value: unknown, ctx: { addIssue(issue: z.core.$ZodRawIssue): void }): unknown {
+  if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+    ctx.addIssue({ code: 'custom', input: value, path: ['__proto__'], message: 'is not a model name' });
+  }
+  return value;
+}
+
 export const rateCardBodySchema = z
   .object({
     conversation: messageRates,
@@ -25,9 +36,12 @@ export const rateCardBodySchema = z
     models: z
       .object({
         default: z.string().min(1).max(64),
-        multipliersBp: z.record(
-          z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { message: 'model names are lowercase ids' }),
-          z.number().int().min(1).max(1_000_000),
+        multipliersBp: z.preprocess(
+          refuseProtoKey,
+          z.record(
+            z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { message: 'model names are lowercase ids' }),
+            z.number().int().min(1).max(1_000_000),
+          ),
         ),
       })
       .strict()

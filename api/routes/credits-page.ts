@@ -19,8 +19,8 @@ import {
   signInPage,
 } from '../pages/credits';
 import { visibleText } from '../schemas';
-import { sessionToken, signIn, signOut } from '../session';
-import { baseUrl, checkoutReturnUrl, startedPurchaseView } from './purchases';
+import { crossOrigin, sessionToken, signIn, signOut } from '../session';
+import { checkoutReturnUrl, startedPurchaseView } from './purchases';
 
 const PAGE_PATH = '/usercredits';
 const RECENT = 10;
@@ -164,9 +164,7 @@ function returnPath(purchaseId: string, cancelled: boolean): string {
  * that send neither (curl, scripts) are not browsers and carry no ambient cookie to abuse.
  */
 function refuseCrossSite(req: Request, res: Response): boolean {
-  const origin = req.get('origin');
-  const site = req.get('sec-fetch-site');
-  if ((origin && origin !== baseUrl(req)) || (site && site !== 'same-origin' && site !== 'none')) {
+  if (crossOrigin(req)) {
     sendPage(res, 403, messagePage('Not allowed', 'This form must be sent from the credits page itself.'));
     return true;
   }

@@ -8,15 +8,14 @@ import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
 import { integerParam, visibleText } from '../schemas';
+import { ownOrigin } from '../session';
 
 const purchaseBody = z.object({ packageId: visibleText(100) }).strict();
 const idParam = z.object({ id: z.uuid({ message: 'must be a purchase id (UUID)' }) });
 const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 
 /** This API's own origin, as the caller reached it: Checkout sends the browser back here. */
-export function baseUrl(req: Request): string {
-  return `${req.protocol}://${req.get('host')}`;
-}
+export const baseUrl = ownOrigin;
 
 /** Where Checkout sends the buyer back: the credits page, which shows the purchase's outcome. */
 export function checkoutReturnUrl(req: Request): string {
