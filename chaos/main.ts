@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openLedger } from '../composition/root';
 import type { CheckResult } from './checks/check';
@@ -57,6 +58,7 @@ function rotateWebhooks(infra: ChaosInfra, fleet: Fleet): NodeJS.Timeout {
 }
 
 interface RunResult {
+  loadAverage: number[];
   throughput: ThroughputPhase[];
   faults: FaultRecord[];
   settled: SettleResult;
@@ -68,7 +70,10 @@ async function run(options: ChaosOptions, infra: ChaosInfra, fleet: Fleet): Prom
   migrate(infra.databaseUrl);
   log(`starting ${fleet.apis.length} API and ${fleet.workers.length} worker processes (node dist/...)`);
   await Promise.all(fleet.all().map((p) => p.start()));
-  const rng = new Rng(options.seed);
+  // Two streams: the fault plan and its timing replay exactly from the seed; the load's choices
+  // depend on how many requests fit in each moment, so they replay only roughly.
+  const faultRng = new Rng(options.seed);
+  const rng = new Rng(options.seed ^ 0x5eed);
   const stats = new Stats();
   const windows = new FaultWindows();
   const journal = new Journal();
@@ -84,14 +89,15 @@ async function run(options: ChaosOptions, infra: ChaosInfra, fleet: Fleet): Prom
   log(
     `throughput: ${options.throughputSeconds} s phases through 1 API process, then ${fleet.apis.length}, twice`,
   );
+  const loadAverage = os.loadavg();
   const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
   const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
-  const plan = planFaults(rng, options.chaosSeconds);
+  const plan = planFaults(faultRng, options.chaosSeconds);
   log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
   // The load runs until the last fault is repaired, and a little longer: traffic after it shows recovery.
   const [faults] = await Promise.all([
     injectFaults(
-      { infra, fleet, standIn: infra.standIn, windows, rng, log },
+      { infra, fleet, standIn: infra.standIn, windows, rng: faultRng, log },
       plan,
       options.chaosSeconds,
     ).finally(() => {
@@ -120,7 +126,7 @@ async function run(options: ChaosOptions, infra: ChaosInfra, fleet: Fleet): Prom
       ...(await projectChecks(sql, journal)),
       ...httpChecks(stats, journal, options.strict5xx),
     ];
-    return { throughput, faults, settled, checks, stats };
+    return { loadAverage, throughput, faults, settled, checks, stats };
   } finally {
     await ledger.close();
     await sql.end({ timeout: 5 });
@@ -137,8 +143,9 @@ function print(
   const violations = result.checks.reduce((n, c) => n + c.violations.length, 0);
   const out = [
     '',
-    `## npm run chaos: ${options.long ? 'long' : 'short'} run, ${options.chaosSeconds} s of faults, seed ${options.seed} (CHAOS_SEED=${options.seed} replays the choices)`,
+    `## npm run chaos: ${options.long ? 'long' : 'short'} run, ${options.chaosSeconds} s of faults, seed ${options.seed} (CHAOS_SEED=${options.seed} replays the fault plan)`,
     `${fleet.apis.length} API processes, ${fleet.workers.length} workers (node ${process.version} dist/...), one embedded Postgres, one Temporal dev server, the Stripe stand-in`,
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${result.loadAverage.map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min) when the throughput phases began: every process of the run, and anything else on the machine, shares these cores`,
     '',
     '### Operations by kind (every attempt, retries included)',
     operationsTable(result.stats),
