@@ -6,7 +6,7 @@ import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
 import type { Metrics } from '../observability/metrics';
-import { optionalUser, requireOperator, requireUser } from './auth';
+import { optionalUser, requireMetricsToken, requireOperator, requireUser } from './auth';
 import { errorHandler, notFoundRoute } from './errors';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
@@ -36,6 +36,8 @@ export interface AppDeps {
   taskQueue: string;
   useCases: UseCases;
   adminApiKey: string | undefined;
+  /** When set, /metrics answers only `Bearer <metricsToken>` (METRICS_TOKEN). */
+  metricsToken?: string | undefined;
   log?: (message: string, error: unknown) => void;
 }
 
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps): Express {
     optionalUser: optionalUser(deps.sql),
     requireOperator: requireOperator(deps.sql, deps.adminApiKey),
   };
+  app.use('/metrics', requireMetricsToken(deps.metricsToken));
   app.use(healthRouter(routeDeps));
   app.use(usersRouter(routeDeps));
   app.use(accountRouter(routeDeps));

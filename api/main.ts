@@ -26,7 +26,10 @@ async function main(): Promise<void> {
     settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
   });
   await migrate(root.services.sql);
-  const app = createApp(root.apiDeps({ adminApiKey: env.ADMIN_API_KEY }));
+  const app = createApp({
+    ...root.apiDeps({ adminApiKey: env.ADMIN_API_KEY }),
+    metricsToken: env.METRICS_TOKEN,
+  });
   const server = await listen(app, env.PORT, env.HOST);
   console.log(`API listening on ${server.url}`);
   const shutdown = async () => {

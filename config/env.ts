@@ -52,6 +52,11 @@ export const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   ),
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (Prometheus: `authorization`). */
+  METRICS_TOKEN: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ),
   /** The simulated task executor (the default executor): how long a task works, what share it uses. */
   EXECUTOR_TASK_MS: z.preprocess(
     (v) => (v === '' ? undefined : v),
