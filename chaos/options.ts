@@ -12,8 +12,11 @@ export interface ChaosOptions {
   /** Deadline for purchases and projects to settle once the faults stop. */
   settleSeconds: number;
   seed: number;
-  /** Count every HTTP 500 as a violation, also while Postgres is being restarted or its backends killed. */
-  strict5xx: boolean;
+  /**
+   * Count as violations, also while Postgres is being restarted or its backends terminated: an
+   * HTTP 5xx other than 503, and an API or worker process dying by itself.
+   */
+  strict: boolean;
   long: boolean;
 }
 
@@ -28,15 +31,15 @@ const envSchema = z.object({
     .min(0)
     .max(2 ** 31)
     .optional(),
-  CHAOS_STRICT_5XX: z.enum(['0', '1']).optional(),
+  CHAOS_STRICT: z.enum(['0', '1']).optional(),
 });
 
-const FLAGS = new Set(['--long', '--strict-5xx']);
+const FLAGS = new Set(['--long', '--strict']);
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): ChaosOptions {
   const unknown = argv.filter((a) => !FLAGS.has(a));
   if (unknown.length > 0)
-    throw new Error(`npm run chaos: unknown argument ${unknown.join(' ')} (use --long, --strict-5xx)`);
+    throw new Error(`npm run chaos: unknown argument ${unknown.join(' ')} (use --long, --strict)`);
   const parsed = envSchema.safeParse(
     Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('CHAOS_') && v !== '')),
   );
@@ -52,7 +55,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): ChaosOptio
     // A dropped webhook waits for the purchase workflow's 15 s Stripe poll; a paused project for its re-check.
     settleSeconds: 120,
     seed: parsed.data.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31),
-    strict5xx: argv.includes('--strict-5xx') || parsed.data.CHAOS_STRICT_5XX === '1',
+    strict: argv.includes('--strict') || parsed.data.CHAOS_STRICT === '1',
     long,
   };
 }

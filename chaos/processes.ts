@@ -69,16 +69,24 @@ export class ManagedProcess {
     let ready = false;
     child.once('exit', (code, signal) => {
       if (!ready || this.expectingExit || this.stopped) return;
+      // The whole tail goes to the log (a stack trace spans many lines); the report gets its gist.
+      this.log(
+        `${this.spec.name} exited by itself (${signal ?? code}); its last output:\n  ${this.tail.join('\n  ')}`,
+      );
+      // The gist: the last error line (a stack's first line, e.g. "TypeError: ...") and where it was thrown.
+      const errorLines = this.tail.flatMap((l, i) => (/^\s*(\w*Error|error)\b/.test(l) ? [i] : []));
+      const errorAt = errorLines.at(-1) ?? -1;
+      const gist = errorAt < 0 ? this.tail.slice(-2) : this.tail.slice(errorAt, errorAt + 2);
       this.onCrash(
         this.spec.name,
-        `exited by itself (${signal ?? code}): ${this.tail.slice(-3).join(' | ')}`,
+        `exited by itself (${signal ?? code}): ${gist.map((l) => l.trim()).join(' ')}`,
       );
       this.start().catch((error: unknown) => this.log(`${this.spec.name}: restart failed: ${String(error)}`));
     });
     const remember = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {
         this.tail.push(line);
-        if (this.tail.length > 20) this.tail.shift();
+        if (this.tail.length > 40) this.tail.shift();
       }
     };
     child.stderr!.on('data', remember);

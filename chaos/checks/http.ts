@@ -3,18 +3,18 @@ import type { Stats } from '../stats';
 import { type CheckResult, check } from './check';
 
 /** No 500s (outside Postgres fault windows, unless strict), and every answer had the documented shape. */
-export function httpChecks(stats: Stats, journal: Journal, strict5xx: boolean): CheckResult[] {
+export function httpChecks(stats: Stats, journal: Journal, strict: boolean): CheckResult[] {
   const answered = OUTCOMES_ANSWERED.reduce((n, o) => n + stats.total(o), 0);
   const describe = (e: Stats['errorsOutside'][number]) => `${e.status} on ${e.path}: ${e.body}`;
   const outside = stats.errorsOutside.map(describe);
   const inside = stats.errorsInWindow.map((e) => `(during a Postgres fault) ${describe(e)}`);
   return [
     check(
-      strict5xx
+      strict
         ? 'no HTTP 5xx other than 503, at any time (strict)'
         : 'no HTTP 5xx other than 503 outside Postgres fault windows',
       answered,
-      strict5xx ? [...outside, ...inside] : outside,
+      strict ? [...outside, ...inside] : outside,
     ),
     check(
       'a retry under the same Idempotency-Key names the same resource',

@@ -7,7 +7,23 @@ export async function ledgerChecks(sql: Sql, ledger: Ledger): Promise<CheckResul
   const report = await ledger.conservation();
   const [accounts] = await sql<{ n: number; users: number }[]>`
     SELECT count(*)::int AS n, count(*) FILTER (WHERE user_id IS NOT NULL)::int AS users FROM accounts`;
-  const [pending] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM holds WHERE status = 'pending'`;
+  // Each open hold with its task and project, so a leak can be traced without the database.
+  const pending = await sql<
+    {
+      id: string;
+      amount: number;
+      cause: string | null;
+      created: Date;
+      task: string | null;
+      project: string | null;
+    }[]
+  >`
+    SELECT h.id, h.amount, h.cause_id AS cause, h.created_at AS created,
+           pt.status AS task, p.status || coalesce(' (' || p.failure_reason || ')', '') AS project
+    FROM holds h
+    LEFT JOIN project_tasks pt ON pt.hold_id = h.id
+    LEFT JOIN projects p ON p.id = pt.project_id
+    WHERE h.status = 'pending' ORDER BY h.created_at`;
   const [holds] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM holds`;
   return [
     check(
@@ -35,7 +51,11 @@ export async function ledgerChecks(sql: Sql, ledger: Ledger): Promise<CheckResul
     check(
       'no hold left open (every project settled)',
       holds!.n,
-      pending!.n === 0 ? [] : [`${pending!.n} holds still pending`],
+      pending.map(
+        (h) =>
+          `hold ${h.id} for ${h.amount} (task ${h.cause}, made ${h.created.toISOString().slice(11, 23)}) pending; ` +
+          `the task is ${h.task ?? 'not linked to it'}, its project ${h.project ?? 'unknown'}`,
+      ),
     ),
   ];
 }
