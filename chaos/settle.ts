@@ -34,12 +34,16 @@ async function replayUnanswered(ctx: FlowContext): Promise<number> {
   return n;
 }
 
-async function unsettled(ctx: FlowContext, sql: Sql): Promise<{ waiting: string[]; paused: string[] }> {
-  const projectIds = ctx.journal.projects.map((p) => p.projectId);
+async function unsettled(
+  ctx: FlowContext,
+  sql: Sql,
+): Promise<{ waiting: string[]; paused: { id: string; userId: string; tasks: number }[] }> {
   const paidIds = ctx.journal.purchases.filter((p) => p.paid).map((p) => p.purchaseId);
-  const projects = await sql<{ id: string; status: string }[]>`
-    SELECT id, status FROM projects WHERE id = ANY(${projectIds}::uuid[])
-      AND status NOT IN ('completed', 'cancelled', 'failed')`;
+  // Every project in the database, not only those the driver knows: a start whose answers were
+  // all lost still made its project, which still holds credits while it runs.
+  const projects = await sql<{ id: string; status: string; user_id: string; tasks: number }[]>`
+    SELECT id, status, user_id, tasks_total AS tasks FROM projects
+    WHERE status NOT IN ('completed', 'cancelled', 'failed')`;
   const purchases = await sql<{ id: string }[]>`
     SELECT id FROM purchases WHERE id = ANY(${paidIds}::uuid[]) AND completed_at IS NULL`;
   const duplicates = ctx.journal.purchases.flatMap((p) =>
@@ -62,7 +66,8 @@ async function unsettled(ctx: FlowContext, sql: Sql): Promise<{ waiting: string[
       ? [`${duePurchases.length - refunds[0]!.n} purchases charged twice not refunded`]
       : []),
   ];
-  return { waiting, paused: projects.filter((p) => p.status === 'paused').map((p) => p.id) };
+  const paused = projects.filter((p) => p.status === 'paused');
+  return { waiting, paused: paused.map((p) => ({ id: p.id, userId: p.user_id, tasks: p.tasks })) };
 }
 
 /**
@@ -80,12 +85,13 @@ export async function settle(ctx: FlowContext, sql: Sql, seconds: number): Promi
     const state = await unsettled(ctx, sql);
     waitingFor = state.waiting;
     if (waitingFor.length === 0) break;
-    for (const id of state.paused) {
-      if (toppedUp.has(id)) continue;
-      const record = ctx.journal.projects.find((p) => p.projectId === id)!;
-      if (await grant(ctx, record.user.id, record.tasks * 25)) {
-        toppedUp.add(id);
-        record.toppedUp = true;
+    for (const paused of state.paused) {
+      if (toppedUp.has(paused.id)) continue;
+      // Enough for every task at the largest size the driver uses (small, 25 credits).
+      if (await grant(ctx, paused.userId, Math.max(1, paused.tasks) * 25)) {
+        toppedUp.add(paused.id);
+        const record = ctx.journal.projects.find((p) => p.projectId === paused.id);
+        if (record) record.toppedUp = true;
         topUpsAtSettle++;
       }
     }

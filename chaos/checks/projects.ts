@@ -17,12 +17,12 @@ interface TaskRow {
  * finished, and every project paused for lack of credits resumed by itself after its top-up.
  */
 export async function projectChecks(sql: Sql, journal: Journal): Promise<CheckResult[]> {
-  const ids = journal.projects.map((p) => p.projectId);
+  // Every project in the database (the run's own), also those whose start was never answered.
   const tasks = await sql<TaskRow[]>`
     SELECT pt.project_id, pt.position, pt.status, pt.cost,
            coalesce(sum(t.amount), 0)::bigint AS posted, count(DISTINCT t.operation_key)::int AS ops
     FROM project_tasks pt LEFT JOIN transfers t ON t.hold_id = pt.hold_id
-    WHERE pt.project_id = ANY(${ids}::uuid[]) GROUP BY 1, 2, 3, 4`;
+    GROUP BY 1, 2, 3, 4`;
   const completed = tasks.filter((t) => t.status === 'completed');
   const taskViolations = completed.flatMap((t) =>
     t.posted === t.cost && t.ops === (t.cost! > 0 ? 1 : 0)
@@ -35,18 +35,21 @@ export async function projectChecks(sql: Sql, journal: Journal): Promise<CheckRe
   const projects = await sql<{ id: string; status: string; spent: number; costs: number }[]>`
     SELECT p.id, p.status, p.credits_spent AS spent,
            coalesce((SELECT sum(cost) FROM project_tasks WHERE project_id = p.id AND status = 'completed'), 0)::bigint AS costs
-    FROM projects p WHERE p.id = ANY(${ids}::uuid[])`;
+    FROM projects p`;
   const byId = new Map(projects.map((p) => [p.id, p]));
   const spentViolations = projects.flatMap((p) =>
     p.spent === p.costs ? [] : [`project ${p.id}: credits_spent ${p.spent}, completed tasks cost ${p.costs}`],
   );
   const finished = new Set(['completed', 'cancelled', 'failed']);
-  const unfinished = journal.projects.flatMap((p) => {
-    const status = byId.get(p.projectId)?.status;
-    return status && finished.has(status)
+  const intent = new Map(journal.projects.map((p) => [p.projectId, p.intent]));
+  const unfinished = projects.flatMap((p) =>
+    finished.has(p.status)
       ? []
-      : [`project ${p.projectId} (${p.intent}) is ${status ?? 'missing'}`];
-  });
+      : [`project ${p.id} (${intent.get(p.id) ?? 'start never answered'}) is ${p.status}`],
+  );
+  const missing = journal.projects
+    .filter((p) => !byId.has(p.projectId))
+    .map((p) => `project ${p.projectId} missing`);
   const pausedThenTopped = journal.projects.filter((p) => p.sawPaused && p.toppedUp);
   const notResumed = pausedThenTopped.flatMap((p) => {
     const status = byId.get(p.projectId)?.status;
@@ -56,7 +59,10 @@ export async function projectChecks(sql: Sql, journal: Journal): Promise<CheckRe
     check('every completed task charged once, for its cost', completed.length, taskViolations),
     check('no task charged unless completed', tasks.length - completed.length, otherViolations),
     check("each project's credits spent = its completed tasks' costs", projects.length, spentViolations),
-    check('every project finished (completed, cancelled or failed)', journal.projects.length, unfinished),
+    check('every project finished (completed, cancelled or failed)', projects.length, [
+      ...unfinished,
+      ...missing,
+    ]),
     check('every paused project resumed by itself after its top-up', pausedThenTopped.length, notResumed),
   ];
 }
