@@ -230,3 +230,60 @@ describe('when Postgres stops answering without closing anything (a partition), 
     }
   }, 120_000);
 });
+
+describe('when Postgres is killed (kill -9) while charges flow', () => {
+  test('then every charge answers 201 or 503, never 500, and each is charged at most once, exactly once after its retry', async () => {
+    const { user: payer, apiKey } = await fundedUser(app.sql, app.ledger, FUNDS);
+    const answers = new Map<string, number>();
+    const send = async (eventId: string) => {
+      const res = await api.post('/v1/usage', { feature: 'conversation', eventId }, apiKey);
+      answers.set(eventId, res.status);
+      return res.status;
+    };
+    let killedAt = 0;
+    let createdAfterKill = 0;
+    // Four callers, one charge after another, until ten charges succeed after the kill.
+    const callers = Array.from({ length: 4 }, async (_, caller) => {
+      const deadline = Date.now() + 60_000;
+      for (let i = 0; createdAfterKill < 10 && Date.now() < deadline; i++) {
+        const status = await send(`flow-${caller}-${i}`);
+        if (status === 201 && killedAt > 0) createdAfterKill++;
+        if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    postgres.killServer();
+    killedAt = Date.now();
+    await Promise.all(callers);
+    console.info(`killed Postgres → ten charges succeeded again in ${Date.now() - killedAt} ms`);
+
+    const statuses = [...answers.values()];
+    expect(createdAfterKill).toBeGreaterThanOrEqual(10);
+    expect(new Set(statuses)).toEqual(new Set([201, 503]));
+    const opsFor = async () => {
+      const rows = await app.sql<{ key: string }[]>`
+        SELECT idempotency_key AS key FROM ledger_operations WHERE idempotency_key LIKE ${`usage:${payer.id}:flow-%`}`;
+      return rows.map((r) => r.key.slice(`usage:${payer.id}:`.length));
+    };
+    // Every 201 was charged once; a 503 at most once (the crash may come between commit and answer).
+    const charged = await opsFor();
+    expect(new Set(charged).size).toBe(charged.length);
+    for (const [eventId, status] of answers) if (status === 201) expect(charged).toContain(eventId);
+    expect((await api.get('/v1/balance', apiKey)).body).toMatchObject({
+      available: FUNDS - 2 * charged.length,
+    });
+
+    // Retried, every 503 is charged (or replayed): exactly one charge per event in the end.
+    for (const [eventId, status] of answers)
+      if (status === 503) expect([200, 201]).toContain(await send(eventId));
+    expect((await opsFor()).sort()).toEqual([...answers.keys()].sort());
+    expect((await api.get('/v1/balance', apiKey)).body).toMatchObject({
+      available: FUNDS - 2 * answers.size,
+    });
+    expect(await app.ledger.conservation()).toMatchObject({
+      sumPosted: 0,
+      postedMismatches: [],
+      heldMismatches: [],
+    });
+  }, 120_000);
+});

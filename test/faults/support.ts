@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -83,6 +83,14 @@ export class OwnPostgres {
       });
       child.kill('SIGTERM');
     });
+  }
+
+  /** kill -9 of the postmaster (`postgres -D <dir>/postgres`): its process starts it again. */
+  killServer(): void {
+    const out = execSync('ps -eo pid,args', { encoding: 'utf8' });
+    const line = out.split('\n').find((l) => l.includes(`-D ${path.join(this.dir, 'postgres')}`));
+    if (!line) throw new Error(`no postgres running under ${this.dir}`);
+    process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
   }
 
   /** Starts it again on the same port and data. */
