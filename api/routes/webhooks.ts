@@ -51,6 +51,7 @@ export function webhooksRouter(deps: Deps): Router {
     } catch {
       throw new ValidationError('Stripe-Signature', 'does not match the body (bad signature or too old)');
     }
+    verified = storable(verified);
     const parsed = webhookEventSchema.safeParse(verified);
     if (!parsed.success) throw new ValidationError('body', 'is not a Stripe event');
     const event = parsed.data;
@@ -76,6 +77,25 @@ async function route(deps: Deps, event: Event): Promise<string> {
     default:
       return 'ignored';
   }
+}
+
+/** A lone surrogate (with the u flag, \p{Cs} matches only unpaired ones). */
+const LONE_SURROGATE = /\p{Cs}/gu;
+
+/**
+ * The event with every NUL and lone surrogate (in keys and values) replaced by U+FFFD. A signed
+ * event is Stripe's, not a client's mistake: it must be stored and routed (a refused one would
+ * be redelivered for days), but text a buyer typed into Checkout could carry them, and
+ * Postgres refuses them. Deterministic, so a redelivery stores and deduplicates the same way.
+ */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string')
+    return value.replaceAll('\u0000', '\ufffd').replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(storable);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [storable(key), storable(inner)]));
+  }
+  return value;
 }
 
 type Handle = ReturnType<Client['workflow']['getHandle']>;

@@ -267,6 +267,19 @@ describe('strings Postgres cannot store or that mean nothing', () => {
     expect(await footprint(who)).toEqual(before);
   });
 
+  test('when a signed Stripe event carries NUL or lone surrogates, then it is stored with U+FFFD in their place and answered 200', async () => {
+    const event = app.standIn.emit('test.hostile_text', {
+      object: 'test_object',
+      metadata: { note: 'a\u0000b\ud800c', 'key\u0000': 'x' },
+    });
+    await app.standIn.idle();
+    const attempts = app.standIn.deliveries.filter((d) => d.eventId === event.id).map((d) => d.status);
+    expect(attempts).toEqual([200]);
+    const [row] = await app.sql<{ payload: { data: { object: { metadata: Record<string, string> } } } }[]>`
+      SELECT payload FROM stripe_events WHERE id = ${event.id}`;
+    expect(row!.payload.data.object.metadata).toEqual({ note: 'a\ufffdb\ufffdc', 'key\ufffd': 'x' });
+  });
+
   test('when a body names __proto__ or constructor as a field, then 400 naming it', async () => {
     const user = await signUp(api);
     for (const field of ['__proto__', 'constructor', 'toString']) {
