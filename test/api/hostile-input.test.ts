@@ -378,6 +378,23 @@ describe('object-property names as lookup keys', () => {
     expect((await footprint(who)).projects).toBe(0);
   });
 
+  test('when a query string or a grant names a prototype member, then 400 naming it', async () => {
+    const user = await signUp(api);
+    for (const name of PROTOTYPE_NAMES) {
+      for (const route of ['/v1/transactions', '/v1/projects', '/v1/usage/summary', '/v1/notifications']) {
+        expectRefused(await api.get(`${route}?${name}=1`, user.apiKey), name);
+      }
+      expectRefused(await api.get(`/v1/notifications?kind=${name}`, user.apiKey), 'kind');
+      const grant = await api.post(
+        '/v1/admin/grants',
+        { userId: user.id, credits: 1, bucket: name },
+        ADMIN_KEY,
+      );
+      expectRefused(grant, 'bucket');
+    }
+    expect(await availableOf(api, user.apiKey)).toBe(0);
+  });
+
   test('when pricing is asked for a prototype member directly, then it is a ValidationError, not a price', () => {
     const card = launchCard();
     for (const name of PROTOTYPE_NAMES) {
