@@ -24,7 +24,7 @@ let worker: TestWorker;
 beforeAll(async () => {
   app = await startTestApp();
   api = http(app.url);
-  // Slow tasks: a project stays running while the tests poke at it.
+  // Slow tasks (5 s each): a project stays running while the tests poke at it.
   worker = await startTestWorker(app, { taskMs: 5000, usageBp: 10_000 });
 });
 afterAll(async () => {
@@ -65,7 +65,7 @@ describe('the session cookie on JSON routes', () => {
     const cookie = await sessionCookie(user.apiKey);
     const started = await api.post<{ id: string }>(
       '/v1/projects',
-      { name: 'p', tasks: [{ title: 'slow' }] },
+      { name: 'p', tasks: ['a', 'b', 'c', 'd', 'e'].map((title) => ({ title })) },
       user.apiKey,
     );
     expect(started.status).toBe(201);
