@@ -127,7 +127,7 @@ async function run(
     log(`settled in ${settled.seconds.toFixed(0)} s; checking the promises`);
     const checks = [
       ...(await ledgerChecks(sql, ledger)),
-      ...(await purchaseChecks(sql, journal, infra.standIn)),
+      ...(await purchaseChecks(sql, journal, infra.standIn, infra.temporalAddress)),
       ...(await usageChecks(sql, journal)),
       ...(await projectChecks(sql, journal)),
       ...httpChecks(stats, journal, options.strict),

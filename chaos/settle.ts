@@ -1,4 +1,5 @@
 import type { Sql } from '../db/pool';
+import { announcements } from './checks/purchase-timeline';
 import type { FlowContext } from './flows/context';
 import { sleep } from './flows/context';
 import { applyAnswer } from './flows/usage';
@@ -46,15 +47,16 @@ async function unsettled(
     WHERE status NOT IN ('completed', 'cancelled', 'failed')`;
   const purchases = await sql<{ id: string }[]>`
     SELECT id FROM purchases WHERE id = ANY(${paidIds}::uuid[]) AND completed_at IS NULL`;
-  const duplicates = ctx.journal.purchases.flatMap((p) =>
-    p.duplicate ? [{ ...p.duplicate, purchaseId: p.purchaseId }] : [],
-  );
   const delivered = new Set(
     ctx.standIn.deliveries
       .filter((d) => (d.status ?? 0) >= 200 && (d.status ?? 0) < 300)
       .map((d) => d.eventId),
   );
-  const duePurchases = duplicates.filter((d) => delivered.has(d.eventId)).map((d) => d.purchaseId);
+  const duePurchases = ctx.journal.purchases
+    .filter(
+      (p) => p.duplicate && announcements(ctx.standIn, p.sessionId).every((a) => delivered.has(a.eventId)),
+    )
+    .map((p) => p.purchaseId);
   // Either charge may be the one refunded (whichever announcement was credited first).
   const refunds = await sql<{ n: number }[]>`
     SELECT count(DISTINCT purchase_id)::int AS n FROM purchase_refunds
