@@ -54,6 +54,9 @@ function retriesWithin(deadline: number) {
 
 const sdkRetries = makeGrpcRetryInterceptor(defaultGrpcRetryOptions());
 
+/** The longest gRPC waits before connecting again to a Temporal it lost. */
+const MAX_RECONNECT_PAUSE_MS = 2000;
+
 /**
  * Prompt calls get a deadline (their own if the caller set one, else TEMPORAL_CALL_DEADLINE_MS
  * from now) and retries that end by it; every other call keeps the SDK's retries.
@@ -76,6 +79,10 @@ export async function connectTemporal(options: {
   const connectionOptions: ConnectionOptions = {
     address: options.address,
     interceptors: [retriesByDeadline],
+    // gRPC waits longer and longer between reconnects (up to 120 s) while Temporal is away, and
+    // a call in that wait fails at once: after a 40 s outage starts worked again only 18.6 s
+    // after Temporal was back. Trying at least every 2 s, the API recovers within about that.
+    channelArgs: { 'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_PAUSE_MS },
   };
   return options.lazy ? Connection.lazy(connectionOptions) : Connection.connect(connectionOptions);
 }

@@ -156,11 +156,21 @@ export class FreezableProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly server = net.createServer((client) => this.connect(client));
 
-  private constructor(private readonly targetPort: number) {}
+  private constructor(
+    private readonly targetPort: number,
+    private readonly targetHost: string,
+  ) {}
 
-  static async start(targetPort: number): Promise<FreezableProxy> {
-    const proxy = new FreezableProxy(targetPort);
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+  /** Listens on `port` (0: any free one) and forwards to `targetHost:targetPort`. */
+  static async start(
+    targetPort: number,
+    options: { port?: number; targetHost?: string } = {},
+  ): Promise<FreezableProxy> {
+    const proxy = new FreezableProxy(targetPort, options.targetHost ?? '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once('error', reject);
+      proxy.server.listen(options.port ?? 0, '127.0.0.1', resolve);
+    });
     return proxy;
   }
 
@@ -190,7 +200,7 @@ export class FreezableProxy {
   }
 
   private connect(client: net.Socket): void {
-    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    const upstream = net.connect(this.targetPort, this.targetHost);
     this.forward(client, upstream);
     this.forward(upstream, client);
   }

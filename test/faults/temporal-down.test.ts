@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { freePort } from '../../dev/ports';
 import { http, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
-import { timed, UNAVAILABLE, unavailableView } from './support';
+import { FreezableProxy, timed, UNAVAILABLE, unavailableView, until } from './support';
 
 /**
  * Temporal unreachable: the routes that need it (starting a purchase or a project, cancelling a
@@ -20,6 +20,9 @@ beforeAll(async () => {
 afterAll(() => app?.close());
 
 const projectBody = { name: 'p', tasks: [{ title: 't', size: 'small' }] };
+/** How long Temporal stays away in the recovery test, and how soon after it must work again. */
+const OUTAGE_MS = 40_000;
+const RECOVERY_BOUND_MS = 8000;
 
 test('when Temporal is unreachable, then starting a project or a purchase and cancelling answer 503 within 5 s, and /healthz names Temporal', async () => {
   const { user, apiKey } = await fundedUser(app.sql, app.ledger, 1000);
@@ -56,3 +59,36 @@ test('when Temporal is unreachable, then starting a project or a purchase and ca
     `Temporal down, measured (ms): ${JSON.stringify({ project: project.ms, purchase: purchase.ms, cancel: cancel.ms, healthz: health.ms })}`,
   );
 }, 60_000);
+
+test('when Temporal comes back after a long outage, then starting a project works again within seconds, by itself', async () => {
+  const port = await freePort();
+  const temporalApp = await startTestApp({ temporalAddress: `127.0.0.1:${port}` });
+  const temporalApi = http(temporalApp.url);
+  let proxy: FreezableProxy | null = null;
+  try {
+    const { apiKey } = await fundedUser(temporalApp.sql, temporalApp.ledger, 1000);
+    const start = () =>
+      temporalApi.post('/v1/projects', projectBody, apiKey, { 'idempotency-key': randomUUID() });
+    // A long outage with traffic: every try fails, so the client's reconnect pauses grow.
+    const outageEnds = Date.now() + OUTAGE_MS;
+    while (Date.now() < outageEnds) {
+      expect((await start()).status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    // Temporal back on the same address (the run's own, through a proxy on that port).
+    const [host, temporalPort] = process.env.TEMPORAL_ADDRESS!.split(':');
+    proxy = await FreezableProxy.start(Number(temporalPort), { port, targetHost: host! });
+    const back = performance.now();
+    await until(
+      'a project to start after Temporal is back',
+      async () => ((await start()).status === 201 ? true : null),
+      60_000,
+    );
+    const recoveredMs = Math.round(performance.now() - back);
+    console.info(`Temporal back after ${OUTAGE_MS} ms down → first project started in ${recoveredMs} ms`);
+    expect(recoveredMs).toBeLessThan(RECOVERY_BOUND_MS);
+  } finally {
+    await temporalApp.close();
+    await proxy?.close();
+  }
+}, 180_000);
