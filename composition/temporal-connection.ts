@@ -33,11 +33,17 @@ const PROMPT_METHODS = new Set(
 
 /** The longest pause between two tries of a prompt call (the SDK's grows to 5 s). */
 const MAX_RETRY_PAUSE_MS = 500;
+/**
+ * Tries of a prompt call (the SDK makes 10). A refused Temporal fails each try at once, so the
+ * pauses alone set how long the API takes to say 503: about 1.5 s for 6 tries, 4 s for 10. A
+ * blip shorter than that is still ridden out.
+ */
+const PROMPT_ATTEMPTS = 6;
 
 /**
- * The SDK's retry policy (which statuses, how many attempts, the growing pause) for a call that
- * must end by `deadline` (ms since the epoch): pauses of at most MAX_RETRY_PAUSE_MS, and no try
- * that would begin after the deadline. The SDK's retry interceptor sleeps without looking at the
+ * The SDK's retry policy (which statuses, the growing pause) for a call that must end by
+ * `deadline` (ms since the epoch): PROMPT_ATTEMPTS tries, pauses of at most MAX_RETRY_PAUSE_MS,
+ * and no try that would begin after the deadline. The SDK's retry interceptor sleeps without looking at the
  * deadline: a 2.4 s pause begun at 3.2 s ran a last try at 5.6 s, and a pause still pending
  * when the connection was closed threw "Channel has been shut down" out of its timer.
  */
@@ -48,7 +54,9 @@ function retriesWithin(deadline: number) {
     delayFunction: (attempt: number, status: Status) =>
       Math.min(sdk.delayFunction(attempt, status), MAX_RETRY_PAUSE_MS),
     retryableDecider: (attempt: number, status: Status) =>
-      sdk.retryableDecider(attempt, status) && Date.now() + MAX_RETRY_PAUSE_MS < deadline,
+      attempt < PROMPT_ATTEMPTS &&
+      sdk.retryableDecider(attempt, status) &&
+      Date.now() + MAX_RETRY_PAUSE_MS < deadline,
   };
 }
 

@@ -197,11 +197,11 @@ describe('when Postgres stops answering without closing anything (a partition), 
         expect(answer.result.headers.get('retry-after')).toBe('5');
         expect(answer.result.body).toMatchObject({ error: { code: 'unavailable' } });
         expect(answer.ms).toBeGreaterThanOrEqual(REQUEST_DEADLINE_MS - 50);
-        expect(answer.ms).toBeLessThan(REQUEST_DEADLINE_MS + 1000);
+        expect(answer.ms).toBeLessThan(REQUEST_DEADLINE_MS + 3000);
       }
       expect(health.result.status).toBe(503);
       expect(health.result.body).toMatchObject({ checks: { postgres: 'down', temporal: 'ok' } });
-      expect(health.ms).toBeLessThan(3000);
+      expect(health.ms).toBeLessThan(4000);
       console.info(
         `Postgres frozen, measured (ms): ${JSON.stringify({ balance: balance.ms, charge: charge.ms, healthz: health.ms })}`,
       );

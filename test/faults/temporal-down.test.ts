@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TEMPORAL_CALL_DEADLINE_MS } from '../../composition/temporal-connection';
 import { freePort } from '../../dev/ports';
 import { http, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
@@ -92,3 +93,38 @@ test('when Temporal comes back after a long outage, then starting a project work
     await proxy?.close();
   }
 }, 180_000);
+
+test('when Temporal stops answering (connections open, nothing comes back), then a project start answers 503 by the call deadline, and works at the thaw', async () => {
+  const [host, temporalPort] = process.env.TEMPORAL_ADDRESS!.split(':');
+  const proxy = await FreezableProxy.start(Number(temporalPort), { targetHost: host! });
+  const frozenApp = await startTestApp({ temporalAddress: `127.0.0.1:${proxy.port}` });
+  const frozenApi = http(frozenApp.url);
+  try {
+    const { apiKey } = await fundedUser(frozenApp.sql, frozenApp.ledger, 1000);
+    const start = () =>
+      frozenApi.post('/v1/projects', projectBody, apiKey, { 'idempotency-key': randomUUID() });
+    expect((await start()).status).toBe(201);
+
+    proxy.freeze();
+    const [project, health] = await Promise.all([timed(start), timed(() => frozenApi.get('/healthz'))]);
+    // Answered by the call's deadline: not before it (nothing failed), long before the request's.
+    expect(unavailableView(project)).toMatchObject({ status: 503, code: 'unavailable', retryAfter: '5' });
+    expect(project.ms).toBeGreaterThanOrEqual(TEMPORAL_CALL_DEADLINE_MS - 50);
+    expect(project.ms).toBeLessThan(TEMPORAL_CALL_DEADLINE_MS + 2000);
+    expect(health.result.body).toMatchObject({ checks: { postgres: 'ok', temporal: 'down' } });
+    console.info(
+      `Temporal frozen, measured (ms): ${JSON.stringify({ project: project.ms, healthz: health.ms })}`,
+    );
+
+    proxy.thaw();
+    await until(
+      'a project to start after the thaw',
+      async () => ((await start()).status === 201 ? true : null),
+      30_000,
+    );
+  } finally {
+    proxy.thaw();
+    await frozenApp.close();
+    await proxy.close();
+  }
+}, 120_000);
