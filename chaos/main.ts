@@ -112,6 +112,7 @@ async function run(
     runLoad(ctx, usageUsers, ACTORS),
   ]);
   infra.standIn.faults.reset();
+  // A process the supervisor is still restarting is waited for (start() joins that start).
   await Promise.all(
     fleet
       .all()

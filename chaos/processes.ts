@@ -23,6 +23,7 @@ export class ManagedProcess {
   /** Set while the harness itself kills or stops the process, so that exit is not a crash. */
   private expectingExit = false;
   private stopped = false;
+  private starting: Promise<void> | null = null;
   starts = 0;
 
   /**
@@ -43,8 +44,18 @@ export class ManagedProcess {
     return this.child?.pid;
   }
 
-  /** Starts the process and resolves when it prints its ready line; retries while it exits early. */
-  async start(attempts = 5): Promise<void> {
+  /**
+   * Starts the process and resolves when it prints its ready line; retries while it exits early.
+   * A start already under way (the supervisor restarting a crashed process) is joined, not doubled.
+   */
+  start(attempts = 5): Promise<void> {
+    this.starting ??= this.startWithRetries(attempts).finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async startWithRetries(attempts: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.startOnce();
