@@ -287,3 +287,44 @@ describe('when Postgres is killed (kill -9) while charges flow', () => {
     });
   }, 120_000);
 });
+
+describe('when Postgres goes away under an open event stream', () => {
+  test('then the stream ends cleanly within 5 s (the client reconnects and then sees 503), and works again after', async () => {
+    const { apiKey } = await fundedUser(app.sql, app.ledger, FUNDS);
+    const started = await api.post<{ id: string }>(
+      '/v1/projects',
+      { name: 'stream', tasks: [{ title: 't', size: 'small' }] },
+      apiKey,
+    );
+    expect(started.status).toBe(201);
+    const res = await fetch(`${app.url}/v1/projects/${started.body.id}/events`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: progress');
+
+    await postgres.stop();
+    try {
+      const ended = await timed(async () => {
+        for (;;) if ((await reader.read()).done) return 'ended';
+      });
+      expect({ how: ended.result, fast: ended.ms < 5000 }).toEqual({ how: 'ended', fast: true });
+      const again = await timed(() => api.get(`/v1/projects/${started.body.id}/events`, apiKey));
+      expect(unavailableView(again)).toEqual(UNAVAILABLE);
+    } finally {
+      await postgres.restart();
+    }
+    await until(
+      'the stream to open again',
+      async () => {
+        const reopened = await fetch(`${app.url}/v1/projects/${started.body.id}/events`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        await reopened.body?.cancel();
+        return reopened.status === 200 ? true : null;
+      },
+      30_000,
+    );
+  }, 120_000);
+});
