@@ -29,7 +29,14 @@ export function operationsTable(stats: Stats): string {
 }
 
 export function faultsTable(faults: FaultRecord[], crashes: string[], standIn: StripeStandIn): string {
-  const rows: (string | number)[][] = faults.map((f) => [f.kind, `+${f.atSecond} s`, f.detail]);
+  // One row per kind: how many, when (seconds into the fault phase), and what the first ones did.
+  const kinds = [...new Set(faults.map((f) => f.kind))];
+  const rows: (string | number)[][] = kinds.map((kind) => {
+    const mine = faults.filter((f) => f.kind === kind);
+    const shown = mine.slice(0, 2).map((f) => f.detail);
+    if (mine.length > 2) shown.push(`… ${mine.length - 2} more`);
+    return [kind, mine.length, mine.map((f) => `+${f.atSecond}`).join(', '), shown.join('; ')];
+  });
   const firstTries = new Map<string, number>();
   for (const d of standIn.deliveries)
     if (d.attempt === 1) firstTries.set(d.eventId, (firstTries.get(d.eventId) ?? 0) + 1);
@@ -39,10 +46,11 @@ export function faultsTable(faults: FaultRecord[], crashes: string[], standIn: S
   rows.push([
     'webhook deliveries (whole run)',
     '',
+    '',
     `${standIn.events.length} events; ${dropped} dropped; ${extraCopies} extra copies; ${failed} attempts failed and retried`,
   ]);
-  for (const c of crashes) rows.push(['process died by itself (restarted)', '', c]);
-  return table(['fault', 'at', 'detail'], rows);
+  for (const c of crashes) rows.push(['process died by itself (restarted)', 1, '', c]);
+  return table(['fault', 'injected', 'at (s)', 'detail'], rows);
 }
 
 export function throughputTable(phases: ThroughputPhase[]): string {
