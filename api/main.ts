@@ -1,30 +1,12 @@
 import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
-import { openRoot } from '../composition/root';
-import { loadEnvOrExit } from '../config/env';
+import { openProductionRoot } from '../composition/production';
 import { migrate } from '../db/migrate';
 import { createApp } from './app';
 import { listen } from './server';
 
 /** Production entry point: the API against external Postgres and Temporal. */
 async function main(): Promise<void> {
-  const env = loadEnvOrExit();
-  if (!env.DATABASE_URL || !env.TEMPORAL_ADDRESS || !env.STRIPE_SECRET_KEY || !env.STRIPE_WEBHOOK_SECRET) {
-    console.error(
-      'invalid configuration: DATABASE_URL, TEMPORAL_ADDRESS, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET: required for npm run api',
-    );
-    process.exit(1);
-  }
-  const root = await openRoot({
-    databaseUrl: env.DATABASE_URL,
-    smtpUrl: env.SMTP_URL,
-    stripe: {
-      secretKey: env.STRIPE_SECRET_KEY,
-      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
-      endpoint: env.STRIPE_API_BASE,
-    },
-    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
-    settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
-  });
+  const { env, root } = await openProductionRoot('api');
   await migrate(root.services.sql);
   const app = createApp({
     ...root.apiDeps({ adminApiKey: env.ADMIN_API_KEY }),

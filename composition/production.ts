@@ -1,0 +1,29 @@
+import { type Env, loadEnvOrExit } from '../config/env';
+import { openRoot, type Root } from './root';
+
+/**
+ * The production entry points' root (`npm run api`, `npm run worker`): from the environment,
+ * against external Postgres, Temporal and Stripe, which must all be configured; a missing one
+ * stops the process with one line naming what is required.
+ */
+export async function openProductionRoot(entryPoint: 'api' | 'worker'): Promise<{ env: Env; root: Root }> {
+  const env = loadEnvOrExit();
+  if (!env.DATABASE_URL || !env.TEMPORAL_ADDRESS || !env.STRIPE_SECRET_KEY || !env.STRIPE_WEBHOOK_SECRET) {
+    console.error(
+      `invalid configuration: DATABASE_URL, TEMPORAL_ADDRESS, STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET: required for npm run ${entryPoint}`,
+    );
+    process.exit(1);
+  }
+  const root = await openRoot({
+    databaseUrl: env.DATABASE_URL,
+    smtpUrl: env.SMTP_URL,
+    stripe: {
+      secretKey: env.STRIPE_SECRET_KEY,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      endpoint: env.STRIPE_API_BASE,
+    },
+    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
+    settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
+  });
+  return { env, root };
+}
