@@ -57,6 +57,8 @@ export class ManagedProcess {
 
   private async startWithRetries(attempts: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      // Stopped while a restart waited: starting now would leave a process nobody stops.
+      if (this.stopped) return;
       try {
         return await this.startOnce();
       } catch (error) {
