@@ -100,6 +100,9 @@ function storable(value: unknown): unknown {
 
 type Handle = ReturnType<Client['workflow']['getHandle']>;
 
+/** What a signal to a purchase workflow that has closed answers. */
+const SETTLED = 'ignored: purchase already settled';
+
 async function signalPurchase(
   deps: Deps,
   event: Event,
@@ -114,7 +117,7 @@ async function signalPurchase(
     await send(deps.temporal.workflow.getHandle(workflowIds.purchase(purchaseId)), session.id);
     return 'signalled';
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) return 'ignored: purchase already settled';
+    if (error instanceof WorkflowNotFoundError) return SETTLED;
     throw error;
   }
 }
@@ -126,15 +129,23 @@ async function sessionPaid(deps: Deps, event: Event): Promise<string> {
   const paymentIntentId = idOf(session.payment_intent);
   const purchaseId = session.metadata?.purchaseId;
   if (session.payment_status !== 'paid' || !paymentIntentId || !purchaseId) return 'ignored: not paid';
-  const purchase = await findPurchase(deps.sql, purchaseId);
-  if (purchase?.paymentIntentId && purchase.paymentIntentId !== paymentIntentId) {
-    // Already credited by another payment: this charge is a duplicate; refund it (once per payment).
-    await startDuplicateCharge(deps.temporal, deps.taskQueue, { purchaseId, paymentIntentId });
-    return 'duplicate refunded';
-  }
-  return signalPurchase(deps, event, (h, sessionId) =>
+  if (await refundIfDuplicate(deps, purchaseId, paymentIntentId)) return 'duplicate refunded';
+  const outcome = await signalPurchase(deps, event, (h, sessionId) =>
     h.signal(paymentSucceededSignal, { sessionId, paymentIntentId, source: 'webhook' }),
   );
+  // The workflow may have credited another payment and closed between the read above and the
+  // signal (seen in npm run chaos): read again, or this charge would never be refunded.
+  if (outcome === SETTLED && (await refundIfDuplicate(deps, purchaseId, paymentIntentId)))
+    return 'duplicate refunded';
+  return outcome;
+}
+
+/** When another payment credited the purchase, this one is a duplicate: refund it (once per payment). */
+async function refundIfDuplicate(deps: Deps, purchaseId: string, paymentIntentId: string): Promise<boolean> {
+  const purchase = await findPurchase(deps.sql, purchaseId);
+  if (!purchase?.paymentIntentId || purchase.paymentIntentId === paymentIntentId) return false;
+  await startDuplicateCharge(deps.temporal, deps.taskQueue, { purchaseId, paymentIntentId });
+  return true;
 }
 
 async function chargeRefunded(deps: Deps, event: Event): Promise<string> {
