@@ -1,31 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type * as FastPathModule from '../../api/usage-fast-path';
 import { availableOf } from '../metering/support';
 import { http, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
+import { fastPathSwitch } from '../support/fast-path-switch';
 
 /**
  * POST /v1/usage is served outside Express when it can be; both ways must answer alike. The
  * app's fast path is wrapped (jest.mock, so api/app.ts builds the wrapped one) to see which way
  * served each request, and to turn it off so Express answers the very same request.
  */
-const mockFastPath = { enabled: true, served: 0 };
-
-jest.mock('../../api/usage-fast-path', () => {
-  const actual = jest.requireActual<typeof FastPathModule>('../../api/usage-fast-path');
-  return {
-    ...actual,
-    usageFastPath: (...args: Parameters<typeof actual.usageFastPath>): FastPathModule.FastPath => {
-      const fast = actual.usageFastPath(...args);
-      return (req, res) => {
-        if (!mockFastPath.enabled) return false;
-        const served = fast(req, res);
-        if (served) mockFastPath.served += 1;
-        return served;
-      };
-    },
-  };
-});
+jest.mock('../../api/usage-fast-path', () =>
+  jest
+    .requireActual<typeof import('../support/fast-path-switch')>('../support/fast-path-switch')
+    .switchableFastPath(),
+);
 
 type Path = 'fast path' | 'Express';
 
@@ -38,22 +26,22 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 afterEach(() => {
-  mockFastPath.enabled = true;
+  fastPathSwitch.enabled = true;
 });
 
 /** Sends through `path` only (Express: fast path off) and checks that path is what answered. */
 async function through<T>(path: Path, send: () => Promise<T>): Promise<T> {
-  mockFastPath.enabled = path === 'fast path';
-  const before = mockFastPath.served;
+  fastPathSwitch.enabled = path === 'fast path';
+  const before = fastPathSwitch.served;
   try {
     const result = await send();
-    expect({ path, served: mockFastPath.served - before }).toEqual({
+    expect({ path, served: fastPathSwitch.served - before }).toEqual({
       path,
       served: path === 'fast path' ? 1 : 0,
     });
     return result;
   } finally {
-    mockFastPath.enabled = true;
+    fastPathSwitch.enabled = true;
   }
 }
 

@@ -1,9 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import type * as FastPathModule from '../../api/usage-fast-path';
 import { availableOf } from '../metering/support';
 import { http, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
+import { fastPathSwitch } from '../support/fast-path-switch';
 
 /**
  * Issue 13, item 1: POST /v1/usage is served by the fast path (api/usage-fast-path.ts) when it
@@ -12,23 +12,11 @@ import { fundedUser } from '../support/db';
  * on, for one user, and once with it off, for a twin user in the same state: status, replay
  * header, content type and body must match, and so must the twins' balances and ledgers.
  */
-const mockFastPath = { enabled: true, served: 0 };
-
-jest.mock('../../api/usage-fast-path', () => {
-  const actual = jest.requireActual<typeof FastPathModule>('../../api/usage-fast-path');
-  return {
-    ...actual,
-    usageFastPath: (...args: Parameters<typeof actual.usageFastPath>): FastPathModule.FastPath => {
-      const fast = actual.usageFastPath(...args);
-      return (req, res) => {
-        if (!mockFastPath.enabled) return false;
-        const served = fast(req, res);
-        if (served) mockFastPath.served += 1;
-        return served;
-      };
-    },
-  };
-});
+jest.mock('../../api/usage-fast-path', () =>
+  jest
+    .requireActual<typeof import('../support/fast-path-switch')>('../support/fast-path-switch')
+    .switchableFastPath(),
+);
 
 let app: TestApp;
 let api: ReturnType<typeof http>;
@@ -204,7 +192,7 @@ async function twin(): Promise<Twin> {
 }
 
 test('when the same random requests go through the fast path and through Express, then every answer, charge and balance is the same', async () => {
-  const servedBefore = mockFastPath.served;
+  const servedBefore = fastPathSwitch.served;
   let sent = 0;
   await fc.assert(
     // A few requests per run, to twins of their own: replays and conflicts happen within a run,
@@ -213,11 +201,11 @@ test('when the same random requests go through the fast path and through Express
       const [fastTwin, expressTwin] = [await twin(), await twin()];
       for (const request of requests) {
         sent += 1;
-        mockFastPath.enabled = true;
+        fastPathSwitch.enabled = true;
         const fast = await send(fastTwin, request);
-        mockFastPath.enabled = false;
+        fastPathSwitch.enabled = false;
         const express = await send(expressTwin, request);
-        mockFastPath.enabled = true;
+        fastPathSwitch.enabled = true;
         expect(fast).toEqual(express);
         expect(fast.status).toBeLessThan(500);
       }
@@ -227,5 +215,5 @@ test('when the same random requests go through the fast path and through Express
     { numRuns: 120 },
   );
   // The comparison means something only if the fast path served a good share of the requests.
-  expect(mockFastPath.served - servedBefore).toBeGreaterThan(sent / 3);
+  expect(fastPathSwitch.served - servedBefore).toBeGreaterThan(sent / 3);
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { REQUEST_DEADLINE_MS } from '../../api/server';
-import type * as FastPathModule from '../../api/usage-fast-path';
 import { type HttpResult, http, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
+import { fastPathSwitch } from '../support/fast-path-switch';
 import {
   FreezableProxy,
   OwnPostgres,
@@ -20,22 +20,11 @@ import {
  */
 
 /** The fast path can be turned off (as in test/api/usage-fast-path.test.ts) to send a charge through Express. */
-const mockFastPath = { enabled: true, served: 0 };
-jest.mock('../../api/usage-fast-path', () => {
-  const actual = jest.requireActual<typeof FastPathModule>('../../api/usage-fast-path');
-  return {
-    ...actual,
-    usageFastPath: (...args: Parameters<typeof actual.usageFastPath>): FastPathModule.FastPath => {
-      const fast = actual.usageFastPath(...args);
-      return (req, res) => {
-        if (!mockFastPath.enabled) return false;
-        const served = fast(req, res);
-        if (served) mockFastPath.served += 1;
-        return served;
-      };
-    },
-  };
-});
+jest.mock('../../api/usage-fast-path', () =>
+  jest
+    .requireActual<typeof import('../support/fast-path-switch')>('../support/fast-path-switch')
+    .switchableFastPath(),
+);
 
 const FUNDS = 1000;
 let postgres: OwnPostgres;
@@ -60,17 +49,17 @@ type Path = 'fast path' | 'Express';
 
 /** A conversation charge (2 credits) through `path`, which must be the one that answers. */
 async function charge(path: Path, eventId: string): Promise<HttpResult<unknown>> {
-  mockFastPath.enabled = path === 'fast path';
-  const before = mockFastPath.served;
+  fastPathSwitch.enabled = path === 'fast path';
+  const before = fastPathSwitch.served;
   try {
     const res = await api.post('/v1/usage', { feature: 'conversation', eventId }, user.apiKey);
-    expect({ path, served: mockFastPath.served - before }).toEqual({
+    expect({ path, served: fastPathSwitch.served - before }).toEqual({
       path,
       served: path === 'fast path' ? 1 : 0,
     });
     return res;
   } finally {
-    mockFastPath.enabled = true;
+    fastPathSwitch.enabled = true;
   }
 }
 
