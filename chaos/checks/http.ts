@@ -1,5 +1,5 @@
 import type { Journal } from '../journal';
-import type { Stats } from '../stats';
+import { OUTCOMES, type Stats } from '../stats';
 import { type CheckResult, check } from './check';
 
 /** No 500s (outside Postgres fault windows, unless strict), and every answer had the documented shape. */
@@ -25,12 +25,5 @@ export function httpChecks(stats: Stats, journal: Journal, strict: boolean): Che
   ];
 }
 
-const OUTCOMES_ANSWERED = [
-  '2xx',
-  '402',
-  '409',
-  'other 4xx',
-  '503',
-  '5xx in fault window',
-  '5xx outside',
-] as const;
+/** Every outcome that is an answer (all but 'no answer'). */
+const OUTCOMES_ANSWERED = OUTCOMES.filter((o) => o !== 'no answer');
