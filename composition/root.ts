@@ -13,7 +13,7 @@ import type { AppDeps } from '../api/app';
 import { createUseCases, DEFAULT_SETTINGS, type UseCaseSettings, type UseCases } from '../app';
 import { createStripeClient, type StripeEndpoint } from '../config/stripe';
 import type { Ledger } from '../db/ledger';
-import type { Sql } from '../db/pool';
+import { closePool, type Sql } from '../db/pool';
 import { RateCards } from '../db/rate-cards';
 import { createMailer, type Mailer } from '../mail/mailer';
 import { Metrics } from '../observability/metrics';
@@ -105,7 +105,7 @@ export async function openRoot(options: RootOptions): Promise<Root> {
     async close() {
       await connection.close();
       await ledger.close();
-      await sql.end();
+      await closePool(sql);
     },
   };
 }

@@ -1,7 +1,7 @@
 import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { loadEnvOrExit } from '../config/env';
 import { migrate } from './migrate';
-import { createPool } from './pool';
+import { closePool, createPool } from './pool';
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit();
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const sql = createPool(env.DATABASE_URL, { max: 1 });
   const applied = await migrate(sql);
   console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
-  await sql.end();
+  await closePool(sql);
 }
 
 void main();

@@ -48,6 +48,18 @@ export function createPool(
 }
 
 /**
+ * The longest closing a pool waits for its queries before it destroys the connections. A bare
+ * `sql.end()` waits for ever: after Postgres was killed and came back, a connection caught
+ * mid-reconnect never ended, and the process (a test run, a worker's shutdown) hung with it.
+ */
+const CLOSE_SECONDS = 5;
+
+/** Ends `sql`: running queries get CLOSE_SECONDS to finish, then every connection is destroyed. */
+export function closePool(sql: Sql): Promise<void> {
+  return sql.end({ timeout: CLOSE_SECONDS });
+}
+
+/**
  * A pool of ONE connection to `sql`'s database, with the same settings. Queries sent while it is
  * busy are pipelined on it: postgres.js writes them at once and Postgres runs them in order. It
  * connects at the first query and reconnects after a failure.

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { closePool, createPool } from '../db/pool';
 import { type PostgresSupervisor, startEmbeddedPostgres } from './postgres';
 import { startTemporalDevServer } from './temporal-server';
 
@@ -67,7 +67,7 @@ export async function startInfrastructure(options: InfrastructureOptions): Promi
     try {
       await migrate(sql);
     } finally {
-      await sql.end();
+      await closePool(sql);
     }
     return {
       databaseUrl: postgres.url,

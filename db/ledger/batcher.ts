@@ -1,4 +1,4 @@
-import { oneConnectionPool, type Sql } from '../pool';
+import { closePool, oneConnectionPool, type Sql } from '../pool';
 import type { SystemAccounts } from './accounts';
 import { debitMany, type Settled } from './debits';
 import type { DebitRequest, DebitResult } from './types';
@@ -21,8 +21,8 @@ export interface BatcherOptions {
   maxInFlight: number;
 }
 
-/** The longest close() waits for the batches' connection to end. */
-const CLOSE_SECONDS = 5;
+/** The longest close() waits for the batches in flight to settle. */
+const DRAIN_MS = 5000;
 /** Batchers made by this process: each one's connection gets its own name. */
 let batchers = 0;
 
@@ -120,14 +120,21 @@ export class DebitBatcher {
   }
 
   /**
-   * Refuses new debits, waits for the batches in flight, then ends the batches' connection
-   * (waiting at most CLOSE_SECONDS for it: in a test that terminated its backend mid-batch, the
-   * end sometimes never came).
+   * Refuses new debits, waits (at most DRAIN_MS) for the batches in flight, then ends the
+   * batches' connection (bounded too: in a test that terminated its backend mid-batch, the end
+   * sometimes never came). A batch still running then fails with the connection, as in a crash.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-      await this.connection.end({ timeout: CLOSE_SECONDS });
+      if (this.inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => (this.drained = resolve)),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
+        ]);
+        clearTimeout(timer);
+      }
+      await closePool(this.connection);
     })();
     return this.closing;
   }

@@ -1,6 +1,6 @@
 import { openLedger } from '../../composition/ledger';
 import type { Ledger } from '../../db/ledger';
-import { createPool, type Sql } from '../../db/pool';
+import { closePool, createPool, type Sql } from '../../db/pool';
 import { createUser } from '../../db/users';
 
 function databaseUrl(): string {
@@ -21,7 +21,7 @@ export function openTestLedger(max?: number): Promise<{ sql: Sql; ledger: Ledger
 /** Closes what openTestLedger opened: the ledger's own connection first, then the pool. */
 export async function closeTestLedger({ sql, ledger }: { sql: Sql; ledger: Ledger }): Promise<void> {
   await ledger.close();
-  await sql.end();
+  await closePool(sql);
 }
 
 let counter = 0;
