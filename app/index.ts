@@ -10,12 +10,14 @@ import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
 import type { Mailer } from '../mail/mailer';
 import { type BalanceEvents, createBalanceEvents } from './balance-events';
+import { DEFAULT_EARNING_SETTINGS, type EarningSettings } from './earning-settings';
 import { type Grant, grantCredits } from './grants';
 import { cancelProject, type NewProject, ownProject, type ProjectSettings, startProject } from './projects';
 import { ownPurchase, type PurchaseSettings, startPurchase } from './purchases';
 import { createUsageCharger, type DebitPath } from './usage';
 
 export type { BalanceEvents } from './balance-events';
+export { DEFAULT_EARNING_SETTINGS, type EarningSettings } from './earning-settings';
 export type { Grant } from './grants';
 export { isFinished, type NewProject, type Project, type ProjectSettings } from './projects';
 export type { PurchaseSettings, StartedPurchase } from './purchases';
@@ -35,6 +37,7 @@ export interface UseCaseDeps {
 export interface UseCaseSettings {
   purchases: PurchaseSettings;
   projects: ProjectSettings;
+  earning: EarningSettings;
   /** The usage charge's ledger path; the one-transaction path is the benchmark's baseline. */
   debitPath?: DebitPath | undefined;
 }
@@ -42,6 +45,7 @@ export interface UseCaseSettings {
 export const DEFAULT_SETTINGS: UseCaseSettings = {
   purchases: { checkoutExpirySeconds: 30 * 60, pollIntervalSeconds: 15 },
   projects: { recheckSeconds: 30, tasksPerRun: 100 },
+  earning: DEFAULT_EARNING_SETTINGS,
 };
 
 type Rest<F> = F extends (deps: never, ...rest: infer R) => infer T ? (...rest: R) => T : never;

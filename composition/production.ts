@@ -1,3 +1,4 @@
+import { DEFAULT_EARNING_SETTINGS } from '../app';
 import { type Env, loadEnvOrExit } from '../config/env';
 import { openRoot, type Root } from './root';
 
@@ -23,7 +24,14 @@ export async function openProductionRoot(entryPoint: 'api' | 'worker'): Promise<
       endpoint: env.STRIPE_API_BASE,
     },
     temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE },
-    settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
+    settings: {
+      projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 },
+      earning: {
+        ...DEFAULT_EARNING_SETTINGS,
+        clearingSeconds: env.EARNINGS_CLEARING_SECONDS,
+        publicUrl: env.PUBLIC_URL,
+      },
+    },
   });
   return { env, root };
 }

@@ -71,6 +71,18 @@ export const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(1).max(86_400).default(30),
   ),
+  /** Earned credits become withdrawable this long after they were earned (DESIGN.md §11). */
+  EARNINGS_CLEARING_SECONDS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(366 * 86_400)
+      .default(14 * 86_400),
+  ),
+  /** Where links this API hands out point (referral links); default: the API's own URL. */
+  PUBLIC_URL: optionalUrl(['http://', 'https://']),
   DATA_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.data')),
 });
 

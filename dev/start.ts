@@ -1,3 +1,4 @@
+import { DEFAULT_EARNING_SETTINGS } from '../app';
 import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -65,7 +66,14 @@ async function main(): Promise<void> {
       smtpUrl: env.SMTP_URL,
       stripe,
       temporal: { address: infra.temporalAddress, namespace: env.TEMPORAL_NAMESPACE },
-      settings: { projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 } },
+      settings: {
+        projects: { recheckSeconds: env.PROJECT_RECHECK_SECONDS, tasksPerRun: 100 },
+        earning: {
+          ...DEFAULT_EARNING_SETTINGS,
+          clearingSeconds: env.EARNINGS_CLEARING_SECONDS,
+          publicUrl: env.PUBLIC_URL,
+        },
+      },
     });
     cleanups.push(() => root.close());
     const worker = await startWorker(root, {

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { listen } from '../../api/server';
-import type { DebitPath, ProjectSettings, PurchaseSettings } from '../../app';
+import {
+  DEFAULT_EARNING_SETTINGS,
+  type DebitPath,
+  type EarningSettings,
+  type ProjectSettings,
+  type PurchaseSettings,
+} from '../../app';
 import { openRoot, type Root, type Services } from '../../composition/root';
 import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
@@ -31,6 +37,7 @@ export interface TestAppOptions {
   poolSize?: number;
   purchases?: Partial<PurchaseSettings>;
   projects?: Partial<ProjectSettings>;
+  earning?: Partial<EarningSettings>;
   /** Another Postgres than the run's (the fault tests stop and start their own). */
   databaseUrl?: string;
   /** Another Temporal than the run's, connected lazily (the fault tests point at a closed port). */
@@ -54,6 +61,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     settings: {
       purchases: { checkoutExpirySeconds: 1800, pollIntervalSeconds: 2, ...options.purchases },
       projects: { recheckSeconds: 2, tasksPerRun: 50, ...options.projects },
+      // Earnings clear in a few seconds, so tests can withdraw what they earned.
+      earning: { ...DEFAULT_EARNING_SETTINGS, clearingSeconds: 2, ...options.earning },
       debitPath: options.debitPath,
     },
     log: () => {},
