@@ -9,6 +9,7 @@ const STATUS: Record<string, number> = {
   validation_error: 400,
   unauthorized: 401,
   insufficient_credits: 402,
+  insufficient_withdrawable: 402,
   forbidden: 403,
   not_found: 404,
   conflict: 409,

@@ -33,6 +33,19 @@ export class InsufficientCredits extends DomainError {
   }
 }
 
+/** A withdrawal asked for more than the cleared, unheld earned credits (DESIGN.md §11). */
+export class InsufficientWithdrawable extends DomainError {
+  readonly code = 'insufficient_withdrawable';
+  constructor(
+    readonly needed: number,
+    readonly withdrawable: number,
+  ) {
+    super(
+      `insufficient withdrawable credits: the withdrawal is ${needed} credits, ${withdrawable} credits are withdrawable now (earned credits clear after a period)`,
+    );
+  }
+}
+
 export class IdempotencyConflict extends DomainError {
   readonly code = 'idempotency_conflict';
   constructor(readonly key: string) {
@@ -65,6 +78,11 @@ export class HoldNotPending extends DomainError {
   ) {
     super(`hold ${holdId} is ${status}, not pending`);
   }
+}
+
+/** A withdrawal needs a Stripe Connect account that can receive payouts (DESIGN.md §11). */
+export class PayoutAccountRequired extends DomainError {
+  readonly code = 'payout_account_required';
 }
 
 /** Class names that a workflow must never retry. */

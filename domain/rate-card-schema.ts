@@ -33,6 +33,9 @@ export const rateCardBodySchema = z
     upskilling: z.object({ perTrainingUnit: credits.min(1) }).strict(),
     projectPlanning: z.object({ credits }).strict(),
     projectTask: z.object({ small: credits.min(1), medium: credits.min(1), large: credits.min(1) }).strict(),
+    // The agent creator's share of every charge for their agent (DESIGN.md §11), in basis points.
+    // Cards published before creator earnings existed say nothing: they get the product's 30%.
+    creatorShareBp: z.number().int().min(0).max(10_000).default(3000),
     models: z
       .object({
         default: z.string().min(1).max(64),

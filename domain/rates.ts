@@ -31,6 +31,8 @@ export interface RateCardBody {
   upskilling: { perTrainingUnit: number };
   projectPlanning: { credits: number };
   projectTask: Record<TaskSize, number>;
+  /** The agent creator's share of a charge for their agent, in basis points (rounded down). */
+  creatorShareBp: number;
   /** Multipliers in basis points (10,000 = 1x) so pricing stays in integers. */
   models: { default: string; multipliersBp: Record<string, number> };
 }

@@ -10,6 +10,9 @@
 --                  caller decides replay or conflict),
 --   'insufficient' nothing moved; out_available is what the user has,
 --   'missing'      the user has no accounts.
+-- A request with a share (p_share_users[i] not NULL) also pays that user's earned account
+-- p_share_amounts[i] out of the credited system account, clearing after p_share_clear_seconds[i]:
+-- a creator's share, in the same operation as the charge (DESIGN.md §11).
 --
 -- Signature changes: any other overload is dropped first (CREATE OR REPLACE cannot change
 -- arguments or the result), the current one is replaced in place.
@@ -19,7 +22,7 @@ DECLARE
 BEGIN
   FOR f IN SELECT oid::regprocedure FROM pg_proc
            WHERE proname = 'ledger_debit_batch'
-             AND pg_get_function_identity_arguments(oid) <> 'p_keys text[], p_hashes text[], p_users uuid[], p_amounts bigint[], p_credit_ids bigint[], p_kinds text[], p_descriptions text[], p_memos text[], p_agent_ids text[], p_cause_types text[], p_cause_ids text[]'
+             AND pg_get_function_identity_arguments(oid) <> 'p_keys text[], p_hashes text[], p_users uuid[], p_amounts bigint[], p_credit_ids bigint[], p_kinds text[], p_descriptions text[], p_memos text[], p_agent_ids text[], p_cause_types text[], p_cause_ids text[], p_share_users uuid[], p_share_amounts bigint[], p_share_clear_seconds integer[]'
   LOOP
     EXECUTE 'DROP FUNCTION ' || f;
   END LOOP;
@@ -28,7 +31,7 @@ END $$;
 CREATE OR REPLACE FUNCTION ledger_debit_batch(
   p_keys text[], p_hashes text[], p_users uuid[], p_amounts bigint[], p_credit_ids bigint[],
   p_kinds text[], p_descriptions text[], p_memos text[], p_agent_ids text[], p_cause_types text[],
-  p_cause_ids text[]
+  p_cause_ids text[], p_share_users uuid[], p_share_amounts bigint[], p_share_clear_seconds int[]
 ) RETURNS TABLE (out_key text, out_outcome text, out_hash text, out_result jsonb,
                  out_available bigint, out_legs text)
 LANGUAGE plpgsql
@@ -63,10 +66,12 @@ DECLARE
   g_bucket text[];
   g_amount bigint[];
 BEGIN
-  -- 1. Lock every spendable account of every user in the batch in id order (the global order:
-  --    accounts that may not go negative first, by id; ledger_post_legs locks the rest after).
-  SELECT coalesce(bool_or(held > 0), false) INTO v_has_holds
-  FROM (SELECT held FROM accounts WHERE user_id = ANY (p_users) AND spend_rank IS NOT NULL
+  -- 1. Lock every spendable account of every user in the batch, payers and share receivers, in
+  --    id order (the global order: accounts that may not go negative first, by id;
+  --    ledger_post_legs locks the rest after). Only payers' holds matter below.
+  SELECT coalesce(bool_or(held > 0 AND user_id = ANY (p_users)), false) INTO v_has_holds
+  FROM (SELECT held, user_id FROM accounts
+        WHERE (user_id = ANY (p_users) OR user_id = ANY (p_share_users)) AND spend_rank IS NOT NULL
         ORDER BY id FOR UPDATE) locked;
   -- Expired holds must not keep credits from a debit: release them first.
   IF v_has_holds THEN
@@ -182,16 +187,33 @@ BEGIN
     SELECT d.key, 'ok'::text, NULL::text, NULL::jsonb, d.after, d.legs FROM done d;
 
   -- 6. Every leg through the posting primitive, in one INSERT: the statement trigger sums them
-  --    per account, so a hot row is updated once per batch.
+  --    per account, so a hot row is updated once per batch. The charges' legs (payer to system
+  --    account), then the shares of the debits that went through (system account to the
+  --    receiver's earned account).
   PERFORM ledger_post_legs(
-    array_agg(r.key ORDER BY g.ord), array_agg(g.account ORDER BY g.ord),
-    array_agg(r.credit_id ORDER BY g.ord), array_agg(g.amount ORDER BY g.ord),
-    array_agg(r.kind ORDER BY g.ord), array_agg(r.description ORDER BY g.ord),
-    array_agg(r.agent_id ORDER BY g.ord), array_agg(r.cause_type ORDER BY g.ord),
-    array_agg(r.cause_id ORDER BY g.ord), array_agg(NULL::int ORDER BY g.ord),
-    array_agg(NULL::uuid ORDER BY g.ord))
-  FROM unnest(g_idx, g_account, g_amount) WITH ORDINALITY AS g(idx, account, amount, ord)
-  JOIN unnest(p_keys, p_credit_ids, p_kinds, p_descriptions, p_agent_ids, p_cause_types, p_cause_ids)
-       WITH ORDINALITY AS r(key, credit_id, kind, description, agent_id, cause_type, cause_id, idx)
-    ON r.idx = g.idx;
+    array_agg(l.key ORDER BY l.ord), array_agg(l.from_id ORDER BY l.ord),
+    array_agg(l.to_id ORDER BY l.ord), array_agg(l.amount ORDER BY l.ord),
+    array_agg(l.kind ORDER BY l.ord), array_agg(l.description ORDER BY l.ord),
+    array_agg(l.agent_id ORDER BY l.ord), array_agg(l.cause_type ORDER BY l.ord),
+    array_agg(l.cause_id ORDER BY l.ord), array_agg(l.clear_seconds ORDER BY l.ord),
+    array_agg(NULL::uuid ORDER BY l.ord))
+  FROM (
+    SELECT g.ord, r.key, g.account AS from_id, r.credit_id AS to_id, g.amount, r.kind, r.description,
+           r.agent_id, r.cause_type, r.cause_id, NULL::int AS clear_seconds
+    FROM unnest(g_idx, g_account, g_amount) WITH ORDINALITY AS g(idx, account, amount, ord)
+    JOIN unnest(p_keys, p_credit_ids, p_kinds, p_descriptions, p_agent_ids, p_cause_types, p_cause_ids)
+         WITH ORDINALITY AS r(key, credit_id, kind, description, agent_id, cause_type, cause_id, idx)
+      ON r.idx = g.idx
+    UNION ALL
+    SELECT cardinality(g_idx) + d.idx, r.key, r.credit_id, e.id, r.share_amount, 'creator_share',
+           r.description, r.agent_id, r.cause_type, r.cause_id, r.clear_seconds
+    FROM unnest(a_idx) AS d(idx)
+    JOIN unnest(p_keys, p_credit_ids, p_descriptions, p_agent_ids, p_cause_types, p_cause_ids,
+                p_share_users, p_share_amounts, p_share_clear_seconds)
+         WITH ORDINALITY AS r(key, credit_id, description, agent_id, cause_type, cause_id,
+                              share_user, share_amount, clear_seconds, idx)
+      ON r.idx = d.idx
+    JOIN accounts e ON e.user_id = r.share_user AND e.bucket = 'earned'
+    WHERE r.share_user IS NOT NULL AND r.share_amount > 0
+  ) l;
 END $$;

@@ -10,7 +10,7 @@ import type { SystemAccounts } from './accounts';
 import { assertKey, replayOrConflict, requestHash } from './idempotency';
 import { withRaceRetry } from './retry';
 import type { DebitRequest, DebitResult } from './types';
-import { assertAttribution, assertStorableJson, assertText, assertUuid } from './validate';
+import { assertAttribution, assertShare, assertStorableJson, assertText, assertUuid } from './validate';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: Error };
 
@@ -27,6 +27,7 @@ export function validateDebit(req: DebitRequest): void {
   if (req.description !== undefined) assertText('description', req.description, 1000);
   assertAttribution(req);
   if (req.memo !== undefined) assertStorableJson('memo', JSON.stringify(req.memo));
+  if (req.share !== undefined) assertShare(req.share, req.amount);
 }
 
 export function debitHash(req: DebitRequest): string {
@@ -78,7 +79,10 @@ export async function debitMany(
         ${unique.map((i) => memos[i] ?? null)}::text[],
         ${unique.map((i) => requests[i]!.agentId ?? null)}::text[],
         ${unique.map((i) => requests[i]!.cause?.type ?? null)}::text[],
-        ${unique.map((i) => requests[i]!.cause?.id ?? null)}::text[])`,
+        ${unique.map((i) => requests[i]!.cause?.id ?? null)}::text[],
+        ${unique.map((i) => requests[i]!.share?.userId ?? null)}::uuid[],
+        ${unique.map((i) => requests[i]!.share?.amount ?? null)}::bigint[],
+        ${unique.map((i) => requests[i]!.share?.clearSeconds ?? null)}::int[])`,
   );
   const byKey = new Map(rows.map((row) => [row.out_key, row]));
   return requests.map((req, i) => {

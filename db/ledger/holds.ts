@@ -2,17 +2,20 @@ import {
   BUCKETS,
   HoldNotPending,
   InsufficientCredits,
+  InsufficientWithdrawable,
   isValidCredits,
   NotFound,
   ValidationError,
 } from '../../domain';
 import type { Sql, Tx } from '../pool';
 import {
+  type LockedAccount,
   lockAccounts,
   type SystemAccounts,
   spendableAccounts,
   splitBySpendingOrder,
   totalAvailable,
+  userAccount,
 } from './accounts';
 import {
   assertKey,
@@ -32,7 +35,7 @@ import type {
   VoidHoldRequest,
   VoidHoldResult,
 } from './types';
-import { assertAttribution, assertText, assertUuid } from './validate';
+import { assertAttribution, assertShare, assertText, assertUuid } from './validate';
 
 const MAX_HOLD_SECONDS = 30 * 24 * 3600;
 
@@ -69,10 +72,17 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
   }
   if (req.bucket !== undefined && !BUCKETS.includes(req.bucket))
     throw new ValidationError('bucket', `must be one of ${BUCKETS.join(', ')}`);
+  if (req.withdrawableOnly && req.bucket === undefined)
+    throw new ValidationError('bucket', 'a hold of withdrawable credits names its bucket');
   const to = req.to ?? 'usage';
   // Attribution (agent, cause) is a record, not part of what the hold does (see credits.ts).
-  const { bucket, agentId: _agent, cause: _cause, ...rest } = req;
-  const hash = requestHash('hold', { ...rest, to, idempotencyKey: undefined, ...presentOnly({ bucket }) });
+  const { bucket, withdrawableOnly, agentId: _agent, cause: _cause, ...rest } = req;
+  const hash = requestHash('hold', {
+    ...rest,
+    to,
+    idempotencyKey: undefined,
+    ...presentOnly({ bucket, withdrawableOnly: withdrawableOnly || undefined }),
+  });
   return withRaceRetry(() =>
     sql.begin(async (tx) => {
       const stored = (await findOperations(tx, [req.idempotencyKey])).get(req.idempotencyKey);
@@ -83,6 +93,7 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
       let locked = await lockAccounts(tx, [req.userId], []);
       if (await expireHolds(tx, [req.userId])) locked = await lockAccounts(tx, [req.userId], []);
       const accounts = spendableAccounts(locked, req.userId, req.bucket);
+      if (req.withdrawableOnly) await assertWithdrawable(tx, accounts, req.amount);
       const legs = splitBySpendingOrder(accounts, req.amount);
       if (!legs) throw new InsufficientCredits(req.amount, totalAvailable(accounts));
       const [row] = await tx<
@@ -109,14 +120,28 @@ export async function hold(sql: Sql, system: SystemAccounts, req: HoldRequest): 
   );
 }
 
+/** Refuses a hold above the accounts' withdrawable credits (read under their lock, taken by the caller). */
+async function assertWithdrawable(tx: Tx, accounts: { id: number }[], amount: number): Promise<void> {
+  const [row] = await tx<{ withdrawable: number }[]>`
+    SELECT coalesce(sum(ledger_account_withdrawable(id)), 0)::bigint AS withdrawable
+    FROM unnest(${accounts.map((a) => a.id)}::bigint[]) AS id`;
+  if (row!.withdrawable < amount) throw new InsufficientWithdrawable(amount, row!.withdrawable);
+}
+
 /** Charges `amount` (at most the held amount) and releases the rest. */
 export async function postHold(sql: Sql, req: PostHoldRequest): Promise<PostHoldResult> {
   assertKey(req.idempotencyKey);
   if (!Number.isSafeInteger(req.amount) || req.amount < 0) {
     throw new ValidationError('amount', 'must be a whole number of credits, zero or more');
   }
-  const hash = requestHash('post', { holdId: req.holdId, amount: req.amount });
-  return resolveHold(sql, req.idempotencyKey, req.holdId, hash, async (tx, h) => {
+  if (req.share !== undefined) assertShare(req.share, req.amount);
+  const hash = requestHash('post', {
+    holdId: req.holdId,
+    amount: req.amount,
+    ...presentOnly({ share: req.share }),
+  });
+  const receivers = req.share ? [req.share.userId] : [];
+  return resolveHold(sql, req.idempotencyKey, req.holdId, hash, receivers, async (tx, h, locked) => {
     if (req.amount > h.amount)
       throw new ValidationError('amount', `must be at most the held ${h.amount} credits`);
     const held = await holdLegsInSpendingOrder(tx, h.id);
@@ -137,6 +162,19 @@ export async function postHold(sql: Sql, req: PostHoldRequest): Promise<PostHold
         holdId: h.id,
       });
     }
+    if (req.share) {
+      // The receiver's share leaves the system account the charge went to, in the same operation.
+      legs.push({
+        from: h.credit_account_id,
+        to: userAccount(locked, req.share.userId, 'earned').id,
+        amount: req.share.amount,
+        kind: 'creator_share',
+        description: h.description,
+        agentId: h.agent_id,
+        cause: causeOf(h.cause_type, h.cause_id),
+        clearSeconds: req.share.clearSeconds,
+      });
+    }
     return { result: { holdId: h.id, posted: req.amount, released: h.amount - req.amount }, legs };
   });
 }
@@ -145,7 +183,7 @@ export async function postHold(sql: Sql, req: PostHoldRequest): Promise<PostHold
 export async function voidHold(sql: Sql, req: VoidHoldRequest): Promise<VoidHoldResult> {
   assertKey(req.idempotencyKey);
   const hash = requestHash('void', { holdId: req.holdId });
-  return resolveHold(sql, req.idempotencyKey, req.holdId, hash, async (tx, h) => {
+  return resolveHold(sql, req.idempotencyKey, req.holdId, hash, [], async (tx, h) => {
     await tx`UPDATE holds SET status = 'voided', resolved_at = now() WHERE id = ${h.id}`;
     return { result: { holdId: h.id, released: h.amount }, legs: [] };
   });
@@ -156,7 +194,9 @@ async function resolveHold<T>(
   key: string,
   holdId: string,
   hash: string,
-  apply: (tx: Tx, h: HoldRow) => Promise<{ result: T; legs: Leg[] }>,
+  /** Other users the resolution pays (a share's receiver), locked with the hold's user in the global order. */
+  receivers: string[],
+  apply: (tx: Tx, h: HoldRow, locked: LockedAccount[]) => Promise<{ result: T; legs: Leg[] }>,
 ): Promise<T> {
   assertUuid('holdId', holdId);
   return withRaceRetry(
@@ -167,14 +207,14 @@ async function resolveHold<T>(
         const [peek] = await tx<{ user_id: string; credit_account_id: number }[]>`
         SELECT user_id, credit_account_id FROM holds WHERE id = ${holdId}`;
         if (!peek) throw new NotFound(`hold ${holdId} not found`);
-        await lockAccounts(tx, [peek.user_id], [peek.credit_account_id]);
+        const locked = await lockAccounts(tx, [peek.user_id, ...receivers], [peek.credit_account_id]);
         const [h] = await tx<HoldRow[]>`
         SELECT id, user_id, credit_account_id, amount, status, kind, description, agent_id, cause_type, cause_id,
                expires_at <= now() AS expired
         FROM holds WHERE id = ${holdId} FOR UPDATE`;
         if (h!.status !== 'pending') throw new HoldNotPending(holdId, h!.status);
         if (h!.expired) throw new HoldNotPending(holdId, 'expired');
-        const { result, legs } = await apply(tx, h!);
+        const { result, legs } = await apply(tx, h!, locked);
         await post(tx, { key, kind: 'hold-resolution', hash, result, legs });
         return result;
       }) as Promise<T>,

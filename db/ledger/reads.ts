@@ -8,21 +8,15 @@ export interface BucketBalance extends Balance {
 }
 
 /**
- * The user's balance, per bucket and in total. Withdrawable is a query, not bookkeeping: the
- * credits that reached a withdrawable account and have cleared, less everything that left it
- * and everything held on it (spending never makes uncleared credits withdrawable).
+ * The user's balance, per bucket and in total. Withdrawable is a query, not bookkeeping
+ * (db/functions/ledger_account_withdrawable.sql).
  */
 export async function getBalance(
   sql: Sql,
   userId: string,
 ): Promise<Balance & { withdrawable: number; byBucket: Record<Bucket, BucketBalance> }> {
   const rows = await sql<{ bucket: Bucket; posted: number; held: number; withdrawable: number }[]>`
-    SELECT a.bucket, a.posted, a.held,
-           CASE WHEN NOT a.withdrawable THEN 0 ELSE greatest(0,
-             coalesce((SELECT sum(t.amount) FROM transfers t
-                       WHERE t.credit_account_id = a.id AND (t.clears_at IS NULL OR t.clears_at <= now())), 0)
-             - coalesce((SELECT sum(t.amount) FROM transfers t WHERE t.debit_account_id = a.id), 0)
-             - a.held) END::bigint AS withdrawable
+    SELECT a.bucket, a.posted, a.held, ledger_account_withdrawable(a.id) AS withdrawable
     FROM accounts a WHERE a.user_id = ${userId}`;
   const byBucket = Object.fromEntries(BUCKETS.map((b) => [b, zero()])) as Record<Bucket, BucketBalance>;
   for (const r of rows) {

@@ -16,6 +16,16 @@ export interface Attribution {
   cause?: Cause | undefined;
 }
 
+/**
+ * A part of a charge paid on to another user's earned bucket in the same operation (a creator's
+ * share of a charge for their agent), clearing after `clearSeconds`.
+ */
+export interface Share {
+  userId: string;
+  amount: number;
+  clearSeconds: number;
+}
+
 /** Take credits from a user (spending order across buckets) to a system account, at once. */
 export interface DebitRequest extends Attribution {
   idempotencyKey: string;
@@ -32,6 +42,8 @@ export interface DebitRequest extends Attribution {
   fingerprint?: string;
   /** Stored with the result and returned on a replay (e.g. the price breakdown). */
   memo?: Record<string, unknown>;
+  /** Paid out of the charge to another user's earned bucket, in the same operation. */
+  share?: Share | undefined;
 }
 
 export interface DebitResult {
@@ -74,6 +86,11 @@ export interface HoldRequest extends Attribution {
   description?: string;
   /** Hold from this bucket only (a withdrawal holds earned credits); default: spending order. */
   bucket?: Bucket;
+  /**
+   * Hold only withdrawable credits (cleared and unheld): checked under the account's lock, so
+   * withdrawals racing each other never hold more than is withdrawable. Needs a withdrawable `bucket`.
+   */
+  withdrawableOnly?: boolean;
 }
 
 export interface HoldResult {
@@ -87,6 +104,8 @@ export interface PostHoldRequest {
   holdId: string;
   /** At most the held amount; the rest is released. */
   amount: number;
+  /** Paid out of the posted amount to another user's earned bucket, in the same operation. */
+  share?: Share | undefined;
 }
 
 export interface PostHoldResult {

@@ -1,5 +1,5 @@
 import { CAUSE_TYPES, ValidationError } from '../../domain';
-import type { Attribution } from './types';
+import type { Attribution, Share } from './types';
 
 /**
  * Checks that what a write stores can be stored, before it joins a group-commit batch: one
@@ -59,4 +59,13 @@ export function assertAttribution(request: Attribution): void {
       throw new ValidationError('cause.type', `must be one of ${CAUSE_TYPES.join(', ')}`);
     assertId('cause.id', request.cause.id, 255);
   }
+}
+
+/** A share of a charge: to a user, a whole number of credits not above the charge, a clearing period Postgres can store. */
+export function assertShare(share: Share, charged: number): void {
+  assertUuid('share.userId', share.userId);
+  if (!Number.isSafeInteger(share.amount) || share.amount < 1 || share.amount > charged)
+    throw new ValidationError('share.amount', 'must be a whole number of credits from 1 to the charge');
+  if (!Number.isInteger(share.clearSeconds) || share.clearSeconds < 0 || share.clearSeconds > 2 ** 31 - 1)
+    throw new ValidationError('share.clearSeconds', 'must be a whole number of seconds, zero or more');
 }

@@ -117,6 +117,7 @@ describe('priceUsage on any valid card and input', () => {
       medium: fc.integer({ min: 1, max: 1_000_000 }),
       large: fc.integer({ min: 1, max: 1_000_000 }),
     }),
+    creatorShareBp: fc.integer({ min: 0, max: 10_000 }),
     models: fc.record({
       default: fc.constant('standard'),
       multipliersBp: fc.record({

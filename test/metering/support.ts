@@ -17,6 +17,7 @@ export const LAUNCH_CARD: RateCardBody = {
   upskilling: { perTrainingUnit: 20 },
   projectPlanning: { credits: 50 },
   projectTask: { small: 25, medium: 75, large: 200 },
+  creatorShareBp: 3000,
   models: { default: 'standard', multipliersBp: { lite: 5000, standard: 10000, advanced: 30000 } },
 };
 
