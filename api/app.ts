@@ -11,6 +11,7 @@ import { errorHandler, notFoundRoute } from './errors';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
 import { creditsPageRouter } from './routes/credits-page';
+import { earningsRouter } from './routes/earnings';
 import { estimatesRouter } from './routes/estimates';
 import { healthRouter } from './routes/health';
 import { projectsRouter } from './routes/projects';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(accountRouter(routeDeps));
   app.use(adminRouter(routeDeps));
   app.use(usageRouter(routeDeps));
+  app.use(earningsRouter(routeDeps));
   app.use(estimatesRouter(routeDeps));
   app.use(settingsRouter(routeDeps));
   app.use(rateCardsRouter(routeDeps));

@@ -5,6 +5,8 @@ import { isRecorded } from '../db/usage';
 import type { User } from '../db/users';
 import { InsufficientCredits, type Price, priceUsage, type UsageInput, ValidationError } from '../domain';
 import type { BalanceEvents } from './balance-events';
+import { creatorShareFor } from './creator-share';
+import type { EarningSettings } from './earning-settings';
 
 /** The ledger path a usage charge takes; the one-transaction path exists for the benchmark's baseline. */
 export type DebitPath = 'group-commit' | 'one-transaction';
@@ -31,6 +33,7 @@ export interface UsageDeps {
   ledger: Ledger;
   rateCards: RateCards;
   balanceEvents: BalanceEvents;
+  earning: EarningSettings;
   debitPath?: DebitPath | undefined;
 }
 
@@ -68,6 +71,13 @@ export function createUsageCharger(deps: UsageDeps): UsageCharger {
       if (!(error instanceof ValidationError) || !(await isRecorded(deps.sql, debitKey))) throw error;
       price = { credits: 1, rateCardVersion: card.version, breakdown: [] };
     }
+    // The agent's creator is paid in the same operation as the charge.
+    const share = await creatorShareFor(deps, {
+      payerId: user.id,
+      agentId: event.agentId,
+      charged: price.credits,
+      rateCardVersion: price.rateCardVersion,
+    });
     // A replay (same eventId, same body) returns the stored result even if prices changed since.
     const result: DebitResult = await chargeOrExplain(event.feature, () =>
       debit({
@@ -80,6 +90,7 @@ export function createUsageCharger(deps: UsageDeps): UsageCharger {
         fingerprint: requestHash('usage', { ...event, userId: user.id }),
         agentId: event.agentId,
         cause: { type: 'usage_event', id: event.eventId },
+        share,
         memo: {
           eventId: event.eventId,
           feature: event.feature,

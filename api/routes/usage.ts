@@ -1,13 +1,13 @@
 import { type RequestHandler, Router } from 'express';
 import type { UsageCharger } from '../../app';
 import type { Sql } from '../../db/pool';
-import { DAY_MS, dayRange, usageSummary } from '../../db/usage';
+import { usageSummary } from '../../db/usage';
 import type { User } from '../../db/users';
-import { ValidationError } from '../../domain';
 import { currentUser } from '../auth';
+import { dayRangeQuery } from '../day-range';
 import { parse } from '../errors';
 import { replayHeaders } from '../idempotency';
-import { dateRangeQuery, usageBody } from '../schemas';
+import { usageBody } from '../schemas';
 
 /**
  * POST /v1/usage without HTTP: parse the body, charge it (app/usage.ts), shape the answer (201
@@ -34,9 +34,6 @@ export async function answerUsage(
   };
 }
 
-const MAX_SUMMARY_DAYS = 366;
-const DEFAULT_SUMMARY_DAYS = 30;
-
 /** Metering: charge one usage event at once; what was spent, by feature and day. */
 export function usageRouter(deps: {
   sql: Sql;
@@ -51,13 +48,7 @@ export function usageRouter(deps: {
   });
 
   router.get('/v1/usage/summary', deps.requireUser, async (req, res) => {
-    const query = parse(dateRangeQuery, req.query, 'query');
-    const { from: defaultFrom, to } = dayRange(DEFAULT_SUMMARY_DAYS, query.to);
-    const from = query.from ?? defaultFrom;
-    const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
-    if (days < 1) throw new ValidationError('from', 'must not be after to');
-    if (days > MAX_SUMMARY_DAYS)
-      throw new ValidationError('from', `the range is at most ${MAX_SUMMARY_DAYS} days`);
+    const { from, to } = dayRangeQuery(req.query);
     res.json(await usageSummary(deps.sql, currentUser(res).id, from, to));
   });
   return router;
