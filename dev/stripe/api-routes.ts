@@ -5,19 +5,23 @@ import { type FormObject, parseForm } from './form';
 import type { IdempotencyCache } from './idempotency';
 import type { StripeObject } from './objects';
 import {
+  createAccountLinkParams,
+  createAccountParams,
   createRefundParams,
   createSessionParams,
+  createTransferParams,
   listEventsParams,
   listSessionsParams,
+  listTransfersParams,
   parseParams,
   retrieveParams,
 } from './schemas';
 import type { StandInStore } from './store';
 
 /**
- * Stripe's REST API under /v1, as far as a credit-purchase system uses it. Parameters arrive
- * form-encoded (POST body, GET query), are parsed by form.ts and validated by schemas.ts; every
- * POST honours `Idempotency-Key`.
+ * Stripe's REST API under /v1, as far as a credit-purchase system uses it, payouts to Connect
+ * accounts included. Parameters arrive form-encoded (POST body, GET query), are parsed by form.ts
+ * and validated by schemas.ts; every POST honours `Idempotency-Key`.
  */
 export interface ApiDeps {
   store: StandInStore;
@@ -71,6 +75,28 @@ export function apiRouter({ store, idempotency, secretKey }: ApiDeps): Router {
     store.expand(store.getCharge(idParam(req)), parseParams(retrieveParams, params).expand),
   );
 
+  post('/accounts', (params) => {
+    const parsed = parseParams(createAccountParams, params);
+    return store.expand(store.connect.createAccount(parsed), parsed.expand);
+  });
+  get('/accounts/:id', (params, req) =>
+    store.expand(store.connect.getAccount(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  post('/account_links', (params) =>
+    store.connect.createAccountLink(parseParams(createAccountLinkParams, params)),
+  );
+  post('/transfers', (params) => {
+    const parsed = parseParams(createTransferParams, params);
+    return store.expand(store.connect.createTransfer(parsed), parsed.expand);
+  });
+  get('/transfers', (params) => {
+    const parsed = parseParams(listTransfersParams, params);
+    return expandList(store, store.connect.listTransfers(parsed), parsed.expand);
+  });
+  get('/transfers/:id', (params, req) =>
+    store.expand(store.connect.getTransfer(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+
   get('/events', (params) => store.listEvents(parseParams(listEventsParams, params)));
   get('/events/:id', (params, req) => {
     parseParams(retrieveParams, params);
@@ -120,8 +146,9 @@ function redact(key: string): string {
 
 /**
  * Replays the stored response for a repeated `Idempotency-Key` (or refuses a conflicting one),
- * else runs `handler` and stores its response. Only successes are stored: a refused request
- * did not happen, so retrying it with the same key once fixed must work.
+ * else runs `handler` and stores its response. Successes are stored, and errors of requests that
+ * ran and failed (`replayedForSameKey`); a refused request did not happen, so retrying it with
+ * the same key once fixed must work.
  */
 function idempotent(
   cache: IdempotencyCache,
@@ -140,10 +167,26 @@ function idempotent(
         return;
       }
     }
-    const body = handler(params, req);
+    const body = runStoringFailures(
+      () => handler(params, req),
+      (error) => {
+        if (key !== undefined)
+          cache.store(key, endpoint, params, { status: error.status, body: error.toBody() });
+      },
+    );
     if (key !== undefined) cache.store(key, endpoint, params, { status: 200, body });
     res.json(body);
   };
+}
+
+/** Runs `handler`; an error that Stripe would replay for the same key is handed to `store` first. */
+function runStoringFailures(handler: () => unknown, store: (error: StripeApiError) => void): unknown {
+  try {
+    return handler();
+  } catch (error) {
+    if (error instanceof StripeApiError && error.replayedForSameKey) store(error);
+    throw error;
+  }
 }
 
 /** On lists Stripe names expansions through the items: `expand[]=data.payment_intent`. */

@@ -4,8 +4,9 @@ import { checkoutRouter } from './checkout-routes';
 import { StripeApiError } from './errors';
 import { FormEncodingError } from './form';
 import { API_VERSION, newId } from './objects';
+import { ONBOARDING_PATH, onboardingRouter } from './onboarding-routes';
 
-/** The stand-in's HTTP surface: Stripe's API under /v1 and the hosted checkout page. */
+/** The stand-in's HTTP surface: Stripe's API under /v1, the hosted checkout and onboarding pages. */
 export interface StandInAppDeps extends ApiDeps {
   checkoutUrl(sessionId: string): string;
   log(line: string): void;
@@ -23,6 +24,7 @@ export function createStandInApp(deps: StandInAppDeps): Express {
     next();
   });
   app.use('/v1', apiRouter(deps));
+  app.use(ONBOARDING_PATH, onboardingRouter(deps));
   app.use(checkoutRouter(deps));
   app.use(errorHandler(deps.log));
   return app;

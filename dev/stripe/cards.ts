@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import type { CardBrand, CardDetails } from './objects';
+
 /**
  * Stripe's test card numbers, as far as the stand-in's checkout page needs them: the ones that
  * decline carry Stripe's own decline messages; any other well-formed number pays, like a test
@@ -17,8 +20,7 @@ const DECLINES: Record<string, string> = {
 
 /** `card` as typed on the page (spaces allowed); empty or absent means the prefilled card. */
 export function chargeCard(card: string | undefined): CardOutcome {
-  const digits = (card ?? '').replace(/[\s-]/g, '');
-  if (digits === '') return { ok: true };
+  const digits = cardDigits(card);
   const decline = DECLINES[digits];
   if (decline) return { ok: false, message: decline };
   if (!/^\d{12,19}$/.test(digits) || !luhnValid(digits)) {
@@ -38,4 +40,52 @@ function luhnValid(digits: string): boolean {
     sum += d;
   }
   return sum % 10 === 0;
+}
+
+/** The digits of `card` as typed (spaces and dashes allowed); empty or absent is the prefilled 4242…. */
+export function cardDigits(card: string | undefined): string {
+  const digits = (card ?? '').replace(/[\s-]/g, '');
+  return digits === '' ? PAYING_CARD : digits;
+}
+
+const FINGERPRINT_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * The `payment_method_details.card.fingerprint` of every charge to `cardNumber`: 16 base-62
+ * characters, like Stripe's. It is a hash of the digits and nothing else (no per-instance
+ * secret), so the same number gives the same fingerprint in every stand-in and every run, and
+ * tests can compute what to expect; different numbers differ. Spaces and dashes are ignored and
+ * an empty number is the prefilled 4242…, as on the checkout page.
+ */
+export function cardFingerprint(cardNumber: string): string {
+  const hash = createHash('sha256')
+    .update(`stand-in card fingerprint:${cardDigits(cardNumber)}`)
+    .digest();
+  let fingerprint = '';
+  for (let i = 0; i < 16; i++) fingerprint += FINGERPRINT_ALPHABET[hash[i]! % FINGERPRINT_ALPHABET.length];
+  return fingerprint;
+}
+
+/** What a charge to `card` reports about the card; only the number is collected, the rest is fixed. */
+export function cardDetails(card: string | undefined): CardDetails {
+  const digits = cardDigits(card);
+  return {
+    brand: cardBrand(digits),
+    last4: digits.slice(-4),
+    fingerprint: cardFingerprint(digits),
+    // The page asks for no expiry; a fixed date in the future keeps charges reproducible.
+    exp_month: 12,
+    exp_year: 2040,
+    funding: 'credit',
+    country: 'US',
+  };
+}
+
+/** The brand from the number's leading digits (the IIN ranges Stripe's test cards use). */
+function cardBrand(digits: string): CardBrand {
+  if (digits.startsWith('4')) return 'visa';
+  if (/^(5[1-5]|2[2-7])/.test(digits)) return 'mastercard';
+  if (/^3[47]/.test(digits)) return 'amex';
+  if (/^(6011|65|64[4-9])/.test(digits)) return 'discover';
+  return 'unknown';
 }

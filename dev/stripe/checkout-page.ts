@@ -67,7 +67,8 @@ export function messagePage(title: string, message: string): string {
   return layout(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
 }
 
-function layout(title: string, body: string): string {
+/** The stand-in's page frame, shared with the onboarding page. */
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -89,7 +90,7 @@ function layout(title: string, body: string): string {
       border: 1px solid #cfd7df; border-radius: 6px; }
     button { font-size: 1rem; padding: 0.7rem 1rem; border-radius: 6px; border: 1px solid #cfd7df;
       background: #fff; cursor: pointer; }
-    #pay { width: 100%; background: #635bff; color: #fff; border: none; margin-top: 0.5rem; }
+    #pay, #complete { width: 100%; background: #635bff; color: #fff; border: none; margin-top: 0.5rem; }
     .secondary { display: flex; gap: 0.5rem; margin-top: 1rem; }
     .secondary form { flex: 1; } .secondary button { width: 100%; }
     .badge { display: inline-block; background: #ffde92; color: #5a3b00; font-size: 0.75rem;

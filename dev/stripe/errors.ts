@@ -10,6 +10,14 @@ export interface StripeErrorBody {
 }
 
 export class StripeApiError extends Error {
+  /**
+   * Stripe stores the answer to an idempotent request once it began executing, errors included,
+   * and replays it for the same key; only requests refused before that (validation) are not
+   * stored. Most of the stand-in's errors are of that second kind; an error that stands for a
+   * request that ran and failed (a transfer refused for lack of balance) sets this.
+   */
+  replayedForSameKey = false;
+
   constructor(
     readonly status: number,
     readonly type: StripeErrorType,

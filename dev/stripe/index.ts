@@ -1,20 +1,42 @@
 import { createServer } from 'node:http';
 import { createStandInApp } from './app';
+import type { TransferFaults } from './connect';
 import { IdempotencyCache } from './idempotency';
-import type { CheckoutSession, PaymentIntent, StripeEvent } from './objects';
+import type { Account, CheckoutSession, PaymentIntent, StripeEvent, Transfer } from './objects';
+import { ONBOARDING_PATH } from './onboarding-routes';
 import { type PayResult, StandInStore } from './store';
 import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './webhooks';
 
 /**
- * A local Stripe stand-in (DESIGN.md §8): an HTTP server speaking Stripe's wire protocol for
- * Checkout Sessions, refunds, payment intents and events, with a hosted checkout page and
- * signed webhooks, so the real `stripe` SDK works against it unchanged:
+ * A local Stripe stand-in (DESIGN.md §8, §11): an HTTP server speaking Stripe's wire protocol for
+ * Checkout Sessions, refunds, payment intents, charges and events, and for Connect payouts
+ * (Express accounts, account links, transfers), with a hosted checkout page, a hosted onboarding
+ * page and signed webhooks, so the real `stripe` SDK works against it unchanged:
  *
  *   const standIn = await startStripeStandIn({ webhookSecret: 'whsec_test' });
  *   const stripe = new Stripe(standIn.secretKey, { host: standIn.host, port: standIn.port, protocol: 'http' });
+ *
+ * Charges carry `payment_method_details.card` with a `fingerprint` that depends on the card
+ * number only (`cardFingerprint(number)` computes it). Connect, on the wire:
+ * - `POST /v1/accounts` (`type=express`, `email`, `country`, `default_currency`,
+ *   `capabilities[…][requested]`, `metadata[…]`) → an account with charges, payouts and
+ *   details not yet enabled; `GET /v1/accounts/:id`.
+ * - `POST /v1/account_links` (`account`, `type=account_onboarding`, `refresh_url`, `return_url`)
+ *   → `{ url }` of the hosted onboarding page: a form POSTing `action=complete` to that same URL,
+ *   which onboards the account, emits `account.updated` (with `event.account`) and redirects
+ *   303 to `return_url`. Links are single-use and expire (`accountLinkLifetimeSeconds`); an
+ *   unknown, used or expired one is a 404 page.
+ * - `POST /v1/transfers` (`amount`, `currency`, `destination`, `description`, `metadata[…]`,
+ *   `transfer_group`) → a transfer and `transfer.created`; an unknown destination is a 400
+ *   `resource_missing`, one not onboarded a 400 `insufficient_capabilities_for_transfer`, a
+ *   fault (`transferFaults`) a 400 `balance_insufficient` that, as on Stripe, is replayed for the
+ *   same Idempotency-Key. `GET /v1/transfers/:id`, `GET /v1/transfers` (`destination`,
+ *   `transfer_group` filters).
  */
 
-export type { CheckoutSession, PaymentIntent, StripeEvent } from './objects';
+export { cardFingerprint } from './cards';
+export type { TransferFaults } from './connect';
+export type { Account, CheckoutSession, PaymentIntent, StripeEvent, Transfer } from './objects';
 export type { PayResult } from './store';
 export type { DeliveryRecord, WebhookFaults } from './webhooks';
 
@@ -36,6 +58,8 @@ export interface StripeStandInOptions {
   retryBaseMs?: number;
   /** Attempts per event before giving up. Default 8. */
   maxDeliveryAttempts?: number;
+  /** How long an account link works. Default 300 s (Stripe's links last minutes too). */
+  accountLinkLifetimeSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -63,6 +87,18 @@ export interface StripeStandIn {
   emit(type: string, object: unknown): StripeEvent;
   /** Delivers an existing event again (as the Dashboard's "Resend" does). */
   redeliver(eventId: string): void;
+  /** Transfer faults for tests, settable at any time: `failNext(n)`, `failDestinations`, `reset()`. */
+  readonly transferFaults: TransferFaults;
+  /** Every transfer made so far, oldest first (copies; failed transfers are not made). */
+  readonly transfers: readonly Transfer[];
+  /** The account as the API would return it; throws for an unknown id. */
+  account(accountId: string): Account;
+  /**
+   * What completing the onboarding page does, without the page: details submitted, charges and
+   * payouts enabled, `account.updated` emitted (not again for an account already onboarded).
+   * Throws for an unknown id.
+   */
+  completeOnboarding(accountId: string): Account;
   /** Resolves when no webhook delivery is pending. */
   idle(): Promise<void>;
   /** Closes the server and cancels pending deliveries and timers. */
@@ -73,9 +109,10 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
   let webhookUrl = options.webhookUrl;
-  // Known only once the server listens; sessions are created after that, so it is set in time.
+  // Known only once the server listens; sessions and links are created after that, so it is set in time.
   let baseUrl = '';
   const checkoutUrl = (sessionId: string) => `${baseUrl}/checkout/${sessionId}`;
+  const onboardingUrl = (token: string) => `${baseUrl}${ONBOARDING_PATH}/${token}`;
 
   const dispatcher = new WebhookDispatcher({
     secret: options.webhookSecret,
@@ -84,7 +121,12 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     maxAttempts: options.maxDeliveryAttempts ?? 8,
     log,
   });
-  const store = new StandInStore({ checkoutUrl, onEvent: (event) => dispatcher.enqueue(event) });
+  const store = new StandInStore({
+    checkoutUrl,
+    onboardingUrl,
+    accountLinkLifetimeSeconds: options.accountLinkLifetimeSeconds ?? 300,
+    onEvent: (event) => dispatcher.enqueue(event),
+  });
   const secretKey = options.secretKey ?? STAND_IN_SECRET_KEY;
   const app = createStandInApp({ store, idempotency: new IdempotencyCache(), secretKey, checkoutUrl, log });
 
@@ -117,6 +159,12 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     simulateDuplicateCharge: (sessionId) => store.duplicateCharge(sessionId),
     emit: (type, object) => store.emit(type, object),
     redeliver: (eventId) => dispatcher.enqueue(store.getEvent(eventId)),
+    transferFaults: store.connect.transferFaults,
+    get transfers() {
+      return structuredClone(store.connect.transfers);
+    },
+    account: (accountId) => structuredClone(store.connect.getAccount(accountId)),
+    completeOnboarding: (accountId) => structuredClone(store.connect.completeOnboarding(accountId)),
     idle: () => dispatcher.idle(),
     stop: async () => {
       store.stop();

@@ -79,7 +79,23 @@ export interface Charge {
   payment_intent: string;
   metadata: Metadata;
   billing_details: { email: string | null };
+  /** Where the card's `fingerprint` lives, which tells one card from another across payments. */
+  payment_method_details: { type: 'card'; card: CardDetails };
 }
+
+/** `payment_method_details.card`, trimmed to what tells cards apart and names them. */
+export interface CardDetails {
+  brand: CardBrand;
+  last4: string;
+  /** The same for every payment with the same card number, as on Stripe. */
+  fingerprint: string;
+  exp_month: number;
+  exp_year: number;
+  funding: 'credit';
+  country: 'US';
+}
+
+export type CardBrand = 'visa' | 'mastercard' | 'amex' | 'discover' | 'unknown';
 
 export interface Refund {
   id: string;
@@ -94,7 +110,62 @@ export interface Refund {
   metadata: Metadata;
 }
 
-export type StripeObject = CheckoutSession | PaymentIntent | Charge | Refund | LineItem;
+/** A Connect account's capability as the account reports it. */
+export type CapabilityStatus = 'active' | 'inactive' | 'pending';
+
+/** A Stripe Connect Express account: the payee of transfers, enabled once onboarding is done. */
+export interface Account {
+  id: string;
+  object: 'account';
+  type: 'express';
+  created: number;
+  email: string | null;
+  country: string;
+  default_currency: string;
+  /** Only the capabilities asked for at creation, as on Stripe. */
+  capabilities: Record<string, CapabilityStatus>;
+  charges_enabled: boolean;
+  payouts_enabled: boolean;
+  details_submitted: boolean;
+  requirements: {
+    currently_due: string[];
+    eventually_due: string[];
+    past_due: string[];
+    disabled_reason: string | null;
+  };
+  metadata: Metadata;
+}
+
+/** A single-use link to the hosted onboarding page of one account. */
+export interface AccountLink {
+  object: 'account_link';
+  created: number;
+  expires_at: number;
+  url: string;
+}
+
+/** Money moved from the platform's balance to a connected account. */
+export interface Transfer {
+  id: string;
+  object: 'transfer';
+  created: number;
+  livemode: false;
+  amount: number;
+  amount_reversed: number;
+  balance_transaction: string;
+  currency: string;
+  description: string | null;
+  destination: string;
+  destination_payment: string;
+  metadata: Metadata;
+  reversals: ListPage<never>;
+  reversed: false;
+  source_transaction: null;
+  source_type: 'card';
+  transfer_group: string | null;
+}
+
+export type StripeObject = CheckoutSession | PaymentIntent | Charge | Refund | LineItem | Account | Transfer;
 
 export interface StripeEvent {
   id: string;
@@ -106,6 +177,8 @@ export interface StripeEvent {
   request: { id: string | null; idempotency_key: string | null };
   type: string;
   data: { object: unknown };
+  /** The connected account an event is about (Connect events only), as Stripe sets it. */
+  account?: string;
 }
 
 export interface ListPage<T> {

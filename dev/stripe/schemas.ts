@@ -135,6 +135,64 @@ export const listSessionsParams = z.strictObject({
 });
 export type ListSessionsParams = z.output<typeof listSessionsParams>;
 
+/** Stripe sends booleans as the strings `true` and `false`. */
+const formBoolean = z.enum(['true', 'false']).transform((b) => b === 'true');
+
+export const createAccountParams = z.strictObject({
+  type: z.literal('express', { message: "only 'express' is supported by the stand-in" }),
+  email: z.email().optional(),
+  country: z
+    .string()
+    .regex(/^[A-Za-z]{2}$/, { message: 'must be a two-letter ISO country code' })
+    .transform((c) => c.toUpperCase())
+    .optional(),
+  default_currency: currency.optional(),
+  // `capabilities[transfers][requested]=true`: what the account is asked to be able to do.
+  capabilities: z
+    .record(z.string().regex(/^[a-z_]{1,60}$/), z.strictObject({ requested: formBoolean }))
+    .optional(),
+  metadata: metadata.optional(),
+  expand,
+  business_type: acceptedAndIgnored,
+  business_profile: acceptedAndIgnored,
+  settings: acceptedAndIgnored,
+  tos_acceptance: acceptedAndIgnored,
+});
+export type CreateAccountParams = z.output<typeof createAccountParams>;
+
+export const createAccountLinkParams = z.strictObject({
+  account: z.string().min(1),
+  // Express accounts are updated from their own dashboard, so onboarding is the only link type.
+  type: z.literal('account_onboarding', { message: "only 'account_onboarding' is supported" }),
+  refresh_url: httpUrl,
+  return_url: httpUrl,
+  expand,
+  collect: acceptedAndIgnored,
+  collection_options: acceptedAndIgnored,
+});
+export type CreateAccountLinkParams = z.output<typeof createAccountLinkParams>;
+
+export const createTransferParams = z.strictObject({
+  amount: integer(1, 99_999_999),
+  currency,
+  destination: z.string().min(1),
+  description: z.string().max(1000).optional(),
+  metadata: metadata.optional(),
+  transfer_group: z.string().min(1).max(500).optional(),
+  expand,
+});
+export type CreateTransferParams = z.output<typeof createTransferParams>;
+
+export const listTransfersParams = z.strictObject({
+  ...pageParams,
+  destination: z.string().min(1).optional(),
+  transfer_group: z.string().min(1).optional(),
+});
+export type ListTransfersParams = z.output<typeof listTransfersParams>;
+
+/** The hosted onboarding page's form. Not strict, like the checkout page's. */
+export const onboardingFormParams = z.object({ action: z.literal('complete') });
+
 /** The hosted checkout page's forms. Not strict: browsers may add fields of their own. */
 export const checkoutFormParams = z.object({
   action: z.enum(['pay', 'decline', 'cancel']),

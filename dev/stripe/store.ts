@@ -1,5 +1,6 @@
 import { formatMoney } from '../../domain';
-import { chargeCard } from './cards';
+import { cardDetails, cardDigits, chargeCard } from './cards';
+import { ConnectStore } from './connect';
 import { invalidRequest, noSuch } from './errors';
 import {
   API_VERSION,
@@ -15,6 +16,7 @@ import {
   type StripeEvent,
   type StripeObject,
 } from './objects';
+import { paginate } from './pagination';
 import type {
   CreateRefundParams,
   CreateSessionParams,
@@ -30,6 +32,10 @@ import type {
 
 export interface StoreOptions {
   checkoutUrl(sessionId: string): string;
+  /** The hosted onboarding page an account link points at. */
+  onboardingUrl(token: string): string;
+  /** How long an account link works; Stripe's last a few minutes. */
+  accountLinkLifetimeSeconds: number;
   onEvent(event: StripeEvent): void;
 }
 
@@ -43,6 +49,8 @@ interface SessionRecord {
   /** Stripe copies `payment_intent_data.metadata` (not the session's) onto the payment intent. */
   paymentIntentMetadata: Metadata;
   paymentIntentDescription: string | null;
+  /** The digits of the card that paid; a duplicate charge is on the same card. */
+  card?: string;
   expiryTimer?: NodeJS.Timeout;
 }
 
@@ -57,10 +65,19 @@ export class StandInStore {
   private readonly charges = new Map<string, Charge>();
   private readonly refunds = new Map<string, Refund>();
   private stopped = false;
+  /** Connect accounts, account links and transfers (a part of the state with its own rules). */
+  readonly connect: ConnectStore;
 
-  constructor(private readonly options: StoreOptions) {}
+  constructor(private readonly options: StoreOptions) {
+    this.connect = new ConnectStore({
+      onboardingUrl: options.onboardingUrl,
+      linkLifetimeSeconds: options.accountLinkLifetimeSeconds,
+      emit: (type, object, account) => this.emit(type, object, account),
+    });
+  }
 
-  emit(type: string, object: unknown): StripeEvent {
+  /** `account` names the connected account a Connect event is about (`event.account`). */
+  emit(type: string, object: unknown, account?: string): StripeEvent {
     const event: StripeEvent = {
       id: newId('evt'),
       object: 'event',
@@ -72,6 +89,7 @@ export class StandInStore {
       type,
       // A snapshot: the event shows the object as it was when it happened.
       data: { object: structuredClone(object) },
+      ...(account !== undefined ? { account } : {}),
     };
     this.events.push(event);
     this.options.onEvent(event);
@@ -206,6 +224,7 @@ export class StandInStore {
     }
     const outcome = chargeCard(card);
     if (!outcome.ok) return { ok: false, status: 402, message: outcome.message };
+    record.card = cardDigits(card);
     const paymentIntent = this.charge(record);
     clearTimeout(record.expiryTimer);
     session.status = 'complete';
@@ -346,7 +365,8 @@ export class StandInStore {
       this.paymentIntents.get(id) ??
       this.charges.get(id) ??
       this.refunds.get(id) ??
-      this.sessions.get(id)?.session
+      this.sessions.get(id)?.session ??
+      this.connect.find(id)
     );
   }
 
@@ -382,6 +402,7 @@ export class StandInStore {
       payment_intent: paymentIntentId,
       metadata: { ...metadata },
       billing_details: { email: session.customer_email },
+      payment_method_details: { type: 'card', card: cardDetails(record.card) },
     };
     const paymentIntent: PaymentIntent = {
       id: paymentIntentId,
@@ -428,26 +449,4 @@ function typeMatcher(pattern: string): (type: string) => boolean {
   if (!pattern.endsWith('*')) return (type) => type === pattern;
   const prefix = pattern.slice(0, -1);
   return (type) => type.startsWith(prefix);
-}
-
-/** Stripe's cursor pagination over a newest-first list. */
-function paginate<T extends { id: string }>(
-  items: T[],
-  params: { limit: number; starting_after?: string; ending_before?: string },
-  url: string,
-): ListPage<T> {
-  if (params.starting_after !== undefined) {
-    const index = items.findIndex((item) => item.id === params.starting_after);
-    if (index === -1) throw invalidRequest(`No such object: '${params.starting_after}'`, 'starting_after');
-    const rest = items.slice(index + 1);
-    return { object: 'list', url, has_more: rest.length > params.limit, data: rest.slice(0, params.limit) };
-  }
-  if (params.ending_before !== undefined) {
-    const index = items.findIndex((item) => item.id === params.ending_before);
-    if (index === -1) throw invalidRequest(`No such object: '${params.ending_before}'`, 'ending_before');
-    const before = items.slice(0, index);
-    const start = Math.max(0, before.length - params.limit);
-    return { object: 'list', url, has_more: start > 0, data: before.slice(start) };
-  }
-  return { object: 'list', url, has_more: items.length > params.limit, data: items.slice(0, params.limit) };
 }
