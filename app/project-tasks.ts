@@ -4,6 +4,8 @@
  * worker never charge a task twice; progress rows are updated conditionally for the same reason.
  * Each ledger write is followed by its balance event: planning and settled tasks are debits (a
  * crossing records the low-balance notice), released reservations are top-ups.
+ * A task's agent (DESIGN.md §11) is read from its row, where the saved task list recorded it: the
+ * hold carries it, so the posted transfers name it, and settling pays its creator's share.
  */
 import { uuidFromSeed } from '../db/ids';
 import type { Ledger } from '../db/ledger';
@@ -15,16 +17,22 @@ import {
   markTaskReserved,
   type PlannedTask,
   saveTaskList,
+  taskAgent,
 } from '../db/projects';
 import type { RateCards } from '../db/rate-cards';
 import { HoldNotPending, InsufficientCredits, type TaskSize, taskPrice } from '../domain';
+import { assignAgents } from './agents';
 import type { BalanceEvents } from './balance-events';
+import { creatorShareFor } from './creator-share';
+import type { EarningSettings } from './earning-settings';
 
 export interface ProjectTaskDeps {
   sql: Sql;
   ledger: Ledger;
   rateCards: RateCards;
   balanceEvents: BalanceEvents;
+  /** The creator's share of a task run by their agent clears after `earning.clearingSeconds`. */
+  earning: EarningSettings;
 }
 
 export type Reservation = { ok: true; holdId: string } | { ok: false; needed: number; available: number };
@@ -76,15 +84,21 @@ export async function chargePlanning(
   return { ok: true, holdId: '' };
 }
 
-/** The planner's tasks, priced with the project's rate card version, saved once. */
+/**
+ * The planner's tasks, priced with the project's rate card version, each with the agent the
+ * planner chose for it, saved once. A retry returns what the first save recorded.
+ */
 export async function savePlan(
   deps: Pick<ProjectTaskDeps, 'sql' | 'rateCards'>,
   input: { projectId: string; rateCardVersion: number; planned: { title: string; size: TaskSize }[] },
 ): Promise<PlannedTask[]> {
   const card = await deps.rateCards.version(input.rateCardVersion);
-  const tasks = input.planned.map((t) => ({ ...t, estimate: taskPrice(card, t.size) }));
-  await saveTaskList(deps.sql, input.projectId, tasks);
-  return tasks;
+  const priced = input.planned.map((t) => ({
+    title: t.title,
+    size: t.size,
+    estimate: taskPrice(card, t.size),
+  }));
+  return saveTaskList(deps.sql, input.projectId, await assignAgents(deps.sql, input.projectId, priced));
 }
 
 /** Reserves a task's price (a hold); `ok: false` with the amounts when the balance cannot cover it. */
@@ -93,6 +107,7 @@ export async function reserveTask(
   input: { projectId: string; userId: string; position: number; estimate: number },
 ): Promise<Reservation> {
   const holdId = holdIdFor(input.projectId, input.position);
+  const agentId = (await taskAgent(deps.sql, input.projectId, input.position))?.agentId;
   try {
     await deps.ledger.hold({
       idempotencyKey: `project:${input.projectId}:task:${input.position}:hold`,
@@ -102,8 +117,9 @@ export async function reserveTask(
       kind: 'usage:project_task',
       description: `project ${input.projectId} task ${input.position + 1}`,
       expiresInSeconds: HOLD_SECONDS,
-      // The post's transfers carry it: which project task the credits paid for.
+      // The post's transfers carry them: which project task the credits paid for, and its agent.
       cause: { type: 'project_task', id: `${input.projectId}:${input.position}` },
+      agentId,
     });
   } catch (error) {
     return notCovered(error);
@@ -131,10 +147,26 @@ export async function settleTask(
 ): Promise<{ cost: number; creditsSpent: number }> {
   const cost = Math.min(Math.max(0, input.usedCredits), input.estimate);
   const key = `project:${input.projectId}:task:${input.position}:settle`;
-  const { released } =
-    cost > 0
-      ? await deps.ledger.postHold({ idempotencyKey: key, holdId: input.holdId, amount: cost })
-      : await deps.ledger.voidHold({ idempotencyKey: key, holdId: input.holdId });
+  let released: number;
+  if (cost > 0) {
+    // The creator's share is paid in the same ledger operation as the cost. The task's agent and
+    // the project's rate card version are fixed, so a retried settle asks for the same share.
+    const task = await taskAgent(deps.sql, input.projectId, input.position);
+    const share = await creatorShareFor(deps, {
+      payerId: input.userId,
+      agentId: task?.agentId,
+      charged: cost,
+      rateCardVersion: task?.rateCardVersion,
+    });
+    ({ released } = await deps.ledger.postHold({
+      idempotencyKey: key,
+      holdId: input.holdId,
+      amount: cost,
+      share,
+    }));
+  } else {
+    ({ released } = await deps.ledger.voidHold({ idempotencyKey: key, holdId: input.holdId }));
+  }
   const { creditsSpent } = await markTaskCompleted(deps.sql, { ...input, cost });
   if (cost > 0) {
     // A retried settle asks again; the notice is keyed by the settlement, so it is recorded once.

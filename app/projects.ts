@@ -17,6 +17,7 @@ import {
 } from '../domain';
 import { cancelProjectSignal, workflowIds } from '../workflows/messages';
 import { startProject as startProjectWorkflow } from '../workflows/starters';
+import { assertNamedAgentsExist, assignAgents } from './agents';
 
 export interface ProjectSettings {
   /** A paused project re-checks its balance this often even without a top-up signal. */
@@ -36,7 +37,7 @@ export interface ProjectDeps {
 /** A project body as parsed at the edge (api/schemas.ts `projectBody`); hashed for idempotency. */
 export type NewProject = {
   name: string;
-  tasks?: { title: string; size?: TaskSize | undefined }[] | undefined;
+  tasks?: { title: string; size?: TaskSize | undefined; agentId?: string | undefined }[] | undefined;
   prompt?: string | undefined;
 };
 
@@ -54,6 +55,8 @@ export function isFinished(status: ProjectStatus): boolean {
  * Starts a MultiTask project priced with today's rate card (the project keeps that version).
  * The same idempotency key names the same project and workflow, so a retry starts nothing new
  * (`created: false`); the same key with another body is an IdempotencyConflict.
+ * The runner's tasks are saved with their agents: the one each names (it must be published), or
+ * the planner's choice (app/agents.ts assignAgents). A prompt's tasks get theirs when planned.
  */
 export async function startProject(
   deps: ProjectDeps,
@@ -63,8 +66,13 @@ export async function startProject(
   const card = await deps.rateCards.latest();
   const estimate = priceProject(card, body);
   const id = request.key ? uuidFromSeed(`project:${user.id}:${request.key}`) : randomUUID();
-  const tasks = body.tasks
-    ? projectTasks(body).map((t) => ({ ...t, estimate: taskPrice(card, t.size) }))
+  if (body.tasks) await assertNamedAgentsExist(deps.sql, body.tasks);
+  const priced = body.tasks
+    ? projectTasks(body).map((t, i) => ({
+        ...t,
+        estimate: taskPrice(card, t.size),
+        agentId: body.tasks?.[i]?.agentId,
+      }))
     : null;
   const { created } = await insertProject(deps.sql, {
     id,
@@ -74,7 +82,10 @@ export async function startProject(
     rateCardVersion: card.version,
     requestHash: requestHash('project', body),
   });
-  if (created && tasks) await saveTaskList(deps.sql, id, tasks);
+  // Saved on a retry too (the save is idempotent): a first attempt that stopped between the
+  // project row and its tasks leaves none. The workflow runs the list as stored, so a retry that
+  // chose other agents (ratings changed in between) still runs what the first save recorded.
+  const tasks = priced ? await saveTaskList(deps.sql, id, await assignAgents(deps.sql, id, priced)) : null;
   await startProjectWorkflow(deps.temporal, deps.taskQueue, {
     projectId: id,
     userId: user.id,

@@ -70,7 +70,8 @@ function toRating(r: RatingRow): AgentRating {
 }
 
 /** `rating` is numeric (postgres.js would answer a string): float8 makes it a JSON number. */
-const AGENT_COLUMNS = 'id, name, description, creator_id, rating::float8 AS rating, ratings_count, created_at';
+const AGENT_COLUMNS =
+  'id, name, description, creator_id, rating::float8 AS rating, ratings_count, created_at';
 
 /** Ids come from callers that may pass any text (a usage event's agent id): only a UUID can name an agent. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -22,6 +22,8 @@ export interface PlannedTask {
   title: string;
   size: TaskSize;
   estimate: number;
+  /** The agent that runs it (named by the runner or chosen by the planner); none when no agent was published. */
+  agentId?: string | undefined;
 }
 
 interface ProjectRow {
@@ -101,26 +103,61 @@ export async function listProjectTasks(sql: Sql, projectId: string) {
       estimate: number;
       status: string;
       cost: number | null;
+      agentId: string | null;
     }[]
   >`
-    SELECT position, title, size, estimate, status, cost FROM project_tasks
+    SELECT position, title, size, estimate, status, cost, agent_id AS "agentId" FROM project_tasks
     WHERE project_id = ${projectId} ORDER BY position`;
 }
 
-/** The task list, once: a retried save changes nothing. */
-export async function saveTaskList(sql: Sql, projectId: string, tasks: PlannedTask[]): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`
-      INSERT INTO project_tasks (project_id, position, title, size, estimate)
-      SELECT ${projectId}, p - 1, t, s, e
+/**
+ * The task list, once: a retried save changes nothing. Returns the list as stored, so a retry
+ * whose tasks differ from the first save's (a planner's agent choice made again after the
+ * ratings changed) goes on with what the first save recorded.
+ */
+export async function saveTaskList(
+  sql: Sql,
+  projectId: string,
+  tasks: PlannedTask[],
+): Promise<PlannedTask[]> {
+  return sql.begin(async (tx) => {
+    const inserted = await tx`
+      INSERT INTO project_tasks (project_id, position, title, size, estimate, agent_id)
+      SELECT ${projectId}, p - 1, t, s, e, a
       FROM unnest(${tasks.map((t) => t.title)}::text[], ${tasks.map((t) => t.size)}::text[],
-                  ${tasks.map((t) => t.estimate)}::bigint[]) WITH ORDINALITY AS x(t, s, e, p)
-      ON CONFLICT DO NOTHING`;
-    await tx`
-      UPDATE projects SET tasks_total = (SELECT count(*) FROM project_tasks WHERE project_id = ${projectId}),
-                          updated_at = now()
-      WHERE id = ${projectId}`;
-  });
+                  ${tasks.map((t) => t.estimate)}::bigint[], ${tasks.map((t) => t.agentId ?? null)}::uuid[])
+           WITH ORDINALITY AS x(t, s, e, a, p)
+      ON CONFLICT DO NOTHING RETURNING position`;
+    if (inserted.length > 0) {
+      await tx`
+        UPDATE projects SET tasks_total = (SELECT count(*) FROM project_tasks WHERE project_id = ${projectId}),
+                            updated_at = now()
+        WHERE id = ${projectId}`;
+    }
+    const stored = await tx<{ title: string; size: TaskSize; estimate: number; agent_id: string | null }[]>`
+      SELECT title, size, estimate, agent_id FROM project_tasks WHERE project_id = ${projectId} ORDER BY position`;
+    return stored.map((r) => ({
+      title: r.title,
+      size: r.size,
+      estimate: r.estimate,
+      ...(r.agent_id === null ? {} : { agentId: r.agent_id }),
+    }));
+  }) as Promise<PlannedTask[]>;
+}
+
+/**
+ * What settling a task needs from its row: the agent it ran with (its creator is paid a share)
+ * and the project's rate card version (the share's rate, the same on every retry).
+ */
+export async function taskAgent(
+  sql: Sql,
+  projectId: string,
+  position: number,
+): Promise<{ agentId: string | undefined; rateCardVersion: number } | null> {
+  const [row] = await sql<{ agent_id: string | null; rate_card_version: number }[]>`
+    SELECT t.agent_id, p.rate_card_version FROM project_tasks t JOIN projects p ON p.id = t.project_id
+    WHERE t.project_id = ${projectId} AND t.position = ${position}`;
+  return row ? { agentId: row.agent_id ?? undefined, rateCardVersion: row.rate_card_version } : null;
 }
 
 export async function markTaskReserved(

@@ -130,6 +130,9 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
       });
     }
     const task = tasks[position]!;
+    // The task's agent (named, or chosen by the planner when the task list was saved) is read
+    // from its row by reserveTask and settleTask, not passed from here: agents added no command
+    // to this workflow, so runs recorded before them replay unchanged (no patch needed).
     const reserved = await payOrPause(() =>
       ledger.reserveTask({
         projectId: input.projectId,

@@ -125,7 +125,7 @@ test('when only a prompt is given, then planning is charged and the planner make
   // Each charge says what caused it: the planning, then each task by position.
   const causes = await app.sql<{ cause_type: string; cause_id: string; amount: number }[]>`
     SELECT cause_type, cause_id, amount FROM transfers
-    WHERE cause_id = ${project.id} OR cause_id LIKE ${`${project.id}:%`} ORDER BY id`;
+    WHERE (cause_id = ${project.id} OR cause_id LIKE ${`${project.id}:%`}) AND kind <> 'creator_share' ORDER BY id`;
   expect(causes).toEqual([
     { cause_type: 'project_planning', cause_id: project.id, amount: 50 },
     { cause_type: 'project_task', cause_id: `${project.id}:0`, amount: 25 },
