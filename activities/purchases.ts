@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import type { BalanceEvents } from '../app/balance-events';
+import type { EarningSettings } from '../app/earning-settings';
 import { creditPurchase, reversePurchaseCredits, takeBackRefundedCredits } from '../app/purchase-payments';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
@@ -16,7 +17,14 @@ import { findUserById } from '../db/users';
 import { formatCredits, formatMoney, NotFound } from '../domain';
 import type { Mailer } from '../mail/mailer';
 import type { PurchaseInput } from '../workflows/messages';
-import { checkoutSessionSchema, idOf, paymentIntentSchema, refundSchema } from './stripe-objects';
+import {
+  cardFingerprintOf,
+  checkoutSessionSchema,
+  idOf,
+  paymentIntentSchema,
+  paymentIntentWithChargeSchema,
+  refundSchema,
+} from './stripe-objects';
 import type { InputOf } from './use-case-input';
 
 export interface PurchaseActivityDeps {
@@ -26,6 +34,8 @@ export interface PurchaseActivityDeps {
   mailer: Mailer;
   /** A credited purchase wakes the user's paused projects; a refund's take-back may cross the low-balance threshold. */
   balanceEvents: BalanceEvents;
+  /** A referee's first purchase pays their referrer a reward (app/referrals.ts). */
+  earning: EarningSettings;
 }
 
 /**
@@ -34,6 +44,16 @@ export interface PurchaseActivityDeps {
  * keyed by the Checkout Session, so a retried or replayed activity never does anything twice.
  */
 export function createPurchaseActivities(deps: PurchaseActivityDeps) {
+  // The money steps (app/purchase-payments.ts) read the paying card through this, not Stripe itself.
+  const payments = {
+    ...deps,
+    cardFingerprint: async (paymentIntentId: string) =>
+      cardFingerprintOf(
+        paymentIntentWithChargeSchema.parse(
+          await deps.stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] }),
+        ),
+      ),
+  };
   return {
     async createPurchaseRecord(input: PurchaseInput): Promise<void> {
       await insertPurchase(deps.sql, {
@@ -88,7 +108,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
       return { status: session.status, paymentIntentId: paid ? idOf(session.payment_intent) : null };
     },
 
-    creditPurchase: (input: InputOf<typeof creditPurchase>) => creditPurchase(deps, input),
+    creditPurchase: (input: InputOf<typeof creditPurchase>) => creditPurchase(payments, input),
 
     async closePurchase(input: {
       purchaseId: string;
@@ -152,11 +172,11 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
     },
 
     takeBackRefundedCredits: (input: InputOf<typeof takeBackRefundedCredits>) =>
-      takeBackRefundedCredits(deps, input),
+      takeBackRefundedCredits(payments, input),
 
     /** Kept for purchaseRefundedWorkflow runs started before partial refunds were handled. */
     reversePurchaseCredits: (input: InputOf<typeof reversePurchaseCredits>) =>
-      reversePurchaseCredits(deps, input),
+      reversePurchaseCredits(payments, input),
   };
 }
 

@@ -23,6 +23,29 @@ export const paymentIntentSchema = z
   .object({ id: z.string(), amount: z.number().int(), amount_received: z.number().int().optional() })
   .loose();
 
+/**
+ * A payment intent retrieved with `expand: ['latest_charge']`: the charge's card fingerprint
+ * (the same for every payment with one card number) is what the referral check compares.
+ */
+const chargeCardSchema = z.object({ fingerprint: z.string().min(1).nullish() }).loose();
+const expandedChargeSchema = z
+  .object({
+    id: z.string(),
+    payment_method_details: z.object({ card: chargeCardSchema.nullish() }).loose().nullish(),
+  })
+  .loose();
+
+export const paymentIntentWithChargeSchema = z
+  .object({ id: z.string(), latest_charge: z.union([z.string(), expandedChargeSchema]).nullish() })
+  .loose();
+
+/** The paying card's fingerprint, when the charge was expanded and paid by card. */
+export function cardFingerprintOf(intent: z.infer<typeof paymentIntentWithChargeSchema>): string | null {
+  const charge = intent.latest_charge;
+  if (!charge || typeof charge === 'string') return null;
+  return charge.payment_method_details?.card?.fingerprint ?? null;
+}
+
 export const refundSchema = z
   .object({ id: z.string(), amount: z.number().int(), status: z.string().nullable() })
   .loose();

@@ -10,14 +10,23 @@ import { claimRefundStep, findPurchase, markPurchaseCompleted, settleRefundStep 
 import { InsufficientCredits, NotFound } from '../domain';
 import type { PurchaseStatus } from '../domain/purchases';
 import type { BalanceEvents } from './balance-events';
+import type { EarningSettings } from './earning-settings';
+import { type CardFingerprintOf, clawBackReferralReward, rewardReferral } from './referrals';
 
 export interface PurchasePaymentDeps {
   sql: Sql;
   ledger: Ledger;
   balanceEvents: BalanceEvents;
+  /** The referral reward's numbers (a referee's first purchase pays their referrer). */
+  earning: EarningSettings;
+  /** The paying card, for the referral's same-card check (the activity reads it from Stripe). */
+  cardFingerprint: CardFingerprintOf;
 }
 
-/** Credits a paid purchase once (keyed by its Checkout Session) and marks it completed. */
+/**
+ * Credits a paid purchase once (keyed by its Checkout Session) and marks it completed; if it is
+ * the buyer's first purchase and they were referred, their referrer is rewarded (app/referrals.ts).
+ */
 export async function creditPurchase(
   deps: PurchasePaymentDeps,
   input: { purchaseId: string; userId: string; credits: number; sessionId: string; paymentIntentId: string },
@@ -33,6 +42,8 @@ export async function creditPurchase(
     cause: { type: 'purchase', id: input.purchaseId },
   });
   await markPurchaseCompleted(deps.sql, input.purchaseId, input.paymentIntentId);
+  // After the purchase is completed: "first purchase" is the earliest completed one.
+  await rewardReferral(deps, input);
   return { available: result.availableAfter };
 }
 
@@ -60,6 +71,8 @@ export async function takeBackRefundedCredits(
   if (!step) return { claimed: false, status: null, creditsDue: 0, creditsReversed: 0 };
   const reversed = await takeBackUpTo(deps, { ...step, credits: step.creditsDue });
   await settleRefundStep(deps.sql, step.id, reversed);
+  // Any refund of the purchase that earned a referral reward takes the reward back (once).
+  await clawBackReferralReward(deps, { purchaseId: input.purchaseId, reason: 'refunded' });
   return { claimed: true, status: step.status, creditsDue: step.creditsDue, creditsReversed: reversed };
 }
 
@@ -77,6 +90,7 @@ export async function reversePurchaseCredits(
   if (!step) return;
   const reversed = await takeBackUpTo(deps, { ...step, credits: step.creditsDue });
   await settleRefundStep(deps.sql, step.id, reversed);
+  await clawBackReferralReward(deps, { purchaseId: input.purchaseId, reason: 'refunded' });
 }
 
 /**

@@ -288,3 +288,21 @@ function toStep(row: RefundRow & { status: PurchaseStatus }, userId: string): Re
 export async function settleRefundStep(sql: Sql, id: string, creditsReversed: number): Promise<void> {
   await sql`UPDATE purchase_refunds SET credits_reversed = ${creditsReversed} WHERE id = ${id}`;
 }
+
+/** The paying card's fingerprint recorded for a purchase (db/migrations/013), or null. */
+export async function findCardFingerprint(sql: Sql, purchaseId: string): Promise<string | null> {
+  const [row] = await sql<{ card_fingerprint: string | null }[]>`
+    SELECT card_fingerprint FROM purchases WHERE id = ${purchaseId}`;
+  return row?.card_fingerprint ?? null;
+}
+
+/** Records the paying card's fingerprint once (a retry finds it set and changes nothing). */
+export async function recordCardFingerprint(
+  sql: Sql,
+  purchaseId: string,
+  fingerprint: string,
+): Promise<void> {
+  await sql`
+    UPDATE purchases SET card_fingerprint = ${fingerprint}
+    WHERE id = ${purchaseId} AND card_fingerprint IS NULL`;
+}

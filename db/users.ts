@@ -1,7 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Conflict, ValidationError } from '../domain';
+import { samePerson } from '../domain/referrals';
 import { createUserAccounts } from './ledger';
 import type { Sql } from './pool';
+import { insertReferral } from './referrals';
 
 export interface User {
   id: string;
@@ -55,18 +57,23 @@ export async function createUser(
   const id = randomUUID();
   try {
     const user = await sql.begin(async (tx) => {
-      let referredBy: string | null = null;
+      let referrer: { id: string; email: string } | undefined;
       if (input.referralCode) {
-        const [referrer] = await tx<{ id: string }[]>`
-          SELECT id FROM users WHERE referral_code = ${input.referralCode.toUpperCase()}`;
+        [referrer] = await tx<{ id: string; email: string }[]>`
+          SELECT id, email FROM users WHERE referral_code = ${input.referralCode.toUpperCase()}`;
         if (!referrer) throw new ValidationError('referralCode', 'no user has this referral code');
-        referredBy = referrer.id;
       }
+      const referredBy = referrer?.id ?? null;
       const [row] = await tx<UserRow[]>`
         INSERT INTO users (id, email, api_key_hash, referral_code, referred_by)
         VALUES (${id}, ${input.email}, ${hashApiKey(apiKey)}, ${newReferralCode()}, ${referredBy})
         RETURNING id, email, referral_code, referred_by, low_balance_threshold, created_at`;
       await createUserAccounts(tx, id);
+      // The referral is made with the user, so both exist or neither (DESIGN.md §11).
+      if (referrer) {
+        const rejected = samePerson(referrer.email, input.email) ? 'same_person' : undefined;
+        await insertReferral(tx, { referrerId: referrer.id, refereeId: id, rejected });
+      }
       return toUser(row!);
     });
     return { user, apiKey };

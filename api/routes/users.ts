@@ -26,8 +26,9 @@ const MAX_ADDRESSES = 10_000;
  * tells whoever asks that the email is registered. So each client address gets only a few such
  * answers per window; after that every sign-up from it, new email or not, answers 429 until the
  * window ends, and probing addresses one by one stops paying. Per API process (a restart forgets).
+ * The /signup page (api/routes/signup-page.ts) keeps one too.
  */
-class RefusalBudget {
+export class RefusalBudget {
   private windows = new Map<string, { refusals: number; endsAt: number }>();
 
   /** Seconds until `address` may sign up again; 0 when it may now. */
@@ -50,7 +51,7 @@ class RefusalBudget {
   }
 }
 
-function clientAddress(req: Request): string {
+export function clientAddress(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 

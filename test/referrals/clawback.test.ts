@@ -1,0 +1,142 @@
+import { clawBackReferralReward } from '../../app/referrals';
+import { startTestApp, type TestApp } from '../support/app';
+import { grantCredits } from '../support/db';
+import { startTestWorker, type TestWorker } from '../support/worker';
+import {
+  CARD_A,
+  CARD_C,
+  earnedTransfers,
+  freshEmail,
+  referralOf,
+  referralsApi,
+  refundSettled,
+} from './support';
+
+/** Rewards clear after an hour here, so every refund in this file comes before the reward clears. */
+let app: TestApp;
+let worker: TestWorker;
+let r: ReturnType<typeof referralsApi>;
+
+beforeAll(async () => {
+  app = await startTestApp({ earning: { clearingSeconds: 3600 } });
+  worker = await startTestWorker(app);
+  r = referralsApi(app);
+});
+afterAll(async () => {
+  await worker.stop();
+  await app.close();
+});
+
+function deps() {
+  return { sql: app.sql, ledger: app.ledger, balanceEvents: app.root.useCases.balanceEvents };
+}
+
+/** A referrer rewarded 450 for a referee's Starter purchase paid with CARD_A. */
+async function rewarded() {
+  const referrer = await r.signUp();
+  const referee = await r.signUp(freshEmail('refunder'), referrer.referralCode);
+  const purchase = await r.paid(referee.apiKey, CARD_A);
+  expect(await referralOf(app, referee.id)).toMatchObject({ status: 'rewarded', reward_credits: 450 });
+  return { referrer, referee, ...purchase };
+}
+
+test('when the rewarding purchase is refunded before the reward clears, then the reward is taken back once and the referral is clawed_back', async () => {
+  const { referrer, referee, paymentIntentId } = await rewarded();
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId });
+  await refundSettled(app, paymentIntentId, 5000);
+
+  const referral = await referralOf(app, referee.id);
+  expect(referral).toMatchObject({ status: 'clawed_back', reward_credits: 450, clawed_back_credits: 450 });
+  expect(await earnedTransfers(app, referrer.id, 'referral_clawback')).toEqual([
+    { amount: -450, cause_type: 'referral', cause_id: referral!.id },
+  ]);
+  const balance = await r.balance(referrer.apiKey);
+  expect(balance.buckets.earned).toMatchObject({ posted: 0, available: 0 });
+  expect(await r.referrals(referrer.apiKey)).toMatchObject({
+    referred: [{ status: 'clawed_back', rewardCredits: 0, clawedBackCredits: 450, shortfallCredits: 0 }],
+    rewardsTotal: 0,
+  });
+});
+
+test('when part of the reward was already spent, then what is left in the earned bucket is taken, the shortfall recorded, purchased credits untouched, nothing negative', async () => {
+  const { referrer, referee, paymentIntentId } = await rewarded();
+  await grantCredits(app.ledger, referrer.id, 1000, 'purchased');
+  // 300 of the earned credits leave (as a withdrawal or a spend from that bucket would take them).
+  await app.ledger.post({
+    idempotencyKey: `test-spend-earned:${referrer.id}`,
+    kind: 'test_spend',
+    legs: [{ from: { userId: referrer.id, bucket: 'earned' }, to: { system: 'usage' }, amount: 300 }],
+  });
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId });
+  await refundSettled(app, paymentIntentId, 5000);
+
+  expect(await referralOf(app, referee.id)).toMatchObject({
+    status: 'clawed_back',
+    clawed_back_credits: 150,
+  });
+  expect(await earnedTransfers(app, referrer.id, 'referral_clawback')).toEqual([
+    expect.objectContaining({ amount: -150 }),
+  ]);
+  const balance = await r.balance(referrer.apiKey);
+  expect(balance.buckets.earned).toMatchObject({ posted: 0, available: 0 });
+  expect(balance.buckets.purchased).toMatchObject({ posted: 1000, available: 1000 });
+  expect(await r.referrals(referrer.apiKey)).toMatchObject({
+    referred: [{ status: 'clawed_back', rewardCredits: 300, clawedBackCredits: 150, shortfallCredits: 300 }],
+    rewardsTotal: 300,
+  });
+});
+
+test('when the rewarding purchase is refunded in two halves, then the reward is taken back once, at the first', async () => {
+  const { referrer, referee, paymentIntentId } = await rewarded();
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 2500 });
+  await refundSettled(app, paymentIntentId, 2500);
+  expect(await referralOf(app, referee.id)).toMatchObject({
+    status: 'clawed_back',
+    clawed_back_credits: 450,
+  });
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId, amount: 2500 });
+  await refundSettled(app, paymentIntentId, 5000);
+  expect(await earnedTransfers(app, referrer.id, 'referral_clawback')).toHaveLength(1);
+  expect((await r.balance(referrer.apiKey)).buckets.earned.posted).toBe(0);
+});
+
+test('when a clawback is asked for many times at once (a dispute, retries), then one transfer takes the reward and every answer agrees', async () => {
+  const { referrer, purchaseId } = await rewarded();
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, () => clawBackReferralReward(deps(), { purchaseId, reason: 'disputed' })),
+  );
+  for (const answer of answers) {
+    expect(answer).toMatchObject({ rewardCredits: 450, clawedBackCredits: 450, shortfallCredits: 0 });
+  }
+  expect(await earnedTransfers(app, referrer.id, 'referral_clawback')).toHaveLength(1);
+  const again = await clawBackReferralReward(deps(), { purchaseId, reason: 'refunded' });
+  expect(again).toMatchObject({ clawedBackCredits: 450 });
+  expect(await earnedTransfers(app, referrer.id, 'referral_clawback')).toHaveLength(1);
+});
+
+test('when the purchase earned no reward (no referral, or rejected), then a clawback does nothing', async () => {
+  const buyer = await r.signUp();
+  const { purchaseId } = await r.paid(buyer.apiKey, CARD_C);
+  expect(await clawBackReferralReward(deps(), { purchaseId, reason: 'refunded' })).toBeNull();
+
+  const referrer = await r.signUp();
+  const self = await r.signUp(referrer.email.replace('@', '+me@'), referrer.referralCode);
+  const own = await r.paid(self.apiKey, CARD_C);
+  expect(await clawBackReferralReward(deps(), { purchaseId: own.purchaseId, reason: 'refunded' })).toBeNull();
+  expect(await referralOf(app, self.id)).toMatchObject({ status: 'rejected' });
+});
+
+test('when the refund comes while the reward is decided but not yet paid (its activity between steps), then the reward is paid and taken back, and the ledger and the referral agree', async () => {
+  const referrer = await r.signUp();
+  const referee = await r.signUp(freshEmail('inflight'));
+  const { purchaseId } = await r.paid(referee.apiKey, CARD_C);
+  // The state the credit activity leaves if it stops right after deciding: decided, not paid.
+  await app.sql`
+    INSERT INTO referrals (id, referrer_id, referee_id, purchase_id, decided_at, reward_credits, reward_clear_seconds)
+    VALUES (gen_random_uuid(), ${referrer.id}, ${referee.id}, ${purchaseId}, now(), 450, 3600)`;
+  const answer = await clawBackReferralReward(deps(), { purchaseId, reason: 'refunded' });
+  expect(answer).toMatchObject({ rewardCredits: 450, clawedBackCredits: 450 });
+  expect((await earnedTransfers(app, referrer.id, 'referral_reward')).map((t) => t.amount)).toEqual([450]);
+  expect((await earnedTransfers(app, referrer.id, 'referral_clawback')).map((t) => t.amount)).toEqual([-450]);
+  expect(await referralOf(app, referee.id)).toMatchObject({ status: 'clawed_back' });
+});
