@@ -2,8 +2,11 @@ import type { Ledger } from '../db/ledger';
 import { createLedgerActivities } from './ledger';
 import { createProjectActivities, type ProjectActivityDeps } from './projects';
 import { createPurchaseActivities, type PurchaseActivityDeps } from './purchases';
+import { createWithdrawalActivities, type WithdrawalActivityDeps } from './withdrawals';
 
-export type ActivityDeps = PurchaseActivityDeps & ProjectActivityDeps & { ledger: Ledger };
+export type ActivityDeps = PurchaseActivityDeps &
+  ProjectActivityDeps &
+  WithdrawalActivityDeps & { ledger: Ledger };
 
 /** Every activity, built from its dependencies (the worker builds those). */
 export function createActivities(deps: ActivityDeps) {
@@ -11,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLedgerActivities(deps),
     ...createPurchaseActivities(deps),
     ...createProjectActivities(deps),
+    ...createWithdrawalActivities(deps),
   };
 }
 
@@ -54,3 +58,9 @@ export type PurchaseWorkflowActivities = PurchaseLedgerActivities &
   ReceiptActivities &
   RefundStripeActivities &
   RefundLedgerActivities;
+
+/** A withdrawal's money and record: the hold posted when paid, voided when released. */
+export type WithdrawalLedgerActivities = Pick<Activities, 'payWithdrawal' | 'releaseWithdrawal'>;
+/** The payout itself: one Stripe transfer per withdrawal. */
+export type WithdrawalStripeActivities = Pick<Activities, 'transferWithdrawal'>;
+export type WithdrawalWorkflowActivities = WithdrawalLedgerActivities & WithdrawalStripeActivities;

@@ -56,6 +56,13 @@ export const SYSTEM_ACCOUNTS = [
 ] as const;
 export type SystemAccount = (typeof SYSTEM_ACCOUNTS)[number];
 
+/**
+ * A withdrawal's status (DESIGN.md §11): pending until the operator decides or it expires;
+ * the other four are final. The workflow, the database and the API all use these names.
+ */
+export const WITHDRAWAL_STATUSES = ['pending_approval', 'paid', 'rejected', 'failed', 'expired'] as const;
+export type WithdrawalStatus = (typeof WITHDRAWAL_STATUSES)[number];
+
 export interface Balance {
   available: Credits;
   posted: Credits;

@@ -16,6 +16,7 @@ export const workflowIds = {
   purchaseRefunded: (paymentIntentId: string, refundedThroughCents: number) =>
     `purchase-refunded-${paymentIntentId}-${refundedThroughCents}`,
   project: (projectId: string) => `project-${projectId}`,
+  withdrawal: (withdrawalId: string) => `withdrawal-${withdrawalId}`,
 };
 
 // ── Purchases ────────────────────────────────────────────────────────────────────────────────
@@ -120,3 +121,50 @@ export interface ProjectInput {
 
 export const cancelProjectSignal = defineSignal<[{ reason: string }]>('cancelProject');
 export const projectProgressQuery = defineQuery<ProjectProgress>('projectProgress');
+
+// ── Withdrawals ──────────────────────────────────────────────────────────────────────────────
+
+import type { WithdrawalStatus } from '../domain/credits';
+
+export type { WithdrawalStatus } from '../domain/credits';
+
+/** One withdrawal: its credits are held already (app/withdrawals.ts) when the run starts. */
+export interface WithdrawalInput {
+  withdrawalId: string;
+  userId: string;
+  credits: number;
+  amountCents: number;
+  currency: string;
+  /** ISO time, fixed once by the API: undecided by then, the withdrawal expires and is released. */
+  expiresAt: string;
+}
+
+/** The operator's decision; a rejection may say why (the user sees it). */
+export interface WithdrawalDecision {
+  decision: 'approve' | 'reject';
+  reason?: string | undefined;
+}
+
+/** What the update answers once the decision is accepted (the payout follows in the workflow). */
+export interface WithdrawalDecided {
+  decision: WithdrawalDecision['decision'];
+  status: WithdrawalStatus;
+}
+
+/** How a withdrawal run ends. */
+export interface WithdrawalOutcome {
+  status: Exclude<WithdrawalStatus, 'pending_approval'>;
+  transferId: string | null;
+  reason: string | null;
+}
+
+/**
+ * The operator's decision. Its validator refuses a second decision and one after expiry with an
+ * ApplicationFailure of this type, so nothing of a refused decision reaches the history.
+ */
+export const decideWithdrawalUpdate = defineUpdate<WithdrawalDecided, [WithdrawalDecision]>(
+  'decideWithdrawal',
+);
+export const WITHDRAWAL_DECISION_REFUSED = 'WithdrawalDecisionRefused';
+/** The longest rejection reason the validator accepts (the API says the same at its edge). */
+export const WITHDRAWAL_REASON_MAX = 500;

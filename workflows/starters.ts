@@ -19,9 +19,10 @@ import {
   projectWorkflow,
   purchaseRefundedWorkflow,
   purchaseWorkflow,
+  withdrawalWorkflow,
 } from './index';
 import { TASK_QUEUE, workflowIds } from './messages';
-import { ProjectStatusKey, UserIdKey } from './search-attributes';
+import { ProjectStatusKey, UserIdKey, WithdrawalStatusKey } from './search-attributes';
 
 /** The one argument a workflow takes (each workflow takes one input object). */
 type InputOf<W extends Workflow> = Parameters<W>[0];
@@ -87,6 +88,28 @@ export function startPurchaseRefunded(
     args: [input],
     taskQueue,
     workflowId: workflowIds.purchaseRefunded(input.paymentIntentId, input.refundedThroughCents),
+  });
+}
+
+/**
+ * One withdrawal: wait for the operator, then pay or release. Listed in the Web UI by
+ * `WithdrawalStatus = "pending_approval"` from the start. A closed run's id is never reused, so a
+ * retried request for a withdrawal that has ended cannot start a second payout run.
+ */
+export function startWithdrawal(
+  client: Client,
+  taskQueue: string,
+  input: InputOf<typeof withdrawalWorkflow>,
+) {
+  return startOnce(client, withdrawalWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.withdrawal(input.withdrawalId),
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [
+      { key: WithdrawalStatusKey, value: 'pending_approval' },
+      { key: UserIdKey, value: input.userId },
+    ],
   });
 }
 

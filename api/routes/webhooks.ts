@@ -7,6 +7,7 @@ import {
   idOf,
   webhookEventSchema,
 } from '../../activities/stripe-objects';
+import { payoutAccountUpdated } from '../../app/payout-accounts';
 import type { Sql } from '../../db/pool';
 import {
   findPurchase,
@@ -74,6 +75,9 @@ async function route(deps: Deps, event: Event): Promise<string> {
       return signalPurchase(deps, event, (h, sessionId) => h.signal(sessionExpiredSignal, { sessionId }));
     case 'charge.refunded':
       return chargeRefunded(deps, event);
+    // A creator's Connect account changed (onboarding finished, payouts paused): re-read it.
+    case 'account.updated':
+      return payoutAccountUpdated(deps, event.data.object);
     default:
       return 'ignored';
   }

@@ -17,9 +17,11 @@ test('when every committed workflow history is replayed on today’s code, then 
     expect.arrayContaining([
       'hold-sweeper.json',
       'project-pause-resume.json',
+      'project-agents.json',
       'purchase-paid.json',
       'purchase-refunded-whole.json',
       'purchase-refunded-proportional.json',
+      'withdrawal-paid.json',
     ]),
   );
   quietRuntime();

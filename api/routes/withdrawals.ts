@@ -1,0 +1,81 @@
+import { type RequestHandler, Router } from 'express';
+import { z } from 'zod';
+import type { UseCases, Withdrawal } from '../../app';
+import type { Sql } from '../../db/pool';
+import { listWithdrawals } from '../../db/withdrawals';
+import { MAX_CREDITS_PER_OPERATION, NotFound } from '../../domain';
+import { currentUser } from '../auth';
+import { parse } from '../errors';
+import { idempotencyKey, replayHeaders } from '../idempotency';
+import { integerParam, wholeNumber } from '../schemas';
+import { ownOrigin } from '../session';
+
+const withdrawalBody = z.object({ credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION) }).strict();
+const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
+const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
+
+/** A withdrawal as its owner sees it (the operator's view adds the user). */
+export function withdrawalView(w: Withdrawal) {
+  return {
+    id: w.id,
+    credits: w.credits,
+    amountCents: w.amountCents,
+    currency: w.currency,
+    status: w.status,
+    reason: w.reason,
+    transferId: w.stripeTransferId,
+    expiresAt: w.expiresAt,
+    createdAt: w.createdAt,
+    decidedAt: w.decidedAt,
+  };
+}
+
+type Deps = { sql: Sql; requireUser: RequestHandler } & Pick<
+  UseCases,
+  'openPayoutAccount' | 'payoutAccountOf' | 'requestWithdrawal' | 'ownWithdrawal'
+>;
+
+/**
+ * A creator's cash-out (DESIGN.md §11): the Stripe Connect account withdrawals are paid to, and
+ * the withdrawals themselves (each a withdrawalWorkflow; the database answers the reads).
+ */
+export function withdrawalsRouter(deps: Deps): Router {
+  const router = Router();
+
+  router.post('/v1/payout-account', deps.requireUser, async (req, res) => {
+    // No body: the account is the caller's. Stripe's onboarding brings the browser back to the credits page.
+    const returnUrl = `${ownOrigin(req)}/usercredits`;
+    res.json(await deps.openPayoutAccount({ user: currentUser(res), returnUrl }));
+  });
+
+  router.get('/v1/payout-account', deps.requireUser, async (_req, res) => {
+    const account = await deps.payoutAccountOf(currentUser(res).id);
+    if (!account) throw new NotFound('no payout account yet: POST /v1/payout-account makes one');
+    res.json({ accountId: account.stripeAccountId, payoutsEnabled: account.payoutsEnabled });
+  });
+
+  router.post('/v1/withdrawals', deps.requireUser, async (req, res) => {
+    const body = parse(withdrawalBody, req.body);
+    const key = idempotencyKey(req);
+    const { created, withdrawal } = await deps.requestWithdrawal({
+      user: currentUser(res),
+      credits: body.credits,
+      key,
+    });
+    res
+      .status(created ? 201 : 200)
+      .set(replayHeaders(!created))
+      .json(withdrawalView(withdrawal));
+  });
+
+  router.get('/v1/withdrawals', deps.requireUser, async (req, res) => {
+    const { limit } = parse(listQuery, req.query, 'query');
+    res.json({ data: (await listWithdrawals(deps.sql, currentUser(res).id, limit)).map(withdrawalView) });
+  });
+
+  router.get('/v1/withdrawals/:id', deps.requireUser, async (req, res) => {
+    const { id } = parse(idParam, req.params, 'id');
+    res.json(withdrawalView(await deps.ownWithdrawal(currentUser(res).id, id)));
+  });
+  return router;
+}
