@@ -10,6 +10,8 @@ import { optionalUser, requireMetricsToken, requireOperator, requireUser } from 
 import { errorHandler, notFoundRoute } from './errors';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
+import { adminWithdrawalsRouter } from './routes/admin-withdrawals';
+import { agentsRouter } from './routes/agents';
 import { creditsPageRouter } from './routes/credits-page';
 import { earningsRouter } from './routes/earnings';
 import { estimatesRouter } from './routes/estimates';
@@ -17,10 +19,13 @@ import { healthRouter } from './routes/health';
 import { projectsRouter } from './routes/projects';
 import { purchasesRouter } from './routes/purchases';
 import { rateCardsRouter } from './routes/rate-cards';
+import { referralsRouter } from './routes/referrals';
 import { settingsRouter } from './routes/settings';
+import { signupPageRouter } from './routes/signup-page';
 import { usageRouter } from './routes/usage';
 import { usersRouter } from './routes/users';
 import { webhooksRouter } from './routes/webhooks';
+import { withdrawalsRouter } from './routes/withdrawals';
 import { registerFastPath } from './server';
 import { usageFastPath } from './usage-fast-path';
 
@@ -70,7 +75,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(rateCardsRouter(routeDeps));
   app.use(purchasesRouter(routeDeps));
   app.use(creditsPageRouter(routeDeps));
+  app.use(referralsRouter(routeDeps));
+  app.use(signupPageRouter(routeDeps));
   app.use(projectsRouter(routeDeps));
+  app.use(agentsRouter(routeDeps));
+  app.use(withdrawalsRouter(routeDeps));
+  app.use(adminWithdrawalsRouter(routeDeps));
   app.use(notFoundRoute);
   const log = deps.log ?? ((message: string, error: unknown) => console.error(message, error));
   app.use(errorHandler(log));

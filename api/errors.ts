@@ -15,7 +15,13 @@ const STATUS: Record<string, number> = {
   conflict: 409,
   idempotency_conflict: 409,
   hold_not_pending: 409,
+  payout_account_required: 409,
 };
+
+/** The HTTP status of a domain error (pages answer with it too). */
+export function statusOf(error: DomainError): number {
+  return STATUS[error.code] ?? 400;
+}
 
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
@@ -78,7 +84,7 @@ export function errorResponse(error: unknown, log: (message: string, error: unkn
     body: errorBody(code, message),
     headers: {},
   });
-  if (error instanceof DomainError) return answer(STATUS[error.code] ?? 400, error.code, error.message);
+  if (error instanceof DomainError) return answer(statusOf(error), error.code, error.message);
   if (isDatabaseUnavailable(error)) return unavailable('Postgres');
   if (isTemporalUnavailable(error)) return unavailable('Temporal');
   // body-parser's own errors carry a status and a type.

@@ -77,13 +77,19 @@ export function wholeNumber(min: number, max: number) {
 
 const TOKENS_MAX = 10_000_000;
 
+/**
+ * An agent's id: a UUID, in lowercase as agents are stored, so `ABC…` and `abc…` name the same
+ * agent for its creator's share, its ratings and its earnings.
+ */
+const agentIdSchema = z.uuid({ message: 'must be an agent id (UUID)' }).transform((id) => id.toLowerCase());
+
 const usageFields = {
   feature: z.enum(FEATURES, { message: `must be one of ${FEATURES.join(', ')}` }),
   model: visibleText(64).optional(),
   inputTokens: wholeNumber(0, TOKENS_MAX).optional(),
   outputTokens: wholeNumber(0, TOKENS_MAX).optional(),
   trainingUnits: wholeNumber(1, 1_000_000).optional(),
-  agentId: z.uuid({ message: 'must be an agent id (UUID)' }).optional(),
+  agentId: agentIdSchema.optional(),
 };
 
 function trainingUnitsOnlyForUpskilling<T extends { feature: string; trainingUnits?: number | undefined }>(
@@ -114,6 +120,8 @@ export const projectTaskBody = z
   .object({
     title: visibleText(200),
     size: z.enum(TASK_SIZES, { message: `must be one of ${TASK_SIZES.join(', ')}` }).optional(),
+    /** The published agent that runs the task; without one the planner chooses (app/agents.ts). */
+    agentId: agentIdSchema.optional(),
   })
   .strict();
 

@@ -5,23 +5,32 @@
  * `createUseCases` binds them to their dependencies once (composition/root.ts calls it).
  */
 import type { Client } from '@temporalio/client';
+import type Stripe from 'stripe';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
 import type { Mailer } from '../mail/mailer';
+import { listAgents, publishAgent, rateAgent, showAgent } from './agents';
 import { type BalanceEvents, createBalanceEvents } from './balance-events';
 import { DEFAULT_EARNING_SETTINGS, type EarningSettings } from './earning-settings';
 import { type Grant, grantCredits } from './grants';
+import { openPayoutAccount, payoutAccountOf, payoutAccountUpdated } from './payout-accounts';
 import { cancelProject, type NewProject, ownProject, type ProjectSettings, startProject } from './projects';
 import { ownPurchase, type PurchaseSettings, startPurchase } from './purchases';
+import { referralSummary } from './referrals';
 import { createUsageCharger, type DebitPath } from './usage';
+import { decideWithdrawal, ownWithdrawal, requestWithdrawal } from './withdrawals';
 
+export type { Agent, AgentRating, NewAgent } from './agents';
 export type { BalanceEvents } from './balance-events';
 export { DEFAULT_EARNING_SETTINGS, type EarningSettings } from './earning-settings';
 export type { Grant } from './grants';
+export type { PayoutAccount, PayoutAccountView } from './payout-accounts';
 export { isFinished, type NewProject, type Project, type ProjectSettings } from './projects';
 export type { PurchaseSettings, StartedPurchase } from './purchases';
+export type { ReferralSummary, ReferredView } from './referrals';
 export type { DebitPath, UsageCharge, UsageCharger, UsageEvent } from './usage';
+export type { Withdrawal } from './withdrawals';
 
 export interface UseCaseDeps {
   sql: Sql;
@@ -29,6 +38,8 @@ export interface UseCaseDeps {
   rateCards: RateCards;
   mailer: Mailer;
   temporal: Client;
+  /** Payout accounts and withdrawals talk to Stripe Connect from the request. */
+  stripe: Stripe;
   /** Where workflows are started; tests give each app and worker pair its own queue. */
   taskQueue: string;
   log?: ((message: string, error: unknown) => void) | undefined;
@@ -51,6 +62,8 @@ export const DEFAULT_SETTINGS: UseCaseSettings = {
 type Rest<F> = F extends (deps: never, ...rest: infer R) => infer T ? (...rest: R) => T : never;
 
 export interface UseCases {
+  /** The earning side's numbers (minimum withdrawal, a credit's value), for pages that explain them. */
+  earning: EarningSettings;
   balanceEvents: BalanceEvents;
   chargeUsage: ReturnType<typeof createUsageCharger>;
   startPurchase: Rest<typeof startPurchase>;
@@ -59,12 +72,24 @@ export interface UseCases {
   ownProject: Rest<typeof ownProject>;
   cancelProject: Rest<typeof cancelProject>;
   grantCredits: (grant: Grant) => ReturnType<typeof grantCredits>;
+  referralSummary: Rest<typeof referralSummary>;
+  publishAgent: Rest<typeof publishAgent>;
+  listAgents: Rest<typeof listAgents>;
+  showAgent: Rest<typeof showAgent>;
+  rateAgent: Rest<typeof rateAgent>;
+  openPayoutAccount: Rest<typeof openPayoutAccount>;
+  payoutAccountOf: Rest<typeof payoutAccountOf>;
+  payoutAccountUpdated: Rest<typeof payoutAccountUpdated>;
+  requestWithdrawal: Rest<typeof requestWithdrawal>;
+  ownWithdrawal: Rest<typeof ownWithdrawal>;
+  decideWithdrawal: Rest<typeof decideWithdrawal>;
 }
 
 export function createUseCases(deps: UseCaseDeps, settings: UseCaseSettings = DEFAULT_SETTINGS): UseCases {
   const balanceEvents = createBalanceEvents(deps);
   const withSettings = { ...deps, ...settings, balanceEvents };
   return {
+    earning: settings.earning,
     balanceEvents,
     chargeUsage: createUsageCharger(withSettings),
     startPurchase: (request) => startPurchase(withSettings, request),
@@ -74,5 +99,16 @@ export function createUseCases(deps: UseCaseDeps, settings: UseCaseSettings = DE
     ownProject: (userId, id) => ownProject(deps, userId, id),
     cancelProject: (userId, id) => cancelProject(deps, userId, id),
     grantCredits: (grant) => grantCredits(withSettings, grant),
+    referralSummary: (request) => referralSummary(withSettings, request),
+    publishAgent: (request) => publishAgent(deps, request),
+    listAgents: (page) => listAgents(deps, page),
+    showAgent: (id) => showAgent(deps, id),
+    rateAgent: (request) => rateAgent(deps, request),
+    openPayoutAccount: (request) => openPayoutAccount(deps, request),
+    payoutAccountOf: (userId) => payoutAccountOf(deps, userId),
+    payoutAccountUpdated: (object) => payoutAccountUpdated(deps, object),
+    requestWithdrawal: (request) => requestWithdrawal(withSettings, request),
+    ownWithdrawal: (userId, id) => ownWithdrawal(deps, userId, id),
+    decideWithdrawal: (request) => decideWithdrawal(deps, request),
   };
 }

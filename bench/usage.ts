@@ -3,16 +3,19 @@
  * auth, zod, pricing, the ledger debit and the JSON answer. Two API servers in this process on
  * the same Postgres, one per debit path (group commit, and one transaction per debit), loaded by
  * autocannon from a worker thread so the load generator does not share the API's event loop.
- * Scenarios: many funded users (a random user's key per request) and one hot user; then an
- * overdraw check; then conservation over the whole ledger. Prints a Markdown table for BENCHMARKS.md.
+ * Scenarios: many funded users (a random user's key per request) and one hot user; one bad request
+ * in 20 against clean load; every event naming another user's agent (a creator share) against
+ * plain events; then an overdraw check; then conservation over the whole ledger. Prints a Markdown table for BENCHMARKS.md.
  *
  *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_USERS (default 200),
  *   BENCH_POOL (Postgres pool size of the API, default 20 as in production),
  *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run),
  *   BENCH_PATHS (default `group-commit,one-transaction`), BENCH_RUNS (group-commit runs per
- *   scenario, default 3: the median is compared with the target).
+ *   scenario, default 3: the median is compared with the target), BENCH_BAD_RUNS and
+ *   BENCH_AGENT_RUNS (alternations of the two comparisons, default 2 each).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
@@ -24,6 +27,7 @@ import { createApp } from '../api/app';
 import { listen, type RunningServer } from '../api/server';
 import type { DebitPath } from '../app';
 import { openRoot, type Services } from '../composition/root';
+import { insertAgent } from '../db/agents';
 import { priceUsage } from '../domain';
 import { bareUsageServer } from './bare-server';
 import { benchDatabase, fundedUsers, machine, percentile } from './support';
@@ -44,6 +48,10 @@ const TARGET = { perSecond: 3000, p99: 50 };
 /** Issue 13: one request in BAD_EVERY cannot be stored; clean and bad runs alternate BAD_RUNS times. */
 const BAD_EVERY = 20;
 const BAD_RUNS = Number(process.env.BENCH_BAD_RUNS ?? 2);
+/** Issue 14: every event names another user's agent (its creator's share is a second leg); alternating with plain events. */
+const AGENT_RUNS = Number(process.env.BENCH_AGENT_RUNS ?? 2);
+/** Issue 14's limit: the creator share may cost at most this share of throughput. */
+const AGENT_MAX_COST = 0.1;
 /** What every benchmark request records: a conversation message with 200 output tokens. */
 const EVENT = { feature: 'conversation', outputTokens: 200 } as const;
 
@@ -54,14 +62,20 @@ const EVENT = { feature: 'conversation', outputTokens: 200 } as const;
  * carries an eventId with a NUL in it, which Postgres cannot store: before issue 13 such a request
  * failed its whole group-commit batch, and the batch fell back to one transaction per debit.
  */
-async function requestHook(dir: string, name: string, keys: string[], badEvery = 0): Promise<string> {
+async function requestHook(
+  dir: string,
+  name: string,
+  keys: string[],
+  badEvery = 0,
+  extra: Record<string, string> = {},
+): Promise<string> {
   const file = path.join(dir, `${name}.cjs`);
   await writeFile(
     file,
     `'use strict';
 const { randomUUID } = require('node:crypto');
 const keys = ${JSON.stringify(keys)};
-const body = ${JSON.stringify(EVENT)};
+const body = ${JSON.stringify({ ...EVENT, ...extra })};
 const badEvery = ${badEvery};
 let sent = 0;
 module.exports = function setupRequest(request) {
@@ -319,6 +333,44 @@ async function main() {
         console.error(`${label}: ${badRows.at(-1)!.charges} charges/s`);
       }
 
+    // Every event for another user's agent against plain events, alternating on the group-commit server.
+    const [creator] = await fundedUsers(services.sql, services.ledger, 1, 1);
+    const agentId = randomUUID();
+    await insertAgent(services.sql, {
+      id: agentId,
+      creatorId: creator!.id,
+      name: 'bench agent',
+      description: null,
+      requestHash: agentId,
+    });
+    const agentHook = await requestHook(
+      hooksDir,
+      'agent',
+      many.map((u) => u.apiKey),
+      0,
+      { agentId },
+    );
+    const agentRows: { load: 'plain' | 'agentId'; charges: number; p99: number }[] = [];
+    for (let i = 0; i < AGENT_RUNS; i++)
+      for (const [label, hook] of [
+        ['plain', hooks.many],
+        ['agentId', agentHook],
+      ] as const) {
+        const { result } = await load(byPath['group-commit'], hook, { seconds: SECONDS });
+        agentRows.push({
+          load: label,
+          charges: Math.round(result['2xx'] / result.duration),
+          p99: result.latency.p99,
+        });
+        console.error(`${label}: ${agentRows.at(-1)!.charges} charges/s`);
+      }
+    const [shares] = await services.sql<{ n: number; credits: number }[]>`
+      SELECT count(*)::int AS n, coalesce(sum(amount), 0)::bigint AS credits FROM transfers
+      WHERE kind = 'creator_share' AND agent_id = ${agentId}`;
+    const [agentCharges] = await services.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM transfers WHERE kind = 'usage:conversation' AND agent_id = ${agentId}`;
+    const sharesOk = shares!.n === agentCharges!.n;
+
     // The floor: the same load on a server that answers without auth, pricing or the ledger.
     const bare = await bareUsageServer();
     servers.push(bare);
@@ -378,6 +430,9 @@ async function main() {
       const of = (label: string) => median(badRows.filter((r) => r.load === label).map(pick));
       return (of('1 in 20 bad') / of('clean')).toFixed(2);
     };
+    const agentMedian = (label: string) =>
+      median(agentRows.filter((r) => r.load === label).map((r) => r.charges));
+    const agentRatio = agentMedian('agentId') / agentMedian('plain');
     const lines = [
       `Machine: ${machine()}`,
       `Command: \`BENCH_SECONDS=${SECONDS} BENCH_RUNS=${RUNS} npm run bench:usage\` (${CONNECTIONS} connections, API pool ${POOL}, each request \`${JSON.stringify(EVENT)}\` = ${price} credits, a new eventId)`,
@@ -405,9 +460,17 @@ async function main() {
       ),
       '',
       `- With 1 in ${BAD_EVERY} requests bad, good charges/s are ${badRatio((r) => r.charges)}× clean load's and requests answered/s ${badRatio((r) => r.answered)}× (medians of ${BAD_RUNS} runs each).`,
+      '',
+      `Every event naming another user's agent (\`agentId\`: the creator's share is a second leg of the same operation), ${USERS} users, group commit, alternating with plain events:`,
+      '',
+      '| load | charges/s | p99 ms |',
+      '| --- | ---: | ---: |',
+      ...agentRows.map((r) => `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.p99} |`),
+      '',
+      `- With \`agentId\`, charges/s are ${agentRatio.toFixed(2)}× plain events' (medians of ${AGENT_RUNS} runs each; the limit is ${1 - AGENT_MAX_COST}×: ${agentRatio >= 1 - AGENT_MAX_COST ? 'met' : 'NOT met'}). ${shares!.n.toLocaleString('en-US')} creator shares (${Number(shares!.credits).toLocaleString('en-US')} credits) for ${agentCharges!.n.toLocaleString('en-US')} agent charges (${sharesOk ? 'one each' : 'MISMATCH'}).`,
     ];
     console.log(lines.join('\n'));
-    if (!conserved || !overdrawOk) process.exitCode = 1;
+    if (!conserved || !overdrawOk || !sharesOk) process.exitCode = 1;
   } finally {
     for (const server of servers) await server.close();
     await root.close();

@@ -8,6 +8,13 @@ export interface ChaosUser {
   apiKey: string;
 }
 
+/** An agent published by the driver, and its creator (who earns a share of other users' charges). */
+export interface ChaosAgent {
+  id: string;
+  creatorId: string;
+  creator: ChaosUser;
+}
+
 export type UsageOutcome = 'charged' | 'replayed' | 'refused' | 'rejected' | 'unknown';
 
 export interface UsageEventRecord {
@@ -61,6 +68,7 @@ export interface ProjectRecord {
 
 export class Journal {
   readonly users: ChaosUser[] = [];
+  readonly agents: ChaosAgent[] = [];
   readonly usage = new Map<string, UsageEventRecord>();
   readonly repeats: RepeatRecord[] = [];
   readonly purchases: PurchaseRecord[] = [];

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openLedger } from '../composition/root';
 import type { CheckResult } from './checks/check';
+import { earningsChecks } from './checks/earnings';
 import { httpChecks } from './checks/http';
 import { ledgerChecks } from './checks/ledger';
 import { type Crash, processChecks } from './checks/processes';
@@ -20,6 +21,7 @@ import { usageChecks } from './checks/usage';
 import { runLoad, seedUsageUsers } from './driver';
 import { type FaultRecord, injectFaults, planFaults } from './faults';
 import { createFleet, type Fleet } from './fleet';
+import { seedAgents } from './flows/agents';
 import type { FlowContext } from './flows/context';
 import { ApiClient } from './http';
 import { type ChaosInfra, startChaosInfra } from './infra';
@@ -35,6 +37,8 @@ import { FaultWindows } from './windows';
 const ROOT = path.resolve(__dirname, '..');
 const ACTORS = 8;
 const USAGE_USERS = 12;
+/** Agents that one usage event in three names (each by its own creator). */
+const AGENTS = 3;
 const AFTER_LAST_FAULT_MS = 3000;
 const startedMs = Date.now();
 const log = (line: string) =>
@@ -97,6 +101,7 @@ async function run(
   );
   const loadAverage = os.loadavg();
   const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
+  await seedAgents(ctx, AGENTS);
   const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
   const plan = planFaults(faultRng, options.chaosSeconds);
   log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
@@ -130,6 +135,7 @@ async function run(
       ...(await ledgerChecks(sql, ledger)),
       ...(await purchaseChecks(sql, journal, infra.standIn, infra.temporalAddress)),
       ...(await usageChecks(sql, journal)),
+      ...(await earningsChecks(sql, journal)),
       ...(await projectChecks(sql, journal)),
       ...httpChecks(stats, journal, options.strict),
       ...processChecks(

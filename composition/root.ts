@@ -90,7 +90,12 @@ export async function openRoot(options: RootOptions): Promise<Root> {
     createUseCases({ ...services, temporal, taskQueue, log: options.log }, { ...baseSettings, ...settings });
   const useCases = useCasesWith({});
   const activities = (executor: TaskExecutor) =>
-    createActivities({ ...services, balanceEvents: useCases.balanceEvents, executor });
+    createActivities({
+      ...services,
+      balanceEvents: useCases.balanceEvents,
+      earning: baseSettings.earning,
+      executor,
+    });
 
   return {
     services,

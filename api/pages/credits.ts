@@ -3,6 +3,7 @@ import type { CreditPackage } from '../../db/packages';
 import type { Purchase } from '../../db/purchases';
 import type { UsageSummary } from '../../db/usage';
 import { formatCredits, formatMoney, ownEntry } from '../../domain';
+import { type EarningView, earningSections } from './earning';
 import { formatTime } from './format';
 import { type Html, html } from './html';
 import { layout } from './layout';
@@ -27,6 +28,8 @@ export interface CreditsPageView {
   returned: { purchase: Purchase | null; cancelled: boolean } | null;
   /** A fresh key for each Buy form: a double-clicked Buy starts one purchase, not two. */
   newRequestId: () => string;
+  /** Referrals, agent earnings and withdrawals. */
+  earning: EarningView;
 }
 
 export const SIGN_IN_PATH = '/usercredits/session';
@@ -67,6 +70,7 @@ ${
 </section>
 ${purchasesSection(view.purchases, names)}
 ${usageSection(view.usage)}
+${earningSections(view.earning)}
 ${noticesSection(view.notices)}
 ${HELP}`,
   });

@@ -47,8 +47,15 @@ const STYLE = `
     color: var(--bad); }
   details pre { white-space: pre-wrap; font-size: 0.85rem; background: var(--bg); padding: 0.75rem; border-radius: 8px; }
   label { display: block; font-weight: 600; margin-bottom: 0.35rem; }
-  input[type=password], input[type=text] { width: 100%; padding: 0.65rem; font: inherit; border: 1px solid #cfd7df;
-    border-radius: 8px; margin-bottom: 0.9rem; }
+  input[type=password], input[type=text], input[type=number] { width: 100%; padding: 0.65rem; font: inherit;
+    border: 1px solid #cfd7df; border-radius: 8px; margin-bottom: 0.9rem; }
+  .copy { display: flex; flex-wrap: wrap; gap: 0 0.5rem; align-items: baseline; }
+  .copy label { flex-basis: 100%; }
+  .copy input { flex: 1; }
+  .status.paid, .status.rewarded { background: var(--ok-bg); color: var(--ok); }
+  .status.pending_approval, .status.signed_up { background: var(--warn-bg); color: var(--warn); }
+  .status.rejected, .status.clawed_back { background: var(--bad-bg); color: var(--bad); }
+  form#withdraw, form#payout-account { margin: 0.75rem 0; }
   .narrow { max-width: 28rem; margin: 3rem auto; }
   ul.help { margin: 0; padding-left: 1.2rem; }
   ul.help li { margin-bottom: 0.3rem; }

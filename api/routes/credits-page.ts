@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { UseCases } from '../../app';
+import { earnings } from '../../db/earnings';
 import type { Ledger } from '../../db/ledger';
 import { listMail } from '../../db/outbox';
 import { listPackages } from '../../db/packages';
+import { findPayoutAccount } from '../../db/payout-accounts';
 import type { Sql } from '../../db/pool';
 import { findPurchase, listPurchases } from '../../db/purchases';
 import { dayRange, usageSummary } from '../../db/usage';
 import { findUserByApiKey, type User } from '../../db/users';
-import { NotFound } from '../../domain';
+import { listWithdrawals } from '../../db/withdrawals';
+import { DomainError, IdempotencyConflict, NotFound } from '../../domain';
+import { statusOf } from '../errors';
+import { sendPage } from '../page-response';
 import {
   BUY_PATH,
   creditsPage,
@@ -18,6 +23,7 @@ import {
   SIGN_OUT_PATH,
   signInPage,
 } from '../pages/credits';
+import { type EarningView, PAYOUT_ACCOUNT_PATH, WITHDRAW_PATH } from '../pages/earning';
 import { visibleText } from '../schemas';
 import { crossOrigin, sessionToken, signIn, signOut } from '../session';
 import { checkoutReturnUrl, startedPurchaseView } from './purchases';
@@ -37,6 +43,13 @@ const signInForm = z.object({
   apiKey: z.string().trim().min(1).max(200),
   returnTo: z.string().regex(RETURN_TO).optional(),
 });
+const withdrawForm = z.object({
+  credits: z
+    .string()
+    .regex(/^\d{1,12}$/)
+    .transform(Number),
+  requestId: z.uuid().optional(),
+});
 const buyForm = z.object({
   packageId: visibleText(100),
   /** A key per rendered Buy form (CreditsPageView.newRequestId): a double submit is one purchase. */
@@ -49,9 +62,12 @@ const buyForm = z.object({
  * which starts the purchase exactly as `POST /v1/purchases` does and sends the browser to
  * Checkout; Checkout sends it back to `/usercredits?purchase=<id>`.
  */
-export function creditsPageRouter(
-  deps: { sql: Sql; ledger: Ledger; optionalUser: RequestHandler } & Pick<UseCases, 'startPurchase'>,
-): Router {
+type PageDeps = { sql: Sql; ledger: Ledger; optionalUser: RequestHandler } & Pick<
+  UseCases,
+  'startPurchase' | 'referralSummary' | 'openPayoutAccount' | 'requestWithdrawal' | 'earning'
+>;
+
+export function creditsPageRouter(deps: PageDeps): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '10kb', parameterLimit: 10 });
 
@@ -120,24 +136,69 @@ export function creditsPageRouter(
     }
   });
 
+  router.post(PAYOUT_ACCOUNT_PATH, deps.optionalUser, async (req, res) => {
+    if (refuseCrossSite(req, res)) return;
+    const user = res.locals.user as User | undefined;
+    if (!user) {
+      sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to set up payouts.' }));
+      return;
+    }
+    const account = await deps.openPayoutAccount({ user, returnUrl: pageUrl(req) });
+    // Stripe's hosted onboarding; it sends the browser back to this page.
+    res.redirect(303, account.onboardingUrl);
+  });
+
+  router.post(WITHDRAW_PATH, form, deps.optionalUser, async (req, res) => {
+    if (refuseCrossSite(req, res)) return;
+    const user = res.locals.user as User | undefined;
+    if (!user) {
+      sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to withdraw.' }));
+      return;
+    }
+    const body = withdrawForm.safeParse(req.body ?? {});
+    if (!body.success) {
+      sendPage(
+        res,
+        400,
+        messagePage('Enter an amount', 'Enter how many credits to withdraw, a whole number.'),
+      );
+      return;
+    }
+    try {
+      const key = body.data.requestId ? `credits-page:${body.data.requestId}` : undefined;
+      await deps.requestWithdrawal({ user, credits: body.data.credits, key });
+      res.redirect(303, `${PAGE_PATH}#withdrawals`);
+    } catch (error) {
+      // The same refusals as POST /v1/withdrawals, in words on a page.
+      if (!(error instanceof DomainError) || error instanceof IdempotencyConflict) throw error;
+      sendPage(res, statusOf(error), messagePage('Withdrawal not possible', error.message));
+    }
+  });
+
   return router;
 }
 
+/** This page's absolute URL, as the browser reached it (where Stripe's onboarding returns). */
+function pageUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host')}${PAGE_PATH}`;
+}
+
 async function renderCreditsPage(
-  deps: { sql: Sql; ledger: Ledger },
+  deps: PageDeps,
   user: User,
   req: Request,
   purchaseId: string | undefined,
   cancelled: boolean,
 ): Promise<string> {
   const { from, to } = dayRange(USAGE_DAYS);
-  const [balance, packages, purchases, usage, notices, returned] = await Promise.all([
+  const [balance, packages, purchases, usage, notices, returned, earning] = await Promise.all([
     deps.ledger.balance(user.id),
     listPackages(deps.sql, user.id),
     listPurchases(deps.sql, user.id, RECENT),
     usageSummary(deps.sql, user.id, from, to),
     listMail(deps.sql, user.id, { limit: RECENT }),
     purchaseId ? findPurchase(deps.sql, purchaseId) : Promise.resolve(null),
+    earningView(deps, user, req, from, to),
   ]);
   return creditsPage({
     email: user.email,
@@ -150,7 +211,35 @@ async function renderCreditsPage(
     // Someone else's purchase id shows as not found: nothing about it leaks.
     returned: purchaseId ? { purchase: returned?.userId === user.id ? returned : null, cancelled } : null,
     newRequestId: randomUUID,
+    earning,
   });
+}
+
+async function earningView(
+  deps: PageDeps,
+  user: User,
+  req: Request,
+  from: string,
+  to: string,
+): Promise<EarningView> {
+  const [referrals, earned, withdrawals, payoutAccount] = await Promise.all([
+    deps.referralSummary({ user, origin: `${req.protocol}://${req.get('host')}`, limit: RECENT }),
+    earnings(deps.sql, user.id, from, to),
+    listWithdrawals(deps.sql, user.id, RECENT),
+    findPayoutAccount(deps.sql, user.id),
+  ]);
+  const terms = deps.earning.withdrawals;
+  return {
+    referrals,
+    earnings: earned,
+    withdrawable: earned.withdrawableCredits,
+    withdrawals,
+    payoutAccount,
+    minimumWithdrawal: terms.minimumCredits,
+    creditValueCents: terms.creditValueCents,
+    currency: terms.currency,
+    requestId: randomUUID(),
+  };
 }
 
 function returnPath(purchaseId: string, cancelled: boolean): string {
@@ -169,22 +258,4 @@ function refuseCrossSite(req: Request, res: Response): boolean {
     return true;
   }
   return false;
-}
-
-/**
- * Pages hold private data: never cached, never framed, no scripts at all (the page needs none;
- * the only inline code is its stylesheet). No form-action: Buy redirects to Checkout's origin.
- */
-function sendPage(res: Response, status: number, page: string): void {
-  res
-    .status(status)
-    .set({
-      'Content-Type': 'text/html; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'Content-Security-Policy':
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'same-origin',
-    })
-    .send(page);
 }

@@ -10,9 +10,11 @@ import { type CheckResult, check } from './check';
 export async function usageChecks(sql: Sql, journal: Journal): Promise<CheckResult[]> {
   const records = [...journal.usage.values()];
   const keyOf = (userId: string, eventId: string) => `usage:${userId}:${eventId}`;
+  // The charge's own transfer; a creator's share in the same operation is checked on its own below.
   const transfers = await sql<{ key: string; n: number; sum: number }[]>`
     SELECT operation_key AS key, count(*)::int AS n, sum(amount)::bigint AS sum FROM transfers
-    WHERE operation_key = ANY(${records.map((r) => keyOf(r.user.id, r.eventId))}) GROUP BY 1`;
+    WHERE operation_key = ANY(${records.map((r) => keyOf(r.user.id, r.eventId))}) AND kind <> 'creator_share'
+    GROUP BY 1`;
   const byKey = new Map(transfers.map((t) => [t.key, t]));
   const charged = records.filter((r) => r.charged !== undefined);
   const chargeViolations = charged.flatMap((r) => {
@@ -33,7 +35,7 @@ export async function usageChecks(sql: Sql, journal: Journal): Promise<CheckResu
     .map((r) => `event ${r.eventId}: no answer even when replayed`);
   // Every usage transfer in the run's database, whoever it belongs to.
   const all = await sql<{ key: string }[]>`
-    SELECT operation_key AS key FROM transfers WHERE cause_type = 'usage_event'`;
+    SELECT operation_key AS key FROM transfers WHERE cause_type = 'usage_event' AND kind <> 'creator_share'`;
   const answeredKeys = new Set(charged.map((r) => keyOf(r.user.id, r.eventId)));
   const orphans = all
     .filter((t) => !answeredKeys.has(t.key))

@@ -7,11 +7,14 @@ const charge = z.object({ charged: z.number().int().min(0), replayed: z.boolean(
 
 /** A conversation event of random size (a few credits), as an agent runner would report it. */
 function usageBody(ctx: FlowContext, eventId: string): Record<string, unknown> {
+  const agents = ctx.journal.agents;
   return {
     eventId,
     feature: 'conversation',
     inputTokens: ctx.rng.int(100, 3000),
     outputTokens: ctx.rng.int(50, 1000),
+    // One event in three names a published agent: its creator earns a share of the charge.
+    ...(agents.length > 0 && ctx.rng.chance(1 / 3) ? { agentId: ctx.rng.pick(agents).id } : {}),
   };
 }
 

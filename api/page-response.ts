@@ -1,0 +1,27 @@
+import type { Response } from 'express';
+import { COPY_SCRIPT_HASH } from './pages/earning';
+
+/**
+ * Sends an HTML page (the credits page, sign-up, their forms' answers). Pages hold private data:
+ * never cached, never framed, no script but the referral link's copy button, allowed by its hash
+ * (the other inline code is the stylesheet). No form-action on the credits page: Buy redirects to
+ * Checkout's origin and payout setup to Stripe's onboarding; the sign-up page posts only to itself.
+ */
+export function sendPage(
+  res: Response,
+  status: number,
+  page: string,
+  options: { formsToSelfOnly?: boolean } = {},
+): void {
+  const formAction = options.formsToSelfOnly ? "; form-action 'self'" : '';
+  res
+    .status(status)
+    .set({
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; script-src '${COPY_SCRIPT_HASH}'; base-uri 'none'; frame-ancestors 'none'${formAction}`,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+    })
+    .send(page);
+}
