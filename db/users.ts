@@ -48,8 +48,25 @@ function toUser(row: UserRow): User {
   };
 }
 
+/** How often a sign-up draws a new referral code after drawing one that is taken (1 in 2^40 each). */
+const REFERRAL_CODE_DRAWS = 3;
+
 /** Creates the user and their ledger accounts in one transaction; the API key is returned once. */
 export async function createUser(
+  sql: Sql,
+  input: { email: string; referralCode?: string },
+): Promise<{ user: User; apiKey: string }> {
+  for (let draw = 1; ; draw++) {
+    try {
+      return await insertUser(sql, input);
+    } catch (error) {
+      const taken = (error as { constraint_name?: string }).constraint_name === 'users_referral_code_key';
+      if (!taken || draw >= REFERRAL_CODE_DRAWS) throw error;
+    }
+  }
+}
+
+async function insertUser(
   sql: Sql,
   input: { email: string; referralCode?: string },
 ): Promise<{ user: User; apiKey: string }> {
