@@ -10,6 +10,7 @@ import { optionalUser, requireMetricsToken, requireOperator, requireUser } from 
 import { errorHandler, notFoundRoute } from './errors';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
+import { adminPageRouter } from './routes/admin-page';
 import { adminWithdrawalsRouter } from './routes/admin-withdrawals';
 import { agentsRouter } from './routes/agents';
 import { creditsPageRouter } from './routes/credits-page';
@@ -42,6 +43,10 @@ export interface AppDeps {
   taskQueue: string;
   useCases: UseCases;
   adminApiKey: string | undefined;
+  /** The Temporal namespace the workflows run in (the operator page links to them). */
+  namespace: string;
+  /** The Temporal Web UI's URL; without one the operator page shows workflow ids without links. */
+  temporalUiUrl?: string | undefined;
   /** When set, /metrics answers only `Bearer <metricsToken>` (METRICS_TOKEN). */
   metricsToken?: string | undefined;
   log?: (message: string, error: unknown) => void;
@@ -75,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(rateCardsRouter(routeDeps));
   app.use(purchasesRouter(routeDeps));
   app.use(creditsPageRouter(routeDeps));
+  app.use(adminPageRouter(routeDeps));
   app.use(referralsRouter(routeDeps));
   app.use(signupPageRouter(routeDeps));
   app.use(projectsRouter(routeDeps));

@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const { env, root } = await openProductionRoot('api');
   await migrate(root.services.sql);
   const app = createApp({
-    ...root.apiDeps({ adminApiKey: env.ADMIN_API_KEY }),
+    ...root.apiDeps({ adminApiKey: env.ADMIN_API_KEY, temporalUiUrl: env.TEMPORAL_UI_URL }),
     metricsToken: env.METRICS_TOKEN,
   });
   const server = await listen(app, env.PORT, env.HOST);

@@ -16,9 +16,14 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 /** The session token the browser sent, if it has a well-formed one. */
 export function sessionToken(req: Request): string | null {
+  return cookieToken(req, SESSION_COOKIE);
+}
+
+/** A well-formed session token in the cookie `name` (the user's or the operator's session). */
+export function cookieToken(req: Request, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) {
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
       return TOKEN_SHAPE.test(value) ? value : null;
     }

@@ -59,7 +59,7 @@ export interface Root {
   /** The same use cases with other settings, on the same services (bench:usage's baseline path). */
   useCasesWith(settings: Partial<UseCaseSettings>): UseCases;
   /** What createApp (api/app.ts) takes: these services and use cases, plus the API's own settings. */
-  apiDeps(options: Pick<AppDeps, 'adminApiKey' | 'log'>): AppDeps;
+  apiDeps(options: Pick<AppDeps, 'adminApiKey' | 'log' | 'temporalUiUrl'>): AppDeps;
   /** Every activity, on this root's services and use cases, with the given task executor. */
   activities(executor: TaskExecutor): Activities;
   /** Closes the Temporal client, then the ledger's own connection, then the pool. */
@@ -105,7 +105,7 @@ export async function openRoot(options: RootOptions): Promise<Root> {
     taskQueue,
     useCases,
     useCasesWith,
-    apiDeps: (api) => ({ ...services, temporal, taskQueue, useCases, ...api }),
+    apiDeps: (api) => ({ ...services, temporal, namespace, taskQueue, useCases, ...api }),
     activities,
     async close() {
       await connection.close();

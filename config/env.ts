@@ -81,6 +81,8 @@ export const envSchema = z.object({
       .max(366 * 86_400)
       .default(14 * 86_400),
   ),
+  /** The Temporal Web UI, for the operator page's links to workflows (`npm start` knows its own). */
+  TEMPORAL_UI_URL: optionalUrl(['http://', 'https://']),
   /** Where links this API hands out point (referral links); default: the API's own URL. */
   PUBLIC_URL: optionalUrl(['http://', 'https://']),
   DATA_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.data')),

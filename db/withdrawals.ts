@@ -110,6 +110,14 @@ export async function listAllWithdrawals(
   return rows.map(toWithdrawal);
 }
 
+/** The latest decided (or expired) withdrawals, newest first: the operator page's history. */
+export async function recentlyClosedWithdrawals(sql: Sql, limit: number): Promise<Withdrawal[]> {
+  const rows = await sql<WithdrawalRow[]>`
+    SELECT * FROM withdrawals WHERE status <> 'pending_approval'
+    ORDER BY decided_at DESC NULLS LAST, id LIMIT ${limit}`;
+  return rows.map(toWithdrawal);
+}
+
 /**
  * Notes the Stripe transfer as soon as it exists, before the ledger post: a payout interrupted
  * between the two still shows where the money went. The first id stays (the transfer is keyed

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     await ensureHoldSweeper(root.temporal);
 
     const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
-    const app = createApp(root.apiDeps({ adminApiKey }));
+    const app = createApp(root.apiDeps({ adminApiKey, temporalUiUrl: infra.temporalUiUrl ?? undefined }));
     const server = await listen(app, env.PORT, env.HOST);
     cleanups.push(() => server.close());
     stripe.standIn?.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);

@@ -38,6 +38,8 @@ export interface TestAppOptions {
   purchases?: Partial<PurchaseSettings>;
   projects?: Partial<ProjectSettings>;
   earning?: Partial<EarningSettings>;
+  /** The operator page links workflows to this Web UI. */
+  temporalUiUrl?: string;
   /** Another Postgres than the run's (the fault tests stop and start their own). */
   databaseUrl?: string;
   /** Another Temporal than the run's, connected lazily (the fault tests point at a closed port). */
@@ -70,7 +72,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const { services, temporal, taskQueue } = root;
   const { sql, ledger } = services;
   const app = createApp(
-    root.apiDeps({ adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY, log: () => {} }),
+    root.apiDeps({
+      adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
+      temporalUiUrl: options.temporalUiUrl,
+      log: () => {},
+    }),
   );
   const server = await listen(app, 0, '127.0.0.1', { requestDeadlineMs: options.requestDeadlineMs });
   standIn.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);

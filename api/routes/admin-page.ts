@@ -1,0 +1,134 @@
+import express, { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import type { UseCases } from '../../app';
+import type { Sql } from '../../db/pool';
+import { listAllWithdrawals, recentlyClosedWithdrawals } from '../../db/withdrawals';
+import { Conflict, NotFound } from '../../domain';
+import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
+import { sameSecret } from '../auth';
+import { operatorSignedIn, signInOperator, signOutOperator } from '../operator-session';
+import { sendPage } from '../page-response';
+import {
+  ADMIN_PATH,
+  ADMIN_SIGN_IN_PATH,
+  ADMIN_SIGN_OUT_PATH,
+  adminMessagePage,
+  adminPage,
+  adminSignInPage,
+  type WorkflowLink,
+} from '../pages/admin';
+import { freeText } from '../schemas';
+import { crossOrigin } from '../session';
+
+const SHOWN = 20;
+
+const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
+const idParam = z.object({ id: z.uuid(), decision: z.enum(['approve', 'reject']) });
+const rejectForm = z.object({
+  reason: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    freeText(WITHDRAWAL_REASON_MAX).optional(),
+  ),
+});
+
+export interface AdminPageDeps extends Pick<UseCases, 'decideWithdrawal'> {
+  sql: Sql;
+  adminApiKey: string | undefined;
+  /** The Temporal Web UI (`npm start` knows it; TEMPORAL_UI_URL in production); links are omitted without one. */
+  temporalUiUrl?: string | undefined;
+  namespace: string;
+}
+
+/**
+ * The operator page (`/admin`, DESIGN.md §12): signed in with the operator key into a cookie
+ * session (api/operator-session.ts, the credits page's rules), it lists what waits for a
+ * decision and decides it through the same use cases as the operator API.
+ */
+export function adminPageRouter(deps: AdminPageDeps): Router {
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '10kb', parameterLimit: 10 });
+  const workflowLink: WorkflowLink = (workflowId) =>
+    deps.temporalUiUrl
+      ? `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(workflowId)}`
+      : null;
+
+  router.get(ADMIN_PATH, async (req, res) => {
+    if (!(await operatorSignedIn(deps.sql, req))) {
+      sendPage(res, 200, adminSignInPage());
+      return;
+    }
+    const [pendingWithdrawals, recentWithdrawals] = await Promise.all([
+      listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: 100 }),
+      recentlyClosedWithdrawals(deps.sql, SHOWN),
+    ]);
+    sendPage(res, 200, adminPage({ pendingWithdrawals, recentWithdrawals, sections: [], workflowLink }));
+  });
+
+  router.post(ADMIN_SIGN_IN_PATH, form, async (req, res) => {
+    if (refuseCrossSite(req, res)) return;
+    const body = signInForm.safeParse(req.body ?? {});
+    if (!body.success) {
+      sendPage(res, 400, adminSignInPage({ error: 'Enter the operator key to sign in.' }));
+      return;
+    }
+    if (!deps.adminApiKey || !sameSecret(body.data.operatorKey, deps.adminApiKey)) {
+      sendPage(res, 401, adminSignInPage({ error: 'That is not the operator key.' }));
+      return;
+    }
+    await signInOperator(deps.sql, req, res);
+    res.redirect(303, ADMIN_PATH);
+  });
+
+  router.post(ADMIN_SIGN_OUT_PATH, async (req, res) => {
+    if (refuseCrossSite(req, res)) return;
+    await signOutOperator(deps.sql, req, res);
+    res.redirect(303, ADMIN_PATH);
+  });
+
+  router.post('/admin/withdrawals/:id/:decision', form, async (req, res) => {
+    if (refuseCrossSite(req, res) || !(await signedIn(req, res))) return;
+    const params = idParam.safeParse(req.params);
+    const body = rejectForm.safeParse(req.body ?? {});
+    if (!params.success || !body.success) {
+      sendPage(res, 400, adminMessagePage('Bad decision', 'That decision form is malformed.'));
+      return;
+    }
+    const { id, decision } = params.data;
+    try {
+      await deps.decideWithdrawal({
+        id,
+        decision:
+          decision === 'approve'
+            ? { decision }
+            : { decision, ...(body.data.reason ? { reason: body.data.reason } : {}) },
+      });
+      res.redirect(303, `${ADMIN_PATH}#pending-withdrawals`);
+    } catch (error) {
+      if (error instanceof Conflict || error instanceof NotFound) {
+        sendPage(res, error instanceof Conflict ? 409 : 404, adminMessagePage('Not decided', error.message));
+        return;
+      }
+      throw error;
+    }
+  });
+
+  /** Decisions need an open operator session; without one, the sign-in form (401). */
+  async function signedIn(req: Request, res: Response): Promise<boolean> {
+    if (await operatorSignedIn(deps.sql, req)) return true;
+    sendPage(res, 401, adminSignInPage({ error: 'Your operator session has ended. Sign in again.' }));
+    return false;
+  }
+
+  return router;
+}
+
+/** Form posts must come from this site's own pages (as on the credits page). */
+function refuseCrossSite(req: Request, res: Response): boolean {
+  if (!crossOrigin(req)) return false;
+  sendPage(
+    res,
+    403,
+    adminMessagePage('Not allowed', 'This form must be sent from the operator page itself.'),
+  );
+  return true;
+}

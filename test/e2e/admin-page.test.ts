@@ -1,0 +1,148 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { OPERATOR_COOKIE } from '../../api/operator-session';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../support/app';
+import { launchBrowser } from '../support/browser';
+import { waitFor } from '../support/wait';
+import { startTestWorker, type TestWorker } from '../support/worker';
+import { withdrawalsApi } from '../withdrawals/support';
+
+/**
+ * DESIGN.md §12: the operator page (`/admin`), signed in with the operator key into a cookie
+ * session with the credits page's rules, lists pending withdrawals with approve and reject, and
+ * links every workflow to the Temporal Web UI. Checked in headless Chromium.
+ */
+const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
+const WEB_UI = 'http://127.0.0.1:8233';
+
+let app: TestApp;
+let worker: TestWorker;
+let browser: Browser;
+let w: ReturnType<typeof withdrawalsApi>;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startTestApp({ temporalUiUrl: WEB_UI }), launchBrowser()]);
+  worker = await startTestWorker(app);
+  w = withdrawalsApi(app);
+});
+afterAll(async () => {
+  await browser?.close();
+  await worker?.stop();
+  await app?.close();
+});
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((c) => c.close()));
+});
+
+async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  contexts.push(context);
+  return { context, page: await context.newPage() };
+}
+
+/** Submits the operator sign-in form with `key`; resolves with the form post's status. */
+async function signIn(page: Page, key: string): Promise<number> {
+  await page.goto(`${app.url}/admin`);
+  await page.fill('#operatorKey', key);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/admin/session') && r.request().method() === 'POST'),
+    page.click('#admin-sign-in button[type=submit]'),
+  ]);
+  await page.waitForLoadState();
+  return response.status();
+}
+
+/** A creator's pending withdrawal of 1,000 credits. */
+async function pendingWithdrawal(): Promise<{ id: string; apiKey: string }> {
+  const creator = await w.creator(1500);
+  const res = await w.withdraw(creator.apiKey, { credits: 1000 });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, apiKey: creator.apiKey };
+}
+
+const row = (page: Page, id: string) => page.locator(`tr.withdrawal[data-withdrawal-id="${id}"]`);
+
+test('when the key is not the operator key, then sign-in answers 401 and sets no cookie', async () => {
+  const { context, page } = await newPage();
+  const user = await w.creator(0, { onboarded: false });
+  expect(await signIn(page, user.apiKey)).toBe(401);
+  expect(await page.locator('#admin-sign-in-error').textContent()).toContain('not the operator key');
+  expect(await context.cookies()).toEqual([]);
+  expect(await page.locator('#pending-withdrawals').count()).toBe(0);
+});
+
+test('when the operator signs in, then the session cookie is HttpOnly, SameSite=Lax and scoped to /admin', async () => {
+  const { context, page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const [cookie] = await context.cookies();
+  expect(cookie).toMatchObject({ name: OPERATOR_COOKIE, httpOnly: true, sameSite: 'Lax', path: '/admin' });
+  expect(cookie!.value).not.toContain(ADMIN_KEY);
+  await page.locator('#pending-withdrawals').waitFor();
+  // Signed out, the cookie stops working at once.
+  await Promise.all([page.waitForURL(`${app.url}/admin`), page.click('#admin-sign-out button')]);
+  expect(await page.locator('#admin-sign-in').count()).toBe(1);
+});
+
+test('when a withdrawal waits, then the operator approves it on the page and sees it paid, with its workflow linked', async () => {
+  const pending = await pendingWithdrawal();
+  const { page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const waiting = row(page, pending.id);
+  expect(await waiting.getAttribute('data-status')).toBe('pending_approval');
+  expect(await waiting.locator('a.workflow-link').getAttribute('href')).toBe(
+    `${WEB_UI}/namespaces/default/workflows/withdrawal-${pending.id}`,
+  );
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'admin-page.png'), fullPage: true });
+
+  await Promise.all([page.waitForURL(/\/admin/), waiting.locator('form.approve button').click()]);
+  await waitFor('the withdrawal paid', async () => {
+    if ((await w.get(pending.apiKey, pending.id)).body.status !== 'paid') return null;
+    return true;
+  });
+  await page.reload();
+  expect(await page.locator(`#pending-withdrawals tr[data-withdrawal-id="${pending.id}"]`).count()).toBe(0);
+  expect(
+    await page
+      .locator(`#recent-withdrawals tr[data-withdrawal-id="${pending.id}"]`)
+      .getAttribute('data-status'),
+  ).toBe('paid');
+  expect(w.transfersOf(pending.id)).toHaveLength(1);
+});
+
+test('when the operator rejects with a reason, then the user sees it rejected with that reason and the credits back', async () => {
+  const pending = await pendingWithdrawal();
+  const { page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const waiting = row(page, pending.id);
+  await waiting.locator('form.reject input[name=reason]').fill('payout details look wrong');
+  await Promise.all([page.waitForURL(/\/admin/), waiting.locator('form.reject button').click()]);
+  const rejected = await w.until(pending.apiKey, pending.id, 'rejected');
+  expect(rejected.reason).toBe('payout details look wrong');
+  expect(await w.earned(pending.apiKey)).toMatchObject({ held: 0, withdrawable: 1500 });
+
+  // Deciding again from a stale page is a 409 that says why.
+  const again = await page.request.post(`${app.url}/admin/withdrawals/${pending.id}/approve`, {
+    headers: { origin: app.url },
+    form: {},
+  });
+  expect(again.status()).toBe(409);
+  expect(await again.text()).toContain('already rejected');
+});
+
+test('when a decision is posted from another site or without a session, then nothing is decided', async () => {
+  const pending = await pendingWithdrawal();
+  const { page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const crossSite = await page.request.post(`${app.url}/admin/withdrawals/${pending.id}/approve`, {
+    headers: { origin: 'http://evil.example' },
+    form: {},
+  });
+  expect(crossSite.status()).toBe(403);
+  const anonymous = await fetch(`${app.url}/admin/withdrawals/${pending.id}/approve`, { method: 'POST' });
+  expect(anonymous.status).toBe(401);
+  expect((await w.get(pending.apiKey, pending.id)).body.status).toBe('pending_approval');
+  await w.decide(pending.id, 'reject');
+});
