@@ -6,7 +6,7 @@ export interface Earnings {
   to: string;
   /** Net creator shares earned in the range. */
   totalCredits: number;
-  /** Earned credits (shares and rewards) not cleared yet: spendable now, withdrawable later. */
+  /** Earned credits (shares and rewards) the user still has that have not cleared: spendable now, withdrawable later. */
   pendingCredits: number;
   /** Earned credits that may be cashed out now (cleared, not spent, not held). */
   withdrawableCredits: number;
@@ -35,11 +35,13 @@ export async function earnings(sql: Sql, userId: string, from: string, to: strin
     WHERE t.created_at >= ${from}::date::timestamp AT TIME ZONE 'UTC'
       AND t.created_at < (${to}::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2, 3 ORDER BY 1, 2`;
+  // Pending: what the user still has in the earned bucket that is not withdrawable yet (earned
+  // credits spent, held or reversed are not pending any more).
   const [pending] = await sql<{ pending: number; withdrawable: number }[]>`
-    SELECT coalesce(sum((SELECT coalesce(sum(t.amount), 0) FROM transfers t
-                         WHERE t.credit_account_id = a.id AND t.clears_at > now())), 0)::bigint AS pending,
-           coalesce(sum(ledger_account_withdrawable(a.id)), 0)::bigint AS withdrawable
-    FROM accounts a WHERE a.user_id = ${userId} AND a.withdrawable`;
+    SELECT coalesce(sum(greatest(0, w.available - w.withdrawable)), 0)::bigint AS pending,
+           coalesce(sum(w.withdrawable), 0)::bigint AS withdrawable
+    FROM (SELECT a.posted - a.held AS available, ledger_account_withdrawable(a.id) AS withdrawable
+          FROM accounts a WHERE a.user_id = ${userId} AND a.withdrawable) w`;
   // Maps, not plain objects: ids are keys chosen by clients.
   const byAgent = new Map<string, { agentId: string; name: string | null; credits: number; uses: number }>();
   const byDay = new Map<string, number>();

@@ -131,6 +131,27 @@ export interface ReverseRequest {
   operationKey: string;
   kind: string;
   description?: string;
+  /**
+   * Take back out of withdrawable (earned) accounts only what each still has available (a
+   * creator's share already spent or held for a withdrawal): those legs are capped, every other
+   * leg is mirrored in full, and what could not be taken back is the result's `shortfall`. Without
+   * it the reversal is all or nothing (InsufficientCredits when an account cannot give back).
+   */
+  capWithdrawable?: boolean;
+}
+
+/** One transfer of the reversed operation, as its reversal mirrored it (results of capped reversals). */
+export interface ReversedLeg {
+  /** The original transfer's kind (`usage:rag`, `creator_share`...). */
+  kind: string;
+  /** What the original transfer moved. */
+  amount: number;
+  /** What its mirror moved back: `amount`, or less when capped. */
+  reversed: number;
+  /** The user whose account the mirror took credits from (null: a system account). */
+  fromUserId: string | null;
+  /** The user whose account the mirror gave credits to (null: a system account). */
+  toUserId: string | null;
 }
 
 export interface ReverseResult {
@@ -138,6 +159,10 @@ export interface ReverseResult {
   /** Credits that went back, summed over the mirrored transfers. */
   amount: number;
   transfers: number;
+  /** With `capWithdrawable`: what the capped legs could not take back (0 when nothing was short). */
+  shortfall?: number;
+  /** With `capWithdrawable`: every original transfer and what its mirror moved, in order. */
+  legs?: ReversedLeg[];
 }
 
 /** An account named by what it is: a user's bucket or a system account. */

@@ -332,12 +332,14 @@ describe('GET /v1/usage/summary', () => {
       from: day,
       to: day,
       totalCredits: total,
+      reversedCredits: 0,
+      reversals: 0,
       byFeature: [
-        { feature: 'conversation', credits: charged.conversation, events: 2 },
-        { feature: 'rag', credits: charged.rag, events: 1 },
-        { feature: 'upskilling', credits: charged.upskilling, events: 1 },
+        { feature: 'conversation', credits: charged.conversation, events: 2, reversedCredits: 0, reversals: 0 },
+        { feature: 'rag', credits: charged.rag, events: 1, reversedCredits: 0, reversals: 0 },
+        { feature: 'upskilling', credits: charged.upskilling, events: 1, reversedCredits: 0, reversals: 0 },
       ],
-      byDay: [{ day, credits: total, byFeature: charged }],
+      byDay: [{ day, credits: total, byFeature: charged, reversedCredits: 0 }],
     });
   });
 

@@ -81,15 +81,17 @@ describe('usageSummary', () => {
       from: '2024-03-10',
       to: '2024-03-12',
       totalCredits: 35,
+      reversedCredits: 0,
+      reversals: 0,
       byFeature: [
-        { feature: 'conversation', credits: 8, events: 2 },
-        { feature: 'rag', credits: 7, events: 1 },
-        { feature: 'upskilling', credits: 20, events: 1 },
+        { feature: 'conversation', credits: 8, events: 2, reversedCredits: 0, reversals: 0 },
+        { feature: 'rag', credits: 7, events: 1, reversedCredits: 0, reversals: 0 },
+        { feature: 'upskilling', credits: 20, events: 1, reversedCredits: 0, reversals: 0 },
       ],
       byDay: [
-        { day: '2024-03-10', credits: 5, byFeature: { conversation: 5 } },
-        { day: '2024-03-11', credits: 10, byFeature: { conversation: 3, rag: 7 } },
-        { day: '2024-03-12', credits: 20, byFeature: { upskilling: 20 } },
+        { day: '2024-03-10', credits: 5, byFeature: { conversation: 5 }, reversedCredits: 0 },
+        { day: '2024-03-11', credits: 10, byFeature: { conversation: 3, rag: 7 }, reversedCredits: 0 },
+        { day: '2024-03-12', credits: 20, byFeature: { upskilling: 20 }, reversedCredits: 0 },
       ],
     });
   });
@@ -106,7 +108,7 @@ describe('usageSummary', () => {
       await conn`SET TIME ZONE 'Pacific/Kiritimati'`; // UTC+14: a bare date would shift the range by 14 h
       const summary = await usageSummary(conn, userId, '2024-03-11', '2024-03-11');
       expect(summary.byDay).toEqual([
-        { day: '2024-03-11', credits: 10, byFeature: { conversation: 3, rag: 7 } },
+        { day: '2024-03-11', credits: 10, byFeature: { conversation: 3, rag: 7 }, reversedCredits: 0 },
       ]);
       const before = await usageSummary(conn, userId, '2024-03-10', '2024-03-10');
       expect(before.totalCredits).toBe(5);
@@ -121,6 +123,8 @@ describe('usageSummary', () => {
       from: '2020-01-01',
       to: '2020-01-31',
       totalCredits: 0,
+      reversedCredits: 0,
+      reversals: 0,
       byFeature: [],
       byDay: [],
     });
