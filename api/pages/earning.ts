@@ -31,10 +31,11 @@ export interface EarningView {
 }
 
 /**
- * The page's only script: copies the referral link. Without JavaScript the link stays a
- * selectable field. The page's Content-Security-Policy allows exactly this script, by its hash.
+ * The page's only script: shows the Copy button and copies the referral link with it. Without
+ * JavaScript the button stays hidden and the link is a selectable field. The page's Content-Security-Policy allows exactly this script, by its hash.
  */
-const COPY_SCRIPT = `document.getElementById('copy-referral-link').addEventListener('click', function (event) {
+const COPY_SCRIPT = `document.getElementById('copy-referral-link').hidden = false;
+document.getElementById('copy-referral-link').addEventListener('click', function (event) {
   var button = event.currentTarget, field = document.getElementById('referral-link');
   field.select();
   var done = function () { button.textContent = 'Copied'; };
@@ -73,7 +74,7 @@ function referralSection(referrals: ReferralSummary): Html {
   <div class="copy">
     <label for="referral-link">Your referral link</label>
     <input type="text" id="referral-link" value="${referrals.link}" readonly>
-    <button type="button" id="copy-referral-link">Copy</button>
+    <button type="button" id="copy-referral-link" hidden>Copy</button>
   </div>
   ${
     rows.length

@@ -30,6 +30,8 @@ const STYLE = `
   button { font: inherit; padding: 0.6rem 1rem; border-radius: 8px; border: 1px solid var(--line); background: #fff;
     cursor: pointer; }
   button.primary { background: var(--brand); border-color: var(--brand); color: #fff; width: 100%; font-weight: 600; }
+  a.button { display: block; text-align: center; padding: 0.6rem 1rem; border-radius: 8px; text-decoration: none; }
+  a.button.primary { background: var(--brand); color: #fff; font-weight: 600; }
   button.link { border: none; background: none; color: var(--brand); padding: 0; }
   table { width: 100%; border-collapse: collapse; font-size: 0.95rem; }
   th, td { text-align: left; padding: 0.5rem 0.4rem; border-bottom: 1px solid var(--line); vertical-align: top; }

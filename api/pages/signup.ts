@@ -58,7 +58,7 @@ export function signedUpPage(view: { email: string; apiKey: string; referralCode
   <input type="text" id="api-key" readonly spellcheck="false" value="${view.apiKey}">
   <p class="notice pending" role="note">Copy it now and keep it secret: it is shown only this once. Services use it as <code>Authorization: Bearer &lt;key&gt;</code>, and it signs you in on other browsers.</p>
   <p>Your own referral code is <strong id="your-referral-code">${view.referralCode}</strong>: friends who sign up with it earn you credits on their first purchase.</p>
-  <form method="get" action="${CREDITS_PATH}"><button type="submit" class="primary" id="continue">Continue to User Credits</button></form>
+  <p><a class="button primary" href="${CREDITS_PATH}" id="continue">Continue to User Credits</a></p>
 </section>`,
   });
 }
