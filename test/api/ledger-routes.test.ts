@@ -24,9 +24,30 @@ describe('GET /v1/packages', () => {
     const res = await api.get<{ data: unknown[] }>('/v1/packages');
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([
-      { id: 'starter', name: 'Starter Package', credits: 4500, priceCents: 5000, currency: 'usd' },
-      { id: 'professional', name: 'Professional', credits: 10000, priceCents: 10000, currency: 'usd' },
-      { id: 'club-800', name: '800 Club', credits: 100000, priceCents: 80000, currency: 'usd' },
+      {
+        id: 'starter',
+        name: 'Starter Package',
+        credits: 4500,
+        priceCents: 5000,
+        currency: 'usd',
+        pricePer1000Cents: 1111,
+      },
+      {
+        id: 'professional',
+        name: 'Professional',
+        credits: 10000,
+        priceCents: 10000,
+        currency: 'usd',
+        pricePer1000Cents: 1000,
+      },
+      {
+        id: 'club-800',
+        name: '800 Club',
+        credits: 100000,
+        priceCents: 80000,
+        currency: 'usd',
+        pricePer1000Cents: 800,
+      },
     ]);
   });
 
