@@ -51,3 +51,22 @@ export function formatMoney(minorUnits: number, currency: string, options: Money
     maximumFractionDigits: exponent,
   }).format(amount);
 }
+
+/**
+ * Money typed by a person ("900", "900.5", "1,250.00") in `currency`'s major units, as Stripe
+ * minor units; null when it is not a plain non-negative amount with at most the currency's
+ * decimals (or the currency is unknown). The inverse of formatMoney for forms.
+ */
+export function parseMoney(text: string, currency: string): number | null {
+  const code = currency.toUpperCase();
+  const digits = displayDigits(code);
+  if (digits === undefined) return null;
+  const exponent = STRIPE_EXPONENT_OVERRIDES[code] ?? digits;
+  const match = /^(\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.(\d+))?$/.exec(text.trim());
+  if (!match) return null;
+  const fraction = match[2] ?? '';
+  if (fraction.length > exponent) return null;
+  const minor =
+    Number(match[1]!.replaceAll(',', '')) * 10 ** exponent + Number(fraction.padEnd(exponent, '0') || '0');
+  return Number.isSafeInteger(minor) ? minor : null;
+}

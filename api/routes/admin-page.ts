@@ -1,11 +1,14 @@
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { UseCases } from '../../app';
+import { listAllPackageRequests } from '../../db/package-requests';
+import { listAdminPackages } from '../../db/packages';
 import type { Sql } from '../../db/pool';
 import { listAllWithdrawals, recentlyClosedWithdrawals } from '../../db/withdrawals';
-import { Conflict, NotFound } from '../../domain';
+import { Conflict, DomainError, IdempotencyConflict, NotFound, parseMoney } from '../../domain';
 import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
 import { sameSecret } from '../auth';
+import { statusOf } from '../errors';
 import { operatorSignedIn, signInOperator, signOutOperator } from '../operator-session';
 import { sendPage } from '../page-response';
 import {
@@ -17,13 +20,27 @@ import {
   adminSignInPage,
   type WorkflowLink,
 } from '../pages/admin';
-import { freeText } from '../schemas';
-import { crossOrigin } from '../session';
+import { customPackagesSection, packageRequestsSection } from '../pages/admin-packages';
+import { freeText, visibleText } from '../schemas';
+import { crossOrigin, ownOrigin } from '../session';
 
 const SHOWN = 20;
 
 const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
 const idParam = z.object({ id: z.uuid(), decision: z.enum(['approve', 'reject']) });
+const answerForm = z.object({
+  name: visibleText(200),
+  credits: z
+    .string()
+    .regex(/^\d{1,10}$/)
+    .transform(Number),
+  price: z.string().max(32),
+  currency: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z]{3}$/)
+    .transform((c) => c.toLowerCase()),
+});
 const rejectForm = z.object({
   reason: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
@@ -31,7 +48,8 @@ const rejectForm = z.object({
   ),
 });
 
-export interface AdminPageDeps extends Pick<UseCases, 'decideWithdrawal'> {
+export interface AdminPageDeps
+  extends Pick<UseCases, 'decideWithdrawal' | 'createCustomPackage' | 'archiveCustomPackage'> {
   sql: Sql;
   adminApiKey: string | undefined;
   /** The Temporal Web UI (`npm start` knows it; TEMPORAL_UI_URL in production); links are omitted without one. */
@@ -57,11 +75,17 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
       sendPage(res, 200, adminSignInPage());
       return;
     }
-    const [pendingWithdrawals, recentWithdrawals] = await Promise.all([
+    const [pendingWithdrawals, recentWithdrawals, requests, packages] = await Promise.all([
       listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: 100 }),
       recentlyClosedWithdrawals(deps.sql, SHOWN),
+      listAllPackageRequests(deps.sql, { status: 'open', limit: 100 }),
+      listAdminPackages(deps.sql, { limit: 200 }),
     ]);
-    sendPage(res, 200, adminPage({ pendingWithdrawals, recentWithdrawals, sections: [], workflowLink }));
+    const sections = [
+      packageRequestsSection(requests),
+      customPackagesSection(packages.filter((p) => p.custom).slice(0, SHOWN)),
+    ];
+    sendPage(res, 200, adminPage({ pendingWithdrawals, recentWithdrawals, sections, workflowLink }));
   });
 
   router.post(ADMIN_SIGN_IN_PATH, form, async (req, res) => {
@@ -109,6 +133,42 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
         return;
       }
       throw error;
+    }
+  });
+
+  router.post('/admin/package-requests/:id/answer', form, async (req, res) => {
+    if (refuseCrossSite(req, res) || !(await signedIn(req, res))) return;
+    const id = z.uuid().safeParse(req.params.id);
+    const body = answerForm.safeParse(req.body ?? {});
+    const priceCents = body.success ? parseMoney(body.data.price, body.data.currency) : null;
+    if (!id.success || !body.success || priceCents === null || priceCents < 1) {
+      const why =
+        'Give the package a name, a whole number of credits, a currency code and a price such as 700.00.';
+      sendPage(res, 400, adminMessagePage('Package not created', why));
+      return;
+    }
+    const { name, credits, currency } = body.data;
+    try {
+      await deps.createCustomPackage({
+        input: { name, credits, priceCents, currency, visibleTo: [], requestId: id.data },
+        key: `admin-page:answer:${id.data}`,
+        creditsPageUrl: `${ownOrigin(req)}/usercredits`,
+      });
+      res.redirect(303, `${ADMIN_PATH}#custom-packages`);
+    } catch (error) {
+      if (!(error instanceof DomainError) || error instanceof IdempotencyConflict) throw error;
+      sendPage(res, statusOf(error), adminMessagePage('Package not created', error.message));
+    }
+  });
+
+  router.post('/admin/packages/:id/archive', async (req, res) => {
+    if (refuseCrossSite(req, res) || !(await signedIn(req, res))) return;
+    try {
+      await deps.archiveCustomPackage(String(req.params.id));
+      res.redirect(303, `${ADMIN_PATH}#custom-packages`);
+    } catch (error) {
+      if (!(error instanceof NotFound)) throw error;
+      sendPage(res, 404, adminMessagePage('Not archived', error.message));
     }
   });
 

@@ -1,4 +1,4 @@
-import { formatMoney } from '../../domain';
+import { formatMoney, parseMoney } from '../../domain';
 
 /** Intl keeps a currency code and its number together with a no-break space. */
 const NBSP = '\u00a0';
@@ -39,5 +39,30 @@ describe('formatMoney', () => {
     ['empty', ''],
   ])('when the currency code is %s, then the raw minor units show and nothing throws', (_name, code) => {
     expect(formatMoney(5000, code)).toBe(`5000 ${code.toUpperCase()} (minor units)`);
+  });
+});
+
+describe('parseMoney', () => {
+  test.each([
+    ['900', 'usd', 90000],
+    ['900.5', 'usd', 90050],
+    ['1,250.00', 'usd', 125000],
+    ['5000', 'jpy', 5000],
+    ['5.125', 'bhd', 5125],
+    ['0.01', 'usd', 1],
+  ])('when %s %s is typed, then it is %d minor units', (text, currency, minor) => {
+    expect(parseMoney(text, currency)).toBe(minor);
+  });
+
+  test.each([
+    ['1.001', 'usd'],
+    ['5.5', 'jpy'],
+    ['-1', 'usd'],
+    ['1e3', 'usd'],
+    ['12,34', 'usd'],
+    ['', 'usd'],
+    ['10', 'xyz'],
+  ])('when %s %s is typed, then it is not an amount', (text, currency) => {
+    expect(parseMoney(text, currency)).toBeNull();
   });
 });

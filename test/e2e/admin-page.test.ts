@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { OPERATOR_COOKIE } from '../../api/operator-session';
-import { ADMIN_KEY, startTestApp, type TestApp } from '../support/app';
+import { ADMIN_KEY, signUp, startTestApp, type TestApp } from '../support/app';
 import { launchBrowser } from '../support/browser';
 import { waitFor } from '../support/wait';
 import { startTestWorker, type TestWorker } from '../support/worker';
@@ -145,4 +145,58 @@ test('when a decision is posted from another site or without a session, then not
   expect(anonymous.status).toBe(401);
   expect((await w.get(pending.apiKey, pending.id)).body.status).toBe('pending_approval');
   await w.decide(pending.id, 'reject');
+});
+
+test('when a user asks sales for a package, then the operator answers it on the page and only that user can buy it', async () => {
+  const asker = await signUp(w.api);
+  const other = await signUp(w.api);
+  const asked = await w.api.post<{ id: string }>(
+    '/v1/package-requests',
+    { credits: 250_000, message: 'a year of agents for our team' },
+    asker.apiKey,
+  );
+  expect(asked.status).toBe(201);
+
+  const { page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const request = page.locator(`tr.package-request[data-request-id="${asked.body.id}"]`);
+  expect(await request.textContent()).toContain('a year of agents for our team');
+  await request.locator('input[name=price]').fill('1,750.00');
+  await Promise.all([page.waitForURL(/\/admin/), request.locator('form.answer-request button').click()]);
+
+  const offered = await w.api.get<{ data: { id: string; credits: number; priceCents: number }[] }>(
+    '/v1/packages',
+    asker.apiKey,
+  );
+  const custom = offered.body.data.find((p) => p.credits === 250_000);
+  expect(custom).toMatchObject({ priceCents: 175_000 });
+  const seenByOther = await w.api.get<{ data: { id: string }[] }>('/v1/packages', other.apiKey);
+  expect(seenByOther.body.data.map((p) => p.id)).not.toContain(custom!.id);
+  expect(await page.locator(`tr.package-request[data-request-id="${asked.body.id}"]`).count()).toBe(0);
+  const listed = page.locator(`tr.custom-package[data-package-id="${custom!.id}"]`);
+  expect(await listed.getAttribute('data-status')).toBe('active');
+
+  await Promise.all([page.waitForURL(/\/admin/), listed.locator('form.archive-package button').click()]);
+  expect(
+    await page.locator(`tr.custom-package[data-package-id="${custom!.id}"]`).getAttribute('data-status'),
+  ).toBe('archived');
+  const after = await w.api.get<{ data: { id: string }[] }>('/v1/packages', asker.apiKey);
+  expect(after.body.data.map((p) => p.id)).not.toContain(custom!.id);
+});
+
+test('when the price typed on the answer form is not an amount, then nothing is created and the page says why', async () => {
+  const asker = await signUp(w.api);
+  const asked = await w.api.post<{ id: string }>('/v1/package-requests', { credits: 5000 }, asker.apiKey);
+  const { page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const request = page.locator(`tr.package-request[data-request-id="${asked.body.id}"]`);
+  await request.locator('input[name=price]').fill('12.345');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/answer')),
+    request.locator('form.answer-request button').click(),
+  ]);
+  expect(response.status()).toBe(400);
+  expect(await page.locator('main').textContent()).toContain('a price such as 700.00');
+  const requests = await w.api.get<{ data: { status: string }[] }>('/v1/package-requests', asker.apiKey);
+  expect(requests.body.data.map((r) => r.status)).toEqual(['open']);
 });
