@@ -1,7 +1,9 @@
 import type { Ledger } from '../db/ledger';
+import { createDisputeActivities } from './disputes';
 import { createLedgerActivities } from './ledger';
 import { createProjectActivities, type ProjectActivityDeps } from './projects';
 import { createPurchaseActivities, type PurchaseActivityDeps } from './purchases';
+import { createRefundActivities } from './refunds';
 import { createWithdrawalActivities, type WithdrawalActivityDeps } from './withdrawals';
 
 export type ActivityDeps = PurchaseActivityDeps &
@@ -15,6 +17,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createPurchaseActivities(deps),
     ...createProjectActivities(deps),
     ...createWithdrawalActivities(deps),
+    ...createRefundActivities(deps),
+    ...createDisputeActivities(deps),
   };
 }
 
@@ -64,3 +68,22 @@ export type WithdrawalLedgerActivities = Pick<Activities, 'payWithdrawal' | 'rel
 /** The payout itself: one Stripe transfer per withdrawal. */
 export type WithdrawalStripeActivities = Pick<Activities, 'transferWithdrawal'>;
 export type WithdrawalWorkflowActivities = WithdrawalLedgerActivities & WithdrawalStripeActivities;
+
+/** An operator refund's records and ledger steps: claim the payment's step, then post or void the hold. */
+export type OperatorRefundLedgerActivities = Pick<
+  Activities,
+  'claimOperatorRefundStep' | 'completeOperatorRefund' | 'failOperatorRefund'
+>;
+/** The partial refund itself: one Stripe refund per operator refund. */
+export type OperatorRefundStripeActivities = Pick<Activities, 'refundInStripe'>;
+/** The refund's receipt. */
+export type RefundReceiptActivities = Pick<Activities, 'sendRefundReceipt'>;
+export type OperatorRefundWorkflowActivities = OperatorRefundLedgerActivities &
+  OperatorRefundStripeActivities &
+  RefundReceiptActivities;
+
+/** A dispute's ledger steps: hold when it opens, escrow when it outlives the hold, settle when it closes. */
+export type DisputeLedgerActivities = Pick<Activities, 'openDispute' | 'escrowDispute' | 'closeDispute'>;
+/** Asking Stripe how a dispute stands, when its closed event has not come. */
+export type DisputeStripeActivities = Pick<Activities, 'checkDispute'>;
+export type DisputeWorkflowActivities = DisputeLedgerActivities & DisputeStripeActivities;

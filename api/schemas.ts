@@ -1,6 +1,6 @@
 /** Request bodies shared by several routes (usage, estimates, projects), and the text and number rules every route uses. */
 import { z } from 'zod';
-import { FEATURES, TASK_SIZES } from '../domain';
+import { FEATURES, MAX_PROJECT_BUDGET, TASK_SIZES } from '../domain';
 
 /**
  * C0 and C1 control characters and DEL (Unicode's Cc). Postgres cannot store NUL in text at all
@@ -125,9 +125,13 @@ export const projectTaskBody = z
   })
   .strict();
 
+/** A project's budget (DESIGN.md §13): whole credits; a string such as "100" is refused, not read. */
+const projectBudget = wholeNumber(1, MAX_PROJECT_BUDGET);
+
 const projectFields = {
   tasks: z.array(projectTaskBody).min(1).max(MAX_PROJECT_TASKS).optional(),
   prompt: freeText(10_000).optional(),
+  maxCredits: projectBudget.optional(),
 };
 
 function tasksOrPrompt(
@@ -148,6 +152,9 @@ export const projectBody = z
   .object({ name: visibleText(200), ...projectFields })
   .strict()
   .superRefine(tasksOrPrompt);
+
+/** POST /v1/projects/:id/budget: the new budget, raised or lowered. */
+export const projectBudgetBody = z.object({ maxCredits: projectBudget }).strict();
 
 export const dateRangeQuery = z
   .object({

@@ -8,6 +8,7 @@ import type { User } from '../db/users';
 import { IdempotencyConflict, NotFound } from '../domain';
 import { checkoutUpdate } from '../workflows/messages';
 import { startPurchase as startPurchaseWorkflow } from '../workflows/starters';
+import { openCheckout } from './packages';
 
 export interface PurchaseSettings {
   /** How long a Checkout Session stays open (Stripe allows 30 min to 24 h). */
@@ -60,6 +61,9 @@ export async function startPurchase(
   if (existing && existing.packageId !== pkg.id) throw new IdempotencyConflict(`purchase ${id}`);
   if (existing && existing.status !== 'pending')
     return { created: false, purchase: existing, checkoutUrl: null };
+  // A new checkout only while the package is on sale; a limited one reserves its slot here by
+  // writing the row (app/packages.ts). A retry of a started one goes on: it may still complete.
+  if (!existing) await openCheckout(deps.sql, pkg, { id, userId: user.id });
   const handle = await startPurchaseWorkflow(deps.temporal, deps.taskQueue, {
     purchaseId: id,
     userId: user.id,

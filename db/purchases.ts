@@ -1,4 +1,4 @@
-import { creditsForRefundedCents, type PurchaseStatus } from '../domain/purchases';
+import { creditsForRefundedCents, type PurchaseStatus, RefundInFlight } from '../domain/purchases';
 import { uuidFromSeed } from './ids';
 import type { Sql } from './pool';
 
@@ -18,6 +18,8 @@ export interface Purchase {
   failureReason: string | null;
   createdAt: string;
   completedAt: string | null;
+  /** What has been refunded so far (Stripe Dashboard and operator refunds); listPurchases only. */
+  refunded?: { credits: number; amountCents: number } | undefined;
 }
 
 interface PurchaseRow {
@@ -34,6 +36,8 @@ interface PurchaseRow {
   failure_reason: string | null;
   created_at: Date;
   completed_at: Date | null;
+  refunded_credits?: number;
+  refunded_cents?: number;
 }
 
 function toPurchase(r: PurchaseRow): Purchase {
@@ -51,6 +55,9 @@ function toPurchase(r: PurchaseRow): Purchase {
     failureReason: r.failure_reason,
     createdAt: r.created_at.toISOString(),
     completedAt: r.completed_at?.toISOString() ?? null,
+    ...(r.refunded_credits !== undefined
+      ? { refunded: { credits: r.refunded_credits, amountCents: r.refunded_cents ?? 0 } }
+      : {}),
   };
 }
 
@@ -82,8 +89,15 @@ export async function findPurchaseByPaymentIntent(
 }
 
 export async function listPurchases(sql: Sql, userId: string, limit: number): Promise<Purchase[]> {
+  // The refunded totals count settled refund steps of the credited payment (an operator refund
+  // Stripe has not answered yet is not a refund yet).
   const rows = await sql<PurchaseRow[]>`
-    SELECT * FROM purchases WHERE user_id = ${userId} ORDER BY created_at DESC, id LIMIT ${limit}`;
+    SELECT p.*, r.credits AS refunded_credits, r.cents AS refunded_cents FROM purchases p
+    CROSS JOIN LATERAL (
+      SELECT coalesce(sum(credits_due), 0)::bigint AS credits, coalesce(sum(amount_cents), 0)::bigint AS cents
+      FROM purchase_refunds
+      WHERE purchase_id = p.id AND reason IN ('purchase_refunded', 'operator_refund') AND NOT in_flight) r
+    WHERE p.user_id = ${userId} ORDER BY p.created_at DESC, p.id LIMIT ${limit}`;
   return rows.map(toPurchase);
 }
 
@@ -135,7 +149,8 @@ export interface PurchaseRefund {
   amountCents: number;
   /** The payment's refunded total after this refund (Stripe's cumulative charge.amount_refunded). */
   refundedThroughCents: number;
-  reason: 'duplicate_charge' | 'purchase_refunded';
+  /** operator_refund: made by an operator (db/refunds.ts), recorded here as a step of the payment. */
+  reason: 'duplicate_charge' | 'purchase_refunded' | 'operator_refund';
   /** The credits this refund calls back (its share of the purchase's credits; 0 for a duplicate). */
   creditsDue: number;
   /** The credits taken back: at most what the user still had. */
@@ -167,7 +182,7 @@ interface RefundRow {
   stripe_refund_id: string | null;
   amount_cents: number;
   refunded_through_cents: number;
-  reason: 'duplicate_charge' | 'purchase_refunded';
+  reason: 'duplicate_charge' | 'purchase_refunded' | 'operator_refund';
   credits_due: number;
   credits_reversed: number;
   created_at: Date;
@@ -197,17 +212,23 @@ export async function findRefund(sql: Sql, paymentIntentId: string): Promise<Pur
 }
 
 export async function listRefunds(sql: Sql, purchaseId: string): Promise<PurchaseRefund[]> {
+  // An operator refund's step is listed once Stripe has made it (before, it may still fail).
   const rows = await sql<RefundRow[]>`
-    SELECT * FROM purchase_refunds WHERE purchase_id = ${purchaseId}
+    SELECT * FROM purchase_refunds WHERE purchase_id = ${purchaseId} AND NOT in_flight
     ORDER BY created_at, refunded_through_cents`;
   return rows.map(toRefund);
 }
 
-/** How much of a credited payment's refunds this system has already accounted for (minor units). */
+/**
+ * How much of a credited payment's refunds this system has already accounted for (minor units),
+ * operator refunds included once Stripe has made them: one still in flight may yet fail, and a
+ * total it seems to cover must still reach claimRefundStep (which waits for it).
+ */
 export async function refundedThroughCents(sql: Sql, paymentIntentId: string): Promise<number> {
   const [row] = await sql<{ through: number }[]>`
     SELECT coalesce(max(refunded_through_cents), 0)::bigint AS through FROM purchase_refunds
-    WHERE payment_intent_id = ${paymentIntentId} AND reason = 'purchase_refunded'`;
+    WHERE payment_intent_id = ${paymentIntentId} AND reason IN ('purchase_refunded', 'operator_refund')
+      AND NOT in_flight`;
   return row?.through ?? 0;
 }
 
@@ -228,7 +249,11 @@ export interface RefundStep {
  * Records that the credited payment of `purchaseId` is now refunded up to `refundedThroughCents`
  * (Stripe's cumulative amount_refunded) and moves the purchase to partially_refunded or refunded.
  * The step is the increment over what was recorded before: its credits due are the purchase's
- * credits in proportion (domain/purchases.ts). Serialised per purchase by a row lock, so two
+ * credits in proportion (domain/purchases.ts), less what earlier steps already called back
+ * (operator refunds' steps count their own credits, so the parts never add up to more than the
+ * purchase). While an operator refund of the payment is in flight (claimed, Stripe not yet
+ * answered) this throws RefundInFlight, retried by the activity: the total this event names may
+ * be that refund's, or not, depending on how Stripe answers. Serialised per purchase by a row lock, so two
  * refunds arriving together each claim their own increment; a total at or below what is already
  * recorded (a redelivery, an out-of-order event) claims nothing and returns null, unless it is
  * exactly an earlier step, which is returned as it was (a retried activity finishes its step).
@@ -243,17 +268,25 @@ export async function claimRefundStep(
       WHERE id = ${input.purchaseId} AND payment_intent_id = ${input.paymentIntentId}
       FOR UPDATE`;
     if (!purchase) return null;
+    const [inFlight] = await tx`
+      SELECT 1 FROM purchase_refunds WHERE payment_intent_id = ${input.paymentIntentId} AND in_flight`;
+    if (inFlight) throw new RefundInFlight(input.paymentIntentId);
     const through = Math.min(input.refundedThroughCents, purchase.price_cents);
     const [existing] = await tx<(RefundRow & { status: PurchaseStatus })[]>`
       SELECT r.*, p.status FROM purchase_refunds r JOIN purchases p ON p.id = r.purchase_id
       WHERE r.payment_intent_id = ${input.paymentIntentId} AND r.refunded_through_cents = ${through}
         AND r.reason = 'purchase_refunded'`;
     if (existing) return toStep(existing, purchase.user_id);
-    const [recorded] = await tx<{ through: number }[]>`
-      SELECT coalesce(max(refunded_through_cents), 0)::bigint AS through FROM purchase_refunds
-      WHERE payment_intent_id = ${input.paymentIntentId} AND reason = 'purchase_refunded'`;
+    const [recorded] = await tx<{ through: number; due: number }[]>`
+      SELECT coalesce(max(refunded_through_cents), 0)::bigint AS through,
+             coalesce(sum(credits_due), 0)::bigint AS due
+      FROM purchase_refunds
+      WHERE payment_intent_id = ${input.paymentIntentId} AND reason IN ('purchase_refunded', 'operator_refund')`;
     const before = recorded?.through ?? 0;
     if (through <= before) return null;
+    // With Dashboard steps only, the earlier dues add up to due(before), so this is
+    // due(through) − due(before); an operator step counts the credits it really took.
+    const dueBefore = recorded?.due ?? 0;
     const due = (cents: number) => creditsForRefundedCents(purchase.credits, purchase.price_cents, cents);
     const status: PurchaseStatus = through >= purchase.price_cents ? 'refunded' : 'partially_refunded';
     const [row] = await tx<RefundRow[]>`
@@ -261,7 +294,7 @@ export async function claimRefundStep(
                                     reason, credits_due, credits_reversed)
       VALUES (${uuidFromSeed(`purchase-refund:${input.paymentIntentId}:${through}`)}, ${input.purchaseId},
               ${input.paymentIntentId}, ${through - before}, ${through}, 'purchase_refunded',
-              ${due(through) - due(before)}, 0)
+              ${Math.max(0, due(through) - dueBefore)}, 0)
       RETURNING *`;
     await tx`
       UPDATE purchases SET status = ${status}

@@ -53,6 +53,8 @@ export const SYSTEM_ACCOUNTS = [
   'creator_earnings',
   'refunds',
   'withdrawals',
+  // Credits frozen by a payment dispute and lost with it (db/migrations/017).
+  'disputes',
 ] as const;
 export type SystemAccount = (typeof SYSTEM_ACCOUNTS)[number];
 

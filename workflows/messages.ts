@@ -17,6 +17,8 @@ export const workflowIds = {
     `purchase-refunded-${paymentIntentId}-${refundedThroughCents}`,
   project: (projectId: string) => `project-${projectId}`,
   withdrawal: (withdrawalId: string) => `withdrawal-${withdrawalId}`,
+  operatorRefund: (refundId: string) => `operator-refund-${refundId}`,
+  dispute: (disputeId: string) => `dispute-${disputeId}`,
 };
 
 // ── Purchases ────────────────────────────────────────────────────────────────────────────────
@@ -117,10 +119,49 @@ export interface ProjectInput {
   /** Continue-as-new after this many tasks in one run (or when Temporal suggests it). */
   tasksPerRun: number;
   carry?: ProjectCarry;
+  /**
+   * The project's budget (DESIGN.md §13): the most its planning and tasks may cost together.
+   * Absent: no budget (and runs recorded before budgets, which replay unchanged). A run that
+   * continues as new passes on the budget as it stands, changes included.
+   */
+  maxCredits?: number;
+  /**
+   * What planning costs on the project's rate card version, so the budget is checked before
+   * planning too. Absent when the runner gave the tasks (and on runs recorded before budgets).
+   */
+  planningCredits?: number;
 }
 
 export const cancelProjectSignal = defineSignal<[{ reason: string }]>('cancelProject');
 export const projectProgressQuery = defineQuery<ProjectProgress>('projectProgress');
+
+/** A new budget for a project: raise it, or lower it, never below what is already spent. */
+export interface ProjectBudgetChange {
+  maxCredits: number;
+}
+
+/** The budget as accepted, and the progress once the project has acted on it. */
+export interface ProjectBudgetChanged {
+  maxCredits: number;
+  status: ProjectProgress['status'];
+  creditsSpent: number;
+  creditsReserved: number;
+}
+
+/**
+ * Sets a project's budget: a human decision, so an Update (the caller hears at once whether it
+ * was taken) rather than a signal. Its validator judges the new budget against the workflow's
+ * own spend (planning, settled tasks and the reservation in flight), so a budget below what is
+ * spent is refused with an ApplicationFailure of type PROJECT_BUDGET_REFUSED and one sent to a
+ * project that is ending with PROJECT_ENDING; refused changes never reach the history. Raising
+ * the budget of a project paused for it resumes the project; the answer comes once the project
+ * has acted on it (resumed, or paused again with the new numbers).
+ */
+export const setProjectBudgetUpdate = defineUpdate<ProjectBudgetChanged, [ProjectBudgetChange]>(
+  'setProjectBudget',
+);
+export const PROJECT_BUDGET_REFUSED = 'ProjectBudgetRefused';
+export const PROJECT_ENDING = 'ProjectEnding';
 
 // ── Withdrawals ──────────────────────────────────────────────────────────────────────────────
 
@@ -168,3 +209,54 @@ export const decideWithdrawalUpdate = defineUpdate<WithdrawalDecided, [Withdrawa
 export const WITHDRAWAL_DECISION_REFUSED = 'WithdrawalDecisionRefused';
 /** The longest rejection reason the validator accepts (the API says the same at its edge). */
 export const WITHDRAWAL_REASON_MAX = 500;
+
+// ── Operator refunds and disputes ────────────────────────────────────────────────────────────
+
+import type { OperatorRefundStatus } from '../domain/purchases';
+
+/** One operator refund: its credits are held already (app/refunds.ts) when the run starts. */
+export interface OperatorRefundInput {
+  refundId: string;
+  purchaseId: string;
+  userId: string;
+  credits: number;
+  amountCents: number;
+  currency: string;
+}
+
+/** How an operator refund run ends; `reason` is Stripe's (or ours) when it failed. */
+export interface OperatorRefundOutcome {
+  status: Exclude<OperatorRefundStatus, 'pending'>;
+  stripeRefundId: string | null;
+  reason: string | null;
+}
+
+/** One dispute of a credited payment, as its first event (created or closed) describes it. */
+export interface DisputeInput {
+  disputeId: string;
+  purchaseId: string;
+  userId: string;
+  paymentIntentId: string;
+  amountCents: number;
+  currency: string;
+  reason: string | null;
+  /** How often to ask Stripe when no charge.dispute.closed has arrived (a lost webhook heals). */
+  pollIntervalSeconds: number;
+  /** When the hold would outlive the ledger's longest hold, its credits move to system:disputes. */
+  escrowAfterSeconds: number;
+}
+
+/** A dispute event: Stripe's status, and the outcome it means once the dispute is closed. */
+export interface DisputeChanged {
+  stripeStatus: string;
+  outcome: 'won' | 'lost' | null;
+}
+
+export interface DisputeOutcome {
+  outcome: 'won' | 'lost';
+  creditsDue: number;
+  creditsHeld: number;
+}
+
+/** Every charge.dispute.* event of one dispute, delivered with signal-with-start. */
+export const disputeChangedSignal = defineSignal<[DisputeChanged]>('disputeChanged');

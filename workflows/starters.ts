@@ -14,14 +14,16 @@ import {
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import {
+  disputeWorkflow,
   duplicateChargeWorkflow,
   holdSweeperWorkflow,
+  operatorRefundWorkflow,
   projectWorkflow,
   purchaseRefundedWorkflow,
   purchaseWorkflow,
   withdrawalWorkflow,
 } from './index';
-import { TASK_QUEUE, workflowIds } from './messages';
+import { type DisputeChanged, disputeChangedSignal, TASK_QUEUE, workflowIds } from './messages';
 import { ProjectStatusKey, UserIdKey, WithdrawalStatusKey } from './search-attributes';
 
 /** The one argument a workflow takes (each workflow takes one input object). */
@@ -110,6 +112,47 @@ export function startWithdrawal(
       { key: WithdrawalStatusKey, value: 'pending_approval' },
       { key: UserIdKey, value: input.userId },
     ],
+  });
+}
+
+/**
+ * One operator refund: claim the payment's refund step, refund in Stripe, post or release the
+ * hold. A closed run's id is never reused, so a retried request cannot refund twice.
+ */
+export function startOperatorRefund(
+  client: Client,
+  taskQueue: string,
+  input: InputOf<typeof operatorRefundWorkflow>,
+) {
+  return startOnce(client, operatorRefundWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.operatorRefund(input.refundId),
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [{ key: UserIdKey, value: input.userId }],
+  });
+}
+
+/**
+ * Hands one charge.dispute.* event to its dispute's workflow, starting it if this is the
+ * dispute's first event (whichever that is: webhooks come in any order). A dispute whose run has
+ * ended is never started again: WorkflowExecutionAlreadyStartedError, which the caller reads as
+ * "already settled".
+ */
+export function signalDispute(
+  client: Client,
+  taskQueue: string,
+  input: InputOf<typeof disputeWorkflow>,
+  event: DisputeChanged,
+) {
+  return client.workflow.signalWithStart(disputeWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.dispute(input.disputeId),
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    signal: disputeChangedSignal,
+    signalArgs: [event],
+    typedSearchAttributes: [{ key: UserIdKey, value: input.userId }],
   });
 }
 

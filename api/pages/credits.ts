@@ -1,4 +1,5 @@
 import type { OutboxEntry } from '../../db/outbox';
+import type { PackageRequest } from '../../db/package-requests';
 import type { CreditPackage } from '../../db/packages';
 import type { Purchase } from '../../db/purchases';
 import type { UsageSummary } from '../../db/usage';
@@ -7,6 +8,7 @@ import { type EarningView, earningSections } from './earning';
 import { formatTime } from './format';
 import { type Html, html } from './html';
 import { layout } from './layout';
+import { contactSalesSection, packageCard } from './packages';
 
 /**
  * The credits page (`GET /usercredits`, DESIGN.md §2) and its sign-in form. Stable hooks for
@@ -30,11 +32,13 @@ export interface CreditsPageView {
   newRequestId: () => string;
   /** Referrals, agent earnings and withdrawals. */
   earning: EarningView;
+  /** The user's contact-sales requests (api/pages/packages.ts); the section shows without them too. */
+  packageRequests?: PackageRequest[];
 }
 
 export const SIGN_IN_PATH = '/usercredits/session';
 export const SIGN_OUT_PATH = '/usercredits/session/delete';
-export const BUY_PATH = '/usercredits/buy';
+export { BUY_PATH, PACKAGE_REQUEST_PATH } from './packages';
 
 export function creditsPage(view: CreditsPageView): string {
   const outcome = view.returned ? purchaseOutcome(view.returned.purchase, view.returned.cancelled) : null;
@@ -68,6 +72,7 @@ ${
   <div class="packages">${view.packages.map((p) => packageCard(p, view.newRequestId()))}</div>
   <p class="muted">*Note: Package sizes and pricing are subject to change over time.</p>
 </section>
+${contactSalesSection(view.packageRequests ?? [], view.newRequestId(), names)}
 ${purchasesSection(view.purchases, names)}
 ${usageSection(view.usage)}
 ${earningSections(view.earning)}
@@ -79,20 +84,6 @@ ${HELP}`,
 /** A package's or purchase's price as the product page writes it: "$50", "$12.50", "¥5,000". */
 function price(p: { priceCents: number; currency: string }): string {
   return formatMoney(p.priceCents, p.currency, { trimZeroFraction: true });
-}
-
-function packageCard(p: CreditPackage, requestId: string): Html {
-  return html`<div class="package" data-package-id="${p.id}">
-  <div class="name">${p.name}</div>
-  <div class="credits">${formatCredits(p.credits)}</div>
-  <div class="muted">credits</div>
-  <div class="price">${price(p)}</div>
-  <form method="post" action="${BUY_PATH}">
-    <input type="hidden" name="packageId" value="${p.id}">
-    <input type="hidden" name="requestId" value="${requestId}">
-    <button type="submit" class="primary">Buy</button>
-  </form>
-</div>`;
 }
 
 interface Outcome {
@@ -144,6 +135,11 @@ function purchasesSection(purchases: Purchase[], names: Map<string, string>): Ht
   <td><span class="status ${p.status}">${p.status}</span>${
     p.status === 'pending' && p.checkoutUrl && /^https?:\/\//.test(p.checkoutUrl)
       ? html` <a href="${p.checkoutUrl}">Continue checkout</a>`
+      : null
+  }${
+    // What was given back (Stripe Dashboard and operator refunds), e.g. "refunded 1,000 credits ($11.11)".
+    p.refunded && p.refunded.amountCents > 0
+      ? html` <span class="refunded muted">refunded ${formatCredits(p.refunded.credits)} credits (${formatMoney(p.refunded.amountCents, p.currency)})</span>`
       : null
   }</td>
 </tr>`,

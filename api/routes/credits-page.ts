@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
-import type { UseCases } from '../../app';
+import type { EarningSettings, UseCases } from '../../app';
 import { earnings } from '../../db/earnings';
 import type { Ledger } from '../../db/ledger';
 import { listMail } from '../../db/outbox';
+import { listPackageRequests } from '../../db/package-requests';
 import { listPackages } from '../../db/packages';
 import { findPayoutAccount } from '../../db/payout-accounts';
 import type { Sql } from '../../db/pool';
@@ -12,13 +13,23 @@ import { findPurchase, listPurchases } from '../../db/purchases';
 import { dayRange, usageSummary } from '../../db/usage';
 import { findUserByApiKey, type User } from '../../db/users';
 import { listWithdrawals } from '../../db/withdrawals';
-import { DomainError, IdempotencyConflict, NotFound } from '../../domain';
+import {
+  Conflict,
+  DomainError,
+  formatCredits,
+  IdempotencyConflict,
+  InsufficientWithdrawable,
+  NotFound,
+  PayoutAccountRequired,
+  ValidationError,
+} from '../../domain';
 import { statusOf } from '../errors';
 import { sendPage } from '../page-response';
 import {
   BUY_PATH,
   creditsPage,
   messagePage,
+  PACKAGE_REQUEST_PATH,
   SIGN_IN_PATH,
   SIGN_OUT_PATH,
   signInPage,
@@ -26,6 +37,7 @@ import {
 import { type EarningView, PAYOUT_ACCOUNT_PATH, WITHDRAW_PATH } from '../pages/earning';
 import { visibleText } from '../schemas';
 import { crossOrigin, sessionToken, signIn, signOut } from '../session';
+import { packageRequestBody } from './package-requests';
 import { checkoutReturnUrl, startedPurchaseView } from './purchases';
 
 const PAGE_PATH = '/usercredits';
@@ -55,6 +67,15 @@ const buyForm = z.object({
   /** A key per rendered Buy form (CreditsPageView.newRequestId): a double submit is one purchase. */
   requestId: z.uuid().optional(),
 });
+/** The contact-sales form: the API's body (routes/package-requests.ts) from form strings. */
+const salesForm = z.object({
+  credits: z
+    .string()
+    .regex(/^\d{1,12}$/, { message: 'must be a whole number' })
+    .transform(Number),
+  message: z.string().transform((m) => (m.trim() === '' ? undefined : m)),
+  requestId: z.uuid().optional(),
+});
 
 /**
  * The credits page (DESIGN.md §2, §9: `GET /usercredits`): server-rendered HTML for browsers
@@ -64,7 +85,12 @@ const buyForm = z.object({
  */
 type PageDeps = { sql: Sql; ledger: Ledger; optionalUser: RequestHandler } & Pick<
   UseCases,
-  'startPurchase' | 'referralSummary' | 'openPayoutAccount' | 'requestWithdrawal' | 'earning'
+  | 'startPurchase'
+  | 'referralSummary'
+  | 'openPayoutAccount'
+  | 'requestWithdrawal'
+  | 'earning'
+  | 'requestPackage'
 >;
 
 export function creditsPageRouter(deps: PageDeps): Router {
@@ -131,8 +157,49 @@ export function creditsPageRouter(deps: PageDeps): Router {
       // A replayed form whose purchase is already settled has no checkout: show its outcome.
       res.redirect(303, purchase.checkoutUrl ?? returnPath(purchase.id, false));
     } catch (error) {
+      // Archived, expired or sold out (app/packages.ts): say which.
+      if (error instanceof Conflict) {
+        const why = error.message.replace(/^packageId: /, '');
+        sendPage(
+          res,
+          409,
+          messagePage('Package not available', `That package can no longer be bought: ${why}.`),
+        );
+        return;
+      }
       if (!(error instanceof NotFound)) throw error;
       sendPage(res, 404, messagePage('Package not available', 'That package is not available to you.'));
+    }
+  });
+
+  router.post(PACKAGE_REQUEST_PATH, form, deps.optionalUser, async (req, res) => {
+    if (refuseCrossSite(req, res)) return;
+    const user = res.locals.user as User | undefined;
+    if (!user) {
+      sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to contact sales.' }));
+      return;
+    }
+    const fields = salesForm.safeParse({ message: '', ...req.body });
+    const body = fields.success
+      ? packageRequestBody.safeParse({ credits: fields.data.credits, message: fields.data.message })
+      : fields;
+    if (!fields.success || !body.success) {
+      const text = 'Enter how many credits you need (a whole number) and, if you like, a short message.';
+      sendPage(res, 400, messagePage('Check your request', text));
+      return;
+    }
+    try {
+      const key = fields.data.requestId ? `credits-page:${fields.data.requestId}` : undefined;
+      await deps.requestPackage({
+        user,
+        credits: body.data.credits,
+        message: body.data.message ?? null,
+        key,
+      });
+      res.redirect(303, `${PAGE_PATH}#contact-sales-section`);
+    } catch (error) {
+      if (!(error instanceof Conflict)) throw error;
+      sendPage(res, 409, messagePage('Request not sent', error.message));
     }
   });
 
@@ -171,11 +238,25 @@ export function creditsPageRouter(deps: PageDeps): Router {
     } catch (error) {
       // The same refusals as POST /v1/withdrawals, in words on a page.
       if (!(error instanceof DomainError) || error instanceof IdempotencyConflict) throw error;
-      sendPage(res, statusOf(error), messagePage('Withdrawal not possible', error.message));
+      sendPage(
+        res,
+        statusOf(error),
+        messagePage('Withdrawal not possible', withdrawalRefusal(error, deps.earning)),
+      );
     }
   });
 
   return router;
+}
+
+/** Why a withdrawal was refused, in the page's words (the API's messages name fields). */
+function withdrawalRefusal(error: DomainError, earning: EarningSettings): string {
+  if (error instanceof InsufficientWithdrawable)
+    return `You can withdraw up to ${formatCredits(error.withdrawable)} credits now. Earned credits become withdrawable once they clear.`;
+  if (error instanceof PayoutAccountRequired) return 'Set up your payout account first, then withdraw.';
+  if (error instanceof ValidationError && error.field === 'credits')
+    return `A withdrawal is at least ${formatCredits(earning.withdrawals.minimumCredits)} credits, a whole number.`;
+  return error.message;
 }
 
 /** This page's absolute URL, as the browser reached it (where Stripe's onboarding returns). */
@@ -191,15 +272,17 @@ async function renderCreditsPage(
   cancelled: boolean,
 ): Promise<string> {
   const { from, to } = dayRange(USAGE_DAYS);
-  const [balance, packages, purchases, usage, notices, returned, earning] = await Promise.all([
-    deps.ledger.balance(user.id),
-    listPackages(deps.sql, user.id),
-    listPurchases(deps.sql, user.id, RECENT),
-    usageSummary(deps.sql, user.id, from, to),
-    listMail(deps.sql, user.id, { limit: RECENT }),
-    purchaseId ? findPurchase(deps.sql, purchaseId) : Promise.resolve(null),
-    earningView(deps, user, req, from, to),
-  ]);
+  const [balance, packages, purchases, usage, notices, returned, earning, packageRequests] =
+    await Promise.all([
+      deps.ledger.balance(user.id),
+      listPackages(deps.sql, user.id),
+      listPurchases(deps.sql, user.id, RECENT),
+      usageSummary(deps.sql, user.id, from, to),
+      listMail(deps.sql, user.id, { limit: RECENT }),
+      purchaseId ? findPurchase(deps.sql, purchaseId) : Promise.resolve(null),
+      earningView(deps, user, req, from, to),
+      listPackageRequests(deps.sql, user.id, RECENT),
+    ]);
   return creditsPage({
     email: user.email,
     hasSession: sessionToken(req) !== null,
@@ -212,6 +295,7 @@ async function renderCreditsPage(
     returned: purchaseId ? { purchase: returned?.userId === user.id ? returned : null, cancelled } : null,
     newRequestId: randomUUID,
     earning,
+    packageRequests,
   });
 }
 

@@ -1,6 +1,7 @@
 import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { StartedPurchase, UseCases } from '../../app';
+import { listDisputes } from '../../db/disputes';
 import { listMail } from '../../db/outbox';
 import type { Sql } from '../../db/pool';
 import { listPurchases, listRefunds, type Purchase } from '../../db/purchases';
@@ -9,6 +10,7 @@ import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
 import { integerParam, visibleText } from '../schemas';
 import { ownOrigin } from '../session';
+import { disputeView } from './admin-refunds';
 
 const purchaseBody = z.object({ packageId: visibleText(100) }).strict();
 const idParam = z.object({ id: z.uuid({ message: 'must be a purchase id (UUID)' }) });
@@ -69,7 +71,9 @@ export function purchasesRouter(
   router.get('/v1/purchases/:id', deps.requireUser, async (req, res) => {
     const { id } = parse(idParam, req.params, 'id');
     const purchase = await deps.ownPurchase(currentUser(res).id, id);
-    res.json({ ...purchaseView(purchase), refunds: await listRefunds(deps.sql, id) });
+    const [refunds, disputes] = await Promise.all([listRefunds(deps.sql, id), listDisputes(deps.sql, id)]);
+    // Refunds made in the Stripe Dashboard and by an operator (reason operator_refund); disputes.
+    res.json({ ...purchaseView(purchase), refunds, disputes: disputes.map(disputeView) });
   });
 
   router.get('/v1/receipts', deps.requireUser, async (req, res) => {

@@ -7,6 +7,7 @@ import {
   idOf,
   webhookEventSchema,
 } from '../../activities/stripe-objects';
+import { disputeChanged } from '../../app/disputes';
 import { payoutAccountUpdated } from '../../app/payout-accounts';
 import type { Sql } from '../../db/pool';
 import {
@@ -75,6 +76,11 @@ async function route(deps: Deps, event: Event): Promise<string> {
       return signalPurchase(deps, event, (h, sessionId) => h.signal(sessionExpiredSignal, { sessionId }));
     case 'charge.refunded':
       return chargeRefunded(deps, event);
+    // A chargeback: the dispute's workflow holds the disputed credits, then posts or releases them.
+    case 'charge.dispute.created':
+    case 'charge.dispute.updated':
+    case 'charge.dispute.closed':
+      return disputeChanged(deps, event.data.object);
     // A creator's Connect account changed (onboarding finished, payouts paused): re-read it.
     case 'account.updated':
       return payoutAccountUpdated(deps, event.data.object);

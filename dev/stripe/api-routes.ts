@@ -10,6 +10,7 @@ import {
   createRefundParams,
   createSessionParams,
   createTransferParams,
+  listDisputesParams,
   listEventsParams,
   listSessionsParams,
   listTransfersParams,
@@ -73,6 +74,13 @@ export function apiRouter({ store, idempotency, secretKey }: ApiDeps): Router {
   );
   get('/charges/:id', (params, req) =>
     store.expand(store.getCharge(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  get('/disputes', (params) => {
+    const parsed = parseParams(listDisputesParams, params);
+    return expandList(store, store.disputes.list(parsed), parsed.expand);
+  });
+  get('/disputes/:id', (params, req) =>
+    store.expand(store.disputes.get(idParam(req)), parseParams(retrieveParams, params).expand),
   );
 
   post('/accounts', (params) => {

@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import { createStandInApp } from './app';
 import type { TransferFaults } from './connect';
+import type { Dispute, OpenDisputeOptions } from './disputes';
 import { IdempotencyCache } from './idempotency';
 import type { Account, CheckoutSession, PaymentIntent, StripeEvent, Transfer } from './objects';
 import { ONBOARDING_PATH } from './onboarding-routes';
-import { type PayResult, StandInStore } from './store';
+import { type PayResult, type RefundFaults, StandInStore } from './store';
 import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './webhooks';
 
 /**
@@ -32,12 +33,20 @@ import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './we
  *   fault (`transferFaults`) a 400 `balance_insufficient` that, as on Stripe, is replayed for the
  *   same Idempotency-Key. `GET /v1/transfers/:id`, `GET /v1/transfers` (`destination`,
  *   `transfer_group` filters).
+ *
+ * Disputes (dev/stripe/disputes.ts): `openDispute` and `closeDispute` on this handle play the
+ * cardholder's bank and Stripe's review, emitting `charge.dispute.created` and
+ * `charge.dispute.closed` with a Stripe-shaped `dispute` (`dp_…`, `needs_response` → `won` |
+ * `lost`); `GET /v1/disputes/:id`, `GET /v1/disputes` (`charge`, `payment_intent` filters). A
+ * charge with a dispute that was not won refuses refunds (400 `charge_disputed`), as on Stripe;
+ * `refundFaults.failNext(n)` makes refunds fail with a 400 `balance_insufficient`.
  */
 
 export { cardFingerprint } from './cards';
 export type { TransferFaults } from './connect';
+export type { Dispute, DisputeReason, OpenDisputeOptions } from './disputes';
 export type { Account, CheckoutSession, PaymentIntent, StripeEvent, Transfer } from './objects';
-export type { PayResult } from './store';
+export type { PayResult, RefundFaults } from './store';
 export type { DeliveryRecord, WebhookFaults } from './webhooks';
 
 /** The stand-in's secret key unless another is given: `localStripe` and test workers use it. */
@@ -89,6 +98,17 @@ export interface StripeStandIn {
   redeliver(eventId: string): void;
   /** Transfer faults for tests, settable at any time: `failNext(n)`, `failDestinations`, `reset()`. */
   readonly transferFaults: TransferFaults;
+  /** Refund faults for tests, settable at any time: `failNext(n)`, `reset()`. */
+  readonly refundFaults: RefundFaults;
+  /**
+   * The cardholder's bank disputes a charge (named by its id or its payment intent's):
+   * `charge.dispute.created`, status needs_response. `amount` defaults to what is not refunded.
+   */
+  openDispute(chargeOrPaymentIntent: string, options?: OpenDisputeOptions): Dispute;
+  /** Stripe's review ends: `charge.dispute.closed` with status won or lost. */
+  closeDispute(disputeId: string, outcome: 'won' | 'lost'): Dispute;
+  /** The dispute as the API would return it; throws for an unknown id. */
+  dispute(disputeId: string): Dispute;
   /** Every transfer made so far, oldest first (copies; failed transfers are not made). */
   readonly transfers: readonly Transfer[];
   /** The account as the API would return it; throws for an unknown id. */
@@ -160,6 +180,10 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     emit: (type, object) => store.emit(type, object),
     redeliver: (eventId) => dispatcher.enqueue(store.getEvent(eventId)),
     transferFaults: store.connect.transferFaults,
+    refundFaults: store.refundFaults,
+    openDispute: (target, disputeOptions) => structuredClone(store.disputes.open(target, disputeOptions)),
+    closeDispute: (disputeId, outcome) => structuredClone(store.disputes.close(disputeId, outcome)),
+    dispute: (disputeId) => structuredClone(store.disputes.get(disputeId)),
     get transfers() {
       return structuredClone(store.connect.transfers);
     },

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import Stripe from 'stripe';
+import type { Dispute } from './disputes';
 
 /**
  * The Stripe objects the stand-in serves, trimmed to the fields a credit-purchase system reads.
@@ -75,6 +76,8 @@ export interface Charge {
   captured: true;
   paid: true;
   refunded: boolean;
+  /** True once a dispute (chargeback) was opened on it (dev/stripe/disputes.ts). */
+  disputed: boolean;
   status: 'succeeded';
   payment_intent: string;
   metadata: Metadata;
@@ -165,7 +168,15 @@ export interface Transfer {
   transfer_group: string | null;
 }
 
-export type StripeObject = CheckoutSession | PaymentIntent | Charge | Refund | LineItem | Account | Transfer;
+export type StripeObject =
+  | CheckoutSession
+  | PaymentIntent
+  | Charge
+  | Refund
+  | LineItem
+  | Account
+  | Transfer
+  | Dispute;
 
 export interface StripeEvent {
   id: string;

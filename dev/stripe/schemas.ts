@@ -128,6 +128,14 @@ export const listEventsParams = z.strictObject({
 });
 export type ListEventsParams = z.output<typeof listEventsParams>;
 
+export const listDisputesParams = z.strictObject({
+  ...pageParams,
+  charge: z.string().min(1).optional(),
+  payment_intent: z.string().min(1).optional(),
+  created: acceptedAndIgnored,
+});
+export type ListDisputesParams = z.output<typeof listDisputesParams>;
+
 export const listSessionsParams = z.strictObject({
   ...pageParams,
   payment_intent: z.string().min(1).optional(),

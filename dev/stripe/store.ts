@@ -1,7 +1,8 @@
 import { formatMoney } from '../../domain';
 import { cardDetails, cardDigits, chargeCard } from './cards';
 import { ConnectStore } from './connect';
-import { invalidRequest, noSuch } from './errors';
+import { DisputeStore } from './disputes';
+import { invalidRequest, noSuch, type StripeApiError } from './errors';
 import {
   API_VERSION,
   type Charge,
@@ -39,6 +40,14 @@ export interface StoreOptions {
   onEvent(event: StripeEvent): void;
 }
 
+/** Refund failures for tests, settable at any time; a failed refund refunds nothing. */
+export interface RefundFaults {
+  /** The next `n` refunds that would succeed fail instead, with Stripe's `balance_insufficient`. */
+  failNext(n: number): void;
+  /** Back to refunds that succeed. */
+  reset(): void;
+}
+
 export type PayResult =
   | { ok: true; session: CheckoutSession; paymentIntent: PaymentIntent }
   | { ok: false; status: 402 | 404 | 409 | 410; message: string };
@@ -67,6 +76,10 @@ export class StandInStore {
   private stopped = false;
   /** Connect accounts, account links and transfers (a part of the state with its own rules). */
   readonly connect: ConnectStore;
+  /** Disputes (chargebacks) of charges. */
+  readonly disputes: DisputeStore;
+  readonly refundFaults: RefundFaults;
+  private refundFailRemaining = 0;
 
   constructor(private readonly options: StoreOptions) {
     this.connect = new ConnectStore({
@@ -74,6 +87,21 @@ export class StandInStore {
       linkLifetimeSeconds: options.accountLinkLifetimeSeconds,
       emit: (type, object, account) => this.emit(type, object, account),
     });
+    this.disputes = new DisputeStore({
+      charge: (id) => this.charges.get(id) ?? this.chargeOfIntent(id),
+      emit: (type, object) => this.emit(type, object),
+    });
+    const store = this;
+    this.refundFaults = {
+      failNext(n: number) {
+        if (!Number.isInteger(n) || n < 0)
+          throw new RangeError('refundFaults.failNext needs a non-negative integer');
+        store.refundFailRemaining = n;
+      },
+      reset() {
+        store.refundFailRemaining = 0;
+      },
+    };
   }
 
   /** `account` names the connected account a Connect event is about (`event.account`). */
@@ -265,6 +293,8 @@ export class StandInStore {
       ? this.chargeOf(params.payment_intent)
       : this.charges.get(params.charge ?? '');
     if (!charge) throw noSuch('charge', params.charge ?? '', 'charge', 400);
+    const disputed = this.disputes.refusesRefund(charge);
+    if (disputed) throw disputed;
     const remaining = charge.amount - charge.amount_refunded;
     if (remaining === 0) {
       throw invalidRequest(
@@ -280,6 +310,10 @@ export class StandInStore {
           `(${formatMoney(remaining, charge.currency)})`,
         'amount',
       );
+    }
+    if (this.refundFailRemaining > 0) {
+      this.refundFailRemaining--;
+      throw refundBalanceInsufficient();
     }
     const refund: Refund = {
       id: newId('re'),
@@ -366,8 +400,15 @@ export class StandInStore {
       this.charges.get(id) ??
       this.refunds.get(id) ??
       this.sessions.get(id)?.session ??
-      this.connect.find(id)
+      this.connect.find(id) ??
+      this.disputes.find(id)
     );
+  }
+
+  /** The charge of a payment intent, or undefined (unknown ids included). */
+  private chargeOfIntent(paymentIntentId: string): Charge | undefined {
+    const paymentIntent = this.paymentIntents.get(paymentIntentId);
+    return paymentIntent ? this.charges.get(paymentIntent.latest_charge) : undefined;
   }
 
   private chargeOf(paymentIntentId: string): Charge | undefined {
@@ -398,6 +439,7 @@ export class StandInStore {
       captured: true,
       paid: true,
       refunded: false,
+      disputed: false,
       status: 'succeeded',
       payment_intent: paymentIntentId,
       metadata: { ...metadata },
@@ -449,4 +491,15 @@ function typeMatcher(pattern: string): (type: string) => boolean {
   if (!pattern.endsWith('*')) return (type) => type === pattern;
   const prefix = pattern.slice(0, -1);
   return (type) => type.startsWith(prefix);
+}
+
+/** A refund that ran and failed on the platform's balance; Stripe replays it for the same key. */
+function refundBalanceInsufficient(): StripeApiError {
+  const error = invalidRequest(
+    'Your Stripe balance is insufficient to cover this refund. Add funds to your balance and try again.',
+    undefined,
+    'balance_insufficient',
+  );
+  error.replayedForSameKey = true;
+  return error;
 }

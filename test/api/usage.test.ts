@@ -335,7 +335,13 @@ describe('GET /v1/usage/summary', () => {
       reversedCredits: 0,
       reversals: 0,
       byFeature: [
-        { feature: 'conversation', credits: charged.conversation, events: 2, reversedCredits: 0, reversals: 0 },
+        {
+          feature: 'conversation',
+          credits: charged.conversation,
+          events: 2,
+          reversedCredits: 0,
+          reversals: 0,
+        },
         { feature: 'rag', credits: charged.rag, events: 1, reversedCredits: 0, reversals: 0 },
         { feature: 'upskilling', credits: charged.upskilling, events: 1, reversedCredits: 0, reversals: 0 },
       ],

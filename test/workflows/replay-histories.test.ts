@@ -16,6 +16,7 @@ test('when every committed workflow history is replayed on today’s code, then 
   expect(files).toEqual(
     expect.arrayContaining([
       'hold-sweeper.json',
+      'operator-refund-succeeded.json',
       'project-pause-resume.json',
       'project-agents.json',
       'purchase-paid.json',
