@@ -56,7 +56,10 @@ const STYLE = `
   .copy input { flex: 1; }
   .status.paid, .status.rewarded { background: var(--ok-bg); color: var(--ok); }
   .status.pending_approval, .status.signed_up { background: var(--warn-bg); color: var(--warn); }
-  .status.rejected, .status.clawed_back { background: var(--bad-bg); color: var(--bad); }
+  .status.rejected, .status.clawed_back, .status.lost, .status.sold_out, .status.archived { background: var(--bad-bg);
+    color: var(--bad); }
+  .status.succeeded, .status.won, .status.active { background: var(--ok-bg); color: var(--ok); }
+  .status.needs_response, .status.under_review { background: var(--warn-bg); color: var(--warn); }
   form#withdraw, form#payout-account { margin: 0.75rem 0; }
   .narrow { max-width: 28rem; margin: 3rem auto; }
   ul.help { margin: 0; padding-left: 1.2rem; }

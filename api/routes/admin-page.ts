@@ -1,9 +1,11 @@
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { UseCases } from '../../app';
+import { listAllDisputes } from '../../db/disputes';
 import { listAllPackageRequests } from '../../db/package-requests';
 import { listAdminPackages } from '../../db/packages';
 import type { Sql } from '../../db/pool';
+import { listOperatorRefunds } from '../../db/refunds';
 import { listAllWithdrawals, recentlyClosedWithdrawals } from '../../db/withdrawals';
 import { Conflict, DomainError, IdempotencyConflict, NotFound, parseMoney } from '../../domain';
 import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
@@ -20,6 +22,7 @@ import {
   adminSignInPage,
   type WorkflowLink,
 } from '../pages/admin';
+import { disputesSection, refundsSection } from '../pages/admin-money';
 import { customPackagesSection, packageRequestsSection } from '../pages/admin-packages';
 import { freeText, visibleText } from '../schemas';
 import { crossOrigin, ownOrigin } from '../session';
@@ -75,13 +78,17 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
       sendPage(res, 200, adminSignInPage());
       return;
     }
-    const [pendingWithdrawals, recentWithdrawals, requests, packages] = await Promise.all([
+    const [pendingWithdrawals, recentWithdrawals, refunds, disputes, requests, packages] = await Promise.all([
       listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: 100 }),
       recentlyClosedWithdrawals(deps.sql, SHOWN),
+      listOperatorRefunds(deps.sql, { limit: SHOWN }),
+      listAllDisputes(deps.sql, { limit: SHOWN }),
       listAllPackageRequests(deps.sql, { status: 'open', limit: 100 }),
       listAdminPackages(deps.sql, { limit: 200 }),
     ]);
     const sections = [
+      refundsSection(refunds, workflowLink),
+      disputesSection(disputes, workflowLink),
       packageRequestsSection(requests),
       customPackagesSection(packages.filter((p) => p.custom).slice(0, SHOWN)),
     ];

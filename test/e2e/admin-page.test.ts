@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { OPERATOR_COOKIE } from '../../api/operator-session';
+import { CARD_A, referralsApi } from '../referrals/support';
+import { refundsApi } from '../refunds/support';
 import { ADMIN_KEY, signUp, startTestApp, type TestApp } from '../support/app';
 import { launchBrowser } from '../support/browser';
 import { waitFor } from '../support/wait';
@@ -199,4 +201,37 @@ test('when the price typed on the answer form is not an amount, then nothing is 
   expect(await page.locator('main').textContent()).toContain('a price such as 700.00');
   const requests = await w.api.get<{ data: { status: string }[] }>('/v1/package-requests', asker.apiKey);
   expect(requests.body.data.map((r) => r.status)).toEqual(['open']);
+});
+
+test('when a purchase was refunded by an operator and another disputed, then both show with their workflows', async () => {
+  const buyers = referralsApi(app);
+  const refunds = refundsApi(app);
+  const refunded = await buyers.paid((await buyers.signUp()).apiKey, CARD_A);
+  const disputed = await buyers.paid((await buyers.signUp()).apiKey, CARD_A);
+  const refund = await refunds.refund({
+    purchaseId: refunded.purchaseId,
+    credits: 1000,
+    reason: 'technical_issue',
+  });
+  expect(refund.status).toBe(201);
+  await refunds.settled(refund.body.id);
+  const dispute = app.standIn.openDispute(disputed.paymentIntentId);
+  await waitFor('the dispute recorded', async () => {
+    const res = await w.api.get<{ data: { id: string }[] }>('/v1/admin/disputes', ADMIN_KEY);
+    return res.body.data.some((d) => d.id === dispute.id) ? true : null;
+  });
+
+  const { page } = await newPage();
+  expect(await signIn(page, ADMIN_KEY)).toBe(303);
+  const refundRow = page.locator(`tr.refund[data-refund-id="${refund.body.id}"]`);
+  expect(await refundRow.getAttribute('data-status')).toBe('succeeded');
+  expect(await refundRow.textContent()).toContain('$11.11');
+  expect(await refundRow.locator('a.workflow-link').getAttribute('href')).toBe(
+    `${WEB_UI}/namespaces/default/workflows/operator-refund-${refund.body.id}`,
+  );
+  const disputeRow = page.locator(`tr.dispute[data-dispute-id="${dispute.id}"]`);
+  expect(await disputeRow.locator('a.workflow-link').getAttribute('href')).toBe(
+    `${WEB_UI}/namespaces/default/workflows/dispute-${dispute.id}`,
+  );
+  app.standIn.closeDispute(dispute.id, 'won');
 });
