@@ -1,8 +1,10 @@
 import type { FlowContext } from './flows/context';
 import { runProject } from './flows/projects';
 import { buy } from './flows/purchases';
+import { capBurst, referralFlow } from './flows/referrals';
 import { usageBurst } from './flows/usage';
 import { fundedUser, signUp } from './flows/users';
+import { withdrawalFlow } from './flows/withdrawals';
 import type { ChaosUser, ProjectIntent, PurchaseIntent } from './journal';
 
 const PROJECT_INTENTS: readonly ProjectIntent[] = [
@@ -25,7 +27,7 @@ export async function seedUsageUsers(ctx: FlowContext, count: number): Promise<C
 }
 
 async function oneFlow(ctx: FlowContext, usageUsers: ChaosUser[]): Promise<void> {
-  const flow = ctx.rng.weighted({ usage: 6, purchase: 2, project: 2, 'new usage user': 1 });
+  const flow = ctx.rng.weighted({ usage: 6, purchase: 2, project: 2, referral: 2, 'new usage user': 1 });
   if (flow === 'usage' && usageUsers.length > 0) return usageBurst(ctx, ctx.rng.pick(usageUsers), 10);
   if (flow === 'purchase') {
     const user = await signUp(ctx);
@@ -34,24 +36,37 @@ async function oneFlow(ctx: FlowContext, usageUsers: ChaosUser[]): Promise<void>
     return;
   }
   if (flow === 'project') return runProject(ctx, ctx.rng.pick(PROJECT_INTENTS));
+  if (flow === 'referral') return referralFlow(ctx);
   const user = await fundedUser(ctx, ctx.rng.chance(0.3) ? POOR_CREDITS : USAGE_CREDITS);
   if (user) usageUsers.push(user);
 }
 
+/** Runs `flow` again and again until the deadline; a flow that throws (an answer the driver could not read) is recorded, never retried. */
+async function actor(ctx: FlowContext, flow: () => Promise<void>): Promise<void> {
+  while (Date.now() < ctx.deadlineMs) {
+    try {
+      await flow();
+    } catch (error) {
+      ctx.journal.driverErrors.push(error instanceof Error ? error.message.slice(0, 300) : String(error));
+    }
+  }
+}
+
 /**
- * `actors` concurrent clients, each running one random flow after another until the deadline.
- * A flow that throws (an answer the driver could not read) is recorded, never retried.
+ * `actors` concurrent clients, each running one random flow after another until the deadline;
+ * `withdrawers` more, each one creator after another earning and cashing out (those flows mostly
+ * wait: for the clearing period, the operator, the payout); and at the start, the capped
+ * referrer's referees all buying at once.
  */
-export async function runLoad(ctx: FlowContext, usageUsers: ChaosUser[], actors: number): Promise<void> {
-  await Promise.all(
-    Array.from({ length: actors }, async () => {
-      while (Date.now() < ctx.deadlineMs) {
-        try {
-          await oneFlow(ctx, usageUsers);
-        } catch (error) {
-          ctx.journal.driverErrors.push(error instanceof Error ? error.message.slice(0, 300) : String(error));
-        }
-      }
-    }),
-  );
+export async function runLoad(
+  ctx: FlowContext,
+  usageUsers: ChaosUser[],
+  actors: number,
+  withdrawers: number,
+): Promise<void> {
+  await Promise.all([
+    capBurst(ctx),
+    ...Array.from({ length: actors }, () => actor(ctx, () => oneFlow(ctx, usageUsers))),
+    ...Array.from({ length: withdrawers }, () => actor(ctx, () => withdrawalFlow(ctx))),
+  ]);
 }

@@ -16,6 +16,11 @@ export interface Fleet {
 const RECHECK_SECONDS = '5';
 /** Simulated task length: long enough that kills and cancels land mid-task, short enough to finish. */
 const TASK_MS = '200';
+/**
+ * Earned credits (creator shares, referral rewards) become withdrawable this long after they were
+ * earned: seconds, not the product's 14 days, so withdrawals of earnings happen within the run.
+ */
+export const CLEARING_SECONDS = 2;
 
 export async function createFleet(
   infra: ChaosInfra,
@@ -33,6 +38,7 @@ export async function createFleet(
     ADMIN_API_KEY: adminKey,
     PROJECT_RECHECK_SECONDS: RECHECK_SECONDS,
     EXECUTOR_TASK_MS: TASK_MS,
+    EARNINGS_CLEARING_SECONDS: String(CLEARING_SECONDS),
   };
   const apiUrls: string[] = [];
   const apis: ManagedProcess[] = [];

@@ -8,11 +8,19 @@ export interface ChaosUser {
   apiKey: string;
 }
 
+/** A user as POST /v1/users answered: with the email it was made with and its own referral code. */
+export interface SignedUpUser extends ChaosUser {
+  email: string;
+  referralCode: string;
+}
+
 /** An agent published by the driver, and its creator (who earns a share of other users' charges). */
 export interface ChaosAgent {
   id: string;
   creatorId: string;
   creator: ChaosUser;
+  /** Used only by its own withdrawal flow (never named by random usage), so its creator's earnings are known exactly. */
+  dedicated?: boolean;
 }
 
 export type UsageOutcome = 'charged' | 'replayed' | 'refused' | 'rejected' | 'unknown';
@@ -51,6 +59,8 @@ export interface PurchaseRecord {
   duplicate?: { paymentIntentId: string; eventId: string };
   /** Why the projects flow bought it (a top-up for a paused project), if it did. */
   topUpFor?: string;
+  /** The card number typed on the checkout page; absent: the page's prefilled 4242 4242 4242 4242. */
+  card?: string;
 }
 
 export type ProjectIntent = 'complete' | 'cancel' | 'pause, top-up by grant' | 'pause, top-up by purchase';
@@ -66,6 +76,89 @@ export interface ProjectRecord {
   cancelAnswered?: number;
 }
 
+/**
+ * A referrer of the load: one who never pays (their referees earn them rewards), one who paid
+ * with the 4242 card before any referee of theirs started buying (a referee paying with that
+ * card is the same card), or the one whose referees all buy at once (the monthly cap).
+ */
+export type ReferrerKind = 'never pays' | 'paid with 4242' | 'capped';
+
+export interface ReferrerRecord {
+  user: SignedUpUser;
+  kind: ReferrerKind;
+  /** Cards the referrer paid with, each purchase credited (its receipt seen) before their referees bought. */
+  cards: string[];
+}
+
+export interface RefereeRecord {
+  user: SignedUpUser;
+  referrer: ReferrerRecord;
+  /** Signed up with the referrer's own email under a `+tag`: the same person. */
+  selfReferral: boolean;
+}
+
+export type WithdrawalScenario =
+  | 'approve'
+  | 'reject'
+  | 'transfer fails'
+  | 'decided twice'
+  | 'approve races reject'
+  | 'two at once'
+  | 'again after release'
+  | 'unknown to the driver';
+
+/** Why the driver asked: a plain withdrawal, or one that must be refused (402) and create nothing. */
+export type WithdrawalAsk = 'withdrawal' | 'before clearing' | 'over the withdrawable' | 'two at once';
+
+/** One POST /v1/withdrawals (its retries under the same Idempotency-Key included). */
+export interface WithdrawalRequestRecord {
+  user: ChaosUser;
+  /** The payout account the withdrawal would be paid to. */
+  accountId: string;
+  key: string;
+  credits: number;
+  ask: WithdrawalAsk;
+  scenario: WithdrawalScenario;
+  /** The HTTP status of the last answer (0: none came). */
+  status: number;
+  sentAtMs: number;
+  answeredAtMs: number;
+  /** The withdrawal the 201/200 named. */
+  id?: string;
+  amountCents?: number;
+  /** For `before clearing`: when the charge that earned the credits was first sent (they clear CLEARING s after it committed). */
+  earnedSentAtMs?: number;
+  /** Sent again by the settle phase because no answer came during the load. */
+  resentAtSettle?: boolean;
+}
+
+export type DecisionPhase = 'first' | 'second' | 'race' | 'settle';
+
+export interface DecisionRecord {
+  decision: 'approve' | 'reject';
+  phase: DecisionPhase;
+  status: number;
+  sentAtMs: number;
+  answeredAtMs: number;
+  /** Sent after another decision on the same withdrawal had answered 200: it must be a 409. */
+  afterA200: boolean;
+}
+
+/** A withdrawal the driver knows (its request answered 201/200) and what the operator did to it. */
+export interface WithdrawalRecord {
+  id: string;
+  user: ChaosUser;
+  /** The Stripe Connect account it is paid to. */
+  accountId: string;
+  credits: number;
+  scenario: WithdrawalScenario;
+  /** Transfers to its account were made to fail (stand-in transferFaults) until it was final. */
+  transferFault: boolean;
+  decisions: DecisionRecord[];
+  /** The final status its owner saw through GET /v1/withdrawals/:id, if they saw one. */
+  seenFinal?: string;
+}
+
 export class Journal {
   readonly users: ChaosUser[] = [];
   readonly agents: ChaosAgent[] = [];
@@ -73,7 +166,19 @@ export class Journal {
   readonly repeats: RepeatRecord[] = [];
   readonly purchases: PurchaseRecord[] = [];
   readonly projects: ProjectRecord[] = [];
+  /** Project starts no answer came for (kept to be sent again under their key when the faults stop). */
+  readonly unansweredProjects: {
+    record: Omit<ProjectRecord, 'projectId'>;
+    key: string;
+    body: Record<string, unknown>;
+  }[] = [];
   readonly grants: { userId: string; credits: number; key: string; answered: number }[] = [];
+  readonly referrers: ReferrerRecord[] = [];
+  readonly referees: RefereeRecord[] = [];
+  readonly withdrawalRequests: WithdrawalRequestRecord[] = [];
+  readonly withdrawals = new Map<string, WithdrawalRecord>();
+  /** Payout accounts whose transfers fail (stand-in transferFaults.failDestinations) until their withdrawals are final. */
+  readonly faultedAccounts = new Set<string>();
   /** A retry under the same Idempotency-Key that named another resource. */
   readonly idempotencyMismatches: string[] = [];
   /** Answers the driver could not read (a body of the wrong shape): each one a broken promise. */

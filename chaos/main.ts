@@ -17,12 +17,15 @@ import { ledgerChecks } from './checks/ledger';
 import { type Crash, processChecks } from './checks/processes';
 import { projectChecks } from './checks/projects';
 import { purchaseChecks } from './checks/purchases';
+import { referralChecks } from './checks/referrals';
 import { usageChecks } from './checks/usage';
+import { withdrawalChecks } from './checks/withdrawals';
 import { runLoad, seedUsageUsers } from './driver';
 import { type FaultRecord, injectFaults, planFaults } from './faults';
 import { createFleet, type Fleet } from './fleet';
 import { seedAgents } from './flows/agents';
 import type { FlowContext } from './flows/context';
+import { seedReferrers } from './flows/referrals';
 import { ApiClient } from './http';
 import { type ChaosInfra, startChaosInfra } from './infra';
 import { Journal } from './journal';
@@ -36,6 +39,8 @@ import { FaultWindows } from './windows';
 
 const ROOT = path.resolve(__dirname, '..');
 const ACTORS = 8;
+/** Clients that each run one creator after another through earning and cashing out. */
+const WITHDRAWERS = 3;
 const USAGE_USERS = 12;
 /** Agents that one usage event in three names (each by its own creator). */
 const AGENTS = 3;
@@ -101,7 +106,7 @@ async function run(
   );
   const loadAverage = os.loadavg();
   const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
-  await seedAgents(ctx, AGENTS);
+  await Promise.all([seedAgents(ctx, AGENTS), seedReferrers(ctx)]);
   const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
   const plan = planFaults(faultRng, options.chaosSeconds);
   log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
@@ -114,7 +119,7 @@ async function run(
     ).finally(() => {
       ctx.deadlineMs = Date.now() + AFTER_LAST_FAULT_MS;
     }),
-    runLoad(ctx, usageUsers, ACTORS),
+    runLoad(ctx, usageUsers, ACTORS, WITHDRAWERS),
   ]);
   infra.standIn.faults.reset();
   // A process the supervisor is still restarting is waited for (start() joins that start).
@@ -125,7 +130,7 @@ async function run(
       .map((p) => p.start()),
   );
   log(
-    `settling (up to ${options.settleSeconds} s): replaying unanswered usage, waiting for purchases and projects`,
+    `settling (up to ${options.settleSeconds} s): replaying unanswered usage and withdrawal requests, deciding withdrawals, waiting for purchases, referrals, projects and payouts`,
   );
   const { sql, ledger } = await openLedger(infra.databaseUrl, { poolSize: 2 });
   try {
@@ -136,6 +141,8 @@ async function run(
       ...(await purchaseChecks(sql, journal, infra.standIn, infra.temporalAddress)),
       ...(await usageChecks(sql, journal)),
       ...(await earningsChecks(sql, journal)),
+      ...(await referralChecks(sql, journal, ctx.api)),
+      ...(await withdrawalChecks(sql, journal, infra.standIn)),
       ...(await projectChecks(sql, journal)),
       ...httpChecks(stats, journal, options.strict),
       ...processChecks(
@@ -178,7 +185,7 @@ function print(
     '### Throughput: usage charges by 32 clients back to back, before the faults (1 API, 2 APIs, in turn)',
     throughputTable(result.throughput),
     '',
-    `### Invariants (settled in ${result.settled.seconds.toFixed(0)} s; ${result.settled.usageReplayed} unanswered usage events replayed; ${result.settled.topUpsAtSettle} paused projects topped up at the end)`,
+    `### Invariants (settled in ${result.settled.seconds.toFixed(0)} s; ${result.settled.usageReplayed} unanswered usage events replayed; ${result.settled.projectsResent} unanswered project starts sent again; ${result.settled.topUpsAtSettle} paused projects topped up at the end; ${result.settled.withdrawalsResent} unanswered withdrawal requests sent again and ${result.settled.decisionsAtSettle} withdrawal decisions sent at the end)`,
     invariantsTable(result.checks),
     '',
     violationsText(result.checks),

@@ -78,7 +78,7 @@ export function throughputTable(phases: ThroughputPhase[]): string {
 
 export function invariantsTable(checks: CheckResult[]): string {
   return table(
-    ['invariant (DESIGN.md §10, §14)', 'checked', 'violations', 'verdict'],
+    ['invariant (DESIGN.md §10, §11, §14)', 'checked', 'violations', 'verdict'],
     checks.map((c) => [
       c.name,
       c.checked,

@@ -2,8 +2,10 @@ import type { Sql } from '../db/pool';
 import { announcements } from './checks/purchase-timeline';
 import type { FlowContext } from './flows/context';
 import { sleep } from './flows/context';
+import { resendUnansweredProjects } from './flows/projects';
 import { applyAnswer } from './flows/usage';
 import { grant } from './flows/users';
+import { decidePending, resendUnanswered } from './flows/withdrawals';
 
 export interface SettleResult {
   seconds: number;
@@ -12,6 +14,12 @@ export interface SettleResult {
   waitingFor: string[];
   usageReplayed: number;
   topUpsAtSettle: number;
+  /** Project starts that had no answer during the load, sent again under their key. */
+  projectsResent: number;
+  /** Withdrawal requests that had no answer during the load, sent again under their key. */
+  withdrawalsResent: number;
+  /** Operator decisions the settle phase sent (for withdrawals whose decision had no 200 answer). */
+  decisionsAtSettle: number;
 }
 
 /**
@@ -61,8 +69,15 @@ async function unsettled(
   const refunds = await sql<{ n: number }[]>`
     SELECT count(DISTINCT purchase_id)::int AS n FROM purchase_refunds
     WHERE purchase_id = ANY(${duePurchases}::uuid[]) AND reason = 'duplicate_charge'`;
+  // A referee's credited purchase decides their referral and pays its reward in the same activity,
+  // after the purchase is marked completed: wait for that too.
+  const referrals = await sql<{ referee: string }[]>`
+    SELECT r.referee_id AS referee FROM referrals r
+    WHERE r.status = 'signed_up' AND (r.purchase_id IS NOT NULL OR EXISTS (
+      SELECT 1 FROM purchases p WHERE p.user_id = r.referee_id AND p.completed_at IS NOT NULL))`;
   const waiting = [
     ...projects.map((p) => `project ${p.id} ${p.status}`),
+    ...referrals.map((r) => `referral of ${r.referee} not decided and paid after its credited purchase`),
     ...purchases.map((p) => `paid purchase ${p.id} not completed`),
     ...(refunds[0]!.n < duePurchases.length
       ? [`${duePurchases.length - refunds[0]!.n} purchases charged twice not refunded`]
@@ -73,19 +88,22 @@ async function unsettled(
 }
 
 /**
- * After the faults: every answer is known, every paid purchase credited, every project finished.
- * A project left paused because its flow ended before the top-up (the load's deadline) gets an
- * operator grant now; then it must resume by itself.
+ * After the faults: every answer is known, every paid purchase credited (and its referral
+ * decided), every project finished, every withdrawal decided and final. A project left paused
+ * because its flow ended before the top-up (the load's deadline) gets an operator grant now;
+ * then it must resume by itself. A withdrawal whose decision got no 200 is decided again.
  */
 export async function settle(ctx: FlowContext, sql: Sql, seconds: number): Promise<SettleResult> {
   const t0 = Date.now();
   const usageReplayed = await replayUnanswered(ctx);
+  const projectsResent = await resendUnansweredProjects(ctx);
+  const withdrawalsResent = await resendUnanswered(ctx);
   let topUpsAtSettle = 0;
   const toppedUp = new Set(ctx.journal.projects.filter((p) => p.toppedUp).map((p) => p.projectId));
   let waitingFor: string[] = [];
   while (Date.now() - t0 < seconds * 1000) {
     const state = await unsettled(ctx, sql);
-    waitingFor = state.waiting;
+    waitingFor = [...state.waiting, ...(await decidePending(ctx, sql))];
     if (waitingFor.length === 0) break;
     for (const paused of state.paused) {
       if (toppedUp.has(paused.id)) continue;
@@ -105,5 +123,11 @@ export async function settle(ctx: FlowContext, sql: Sql, seconds: number): Promi
     waitingFor,
     usageReplayed,
     topUpsAtSettle,
+    projectsResent,
+    withdrawalsResent,
+    decisionsAtSettle: [...ctx.journal.withdrawals.values()].reduce(
+      (n, w) => n + w.decisions.filter((d) => d.phase === 'settle').length,
+      0,
+    ),
   };
 }

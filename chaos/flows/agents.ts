@@ -5,8 +5,15 @@ import { signUp } from './users';
 
 const published = z.object({ id: z.uuid(), creatorId: z.uuid() });
 
-/** A creator (a new user) publishes an agent through POST /v1/agents; null when no answer came. */
-export async function publishAgent(ctx: FlowContext, name: string): Promise<ChaosAgent | null> {
+/**
+ * A creator (a new user) publishes an agent through POST /v1/agents; null when no answer came.
+ * A `dedicated` agent is named only by its own flow's charges, never by random usage.
+ */
+export async function publishAgent(
+  ctx: FlowContext,
+  name: string,
+  dedicated = false,
+): Promise<ChaosAgent | null> {
   const creator = await signUp(ctx);
   if (!creator) return null;
   const answer = await ctx.api.call({
@@ -17,7 +24,7 @@ export async function publishAgent(ctx: FlowContext, name: string): Promise<Chao
     body: { name },
   });
   if (answer.status !== 201) return null;
-  const agent = { ...published.parse(answer.body), creator };
+  const agent: ChaosAgent = { ...published.parse(answer.body), creator, ...(dedicated ? { dedicated } : {}) };
   ctx.journal.agents.push(agent);
   return agent;
 }

@@ -21,18 +21,50 @@ async function startProject(
   record: Omit<ProjectRecord, 'projectId'>,
   failLast: boolean,
 ): Promise<ProjectRecord | null> {
+  const body = { name: `chaos ${record.intent}`, tasks: tasks(record.tasks, failLast) };
+  const key = `chaos-project-${randomUUID()}`;
   const answer = await ctx.api.call({
     kind: 'project',
     method: 'POST',
     path: '/v1/projects',
     key: record.user.apiKey,
-    body: { name: `chaos ${record.intent}`, tasks: tasks(record.tasks, failLast) },
-    idempotencyKey: `chaos-project-${randomUUID()}`,
+    body,
+    idempotencyKey: key,
   });
+  if (answer.status === 0 || answer.status >= 500) {
+    // The project may exist without its workflow (the API died between the two): the client
+    // sends the start again under its key, in the settle phase (resendUnansweredProjects).
+    ctx.journal.unansweredProjects.push({ record, key, body });
+    return null;
+  }
   if (answer.status !== 201 && answer.status !== 200) return null;
   const started: ProjectRecord = { ...record, projectId: project.parse(answer.body).id };
   ctx.journal.projects.push(started);
   return started;
+}
+
+/**
+ * Project starts that never got an answer, sent again under their Idempotency-Key: a project
+ * whose row was made but whose workflow was not (the API killed in between) is started now.
+ */
+export async function resendUnansweredProjects(ctx: FlowContext): Promise<number> {
+  const unanswered = ctx.journal.unansweredProjects.splice(0);
+  for (const { record, key, body } of unanswered) {
+    const answer = await ctx.api.call({
+      kind: 'project (re-sent at settle)',
+      method: 'POST',
+      path: '/v1/projects',
+      key: record.user.apiKey,
+      body,
+      idempotencyKey: key,
+    });
+    const parsed = project.safeParse(answer.body);
+    if ((answer.status === 201 || answer.status === 200) && parsed.success)
+      ctx.journal.projects.push({ ...record, projectId: parsed.data.id });
+    else if (answer.status === 201 || answer.status === 200)
+      ctx.journal.driverErrors.push(`project start re-sent: ${JSON.stringify(answer.body).slice(0, 200)}`);
+  }
+  return unanswered.length;
 }
 
 /** Polls the project until it is paused (for lack of credits), up to `seconds`. */
@@ -83,5 +115,5 @@ export async function runProject(ctx: FlowContext, intent: ProjectIntent): Promi
   record.sawPaused = await waitPaused(ctx, record, 20);
   if (!record.sawPaused) return; // the settle phase tops it up
   if (intent === 'pause, top-up by grant') record.toppedUp = await grant(ctx, user.id, n * SMALL_TASK);
-  else record.toppedUp = (await buy(ctx, user, 'paid', record.projectId))?.paid ?? false;
+  else record.toppedUp = (await buy(ctx, user, 'paid', { topUpFor: record.projectId }))?.paid ?? false;
 }

@@ -10,10 +10,11 @@ async function pressCheckout(
   ctx: FlowContext,
   checkoutUrl: string,
   action: 'pay' | 'decline',
+  card?: string,
 ): Promise<number> {
   const res = await fetch(checkoutUrl, {
     method: 'POST',
-    body: new URLSearchParams({ action }),
+    body: new URLSearchParams({ action, ...(card ? { card } : {}) }),
     redirect: 'manual',
     signal: AbortSignal.timeout(10_000),
   });
@@ -27,15 +28,17 @@ async function pressCheckout(
 
 /**
  * Buys the starter package: POST /v1/purchases (sometimes twice under one Idempotency-Key, which
- * must name the same purchase), then what the buyer does on the checkout page: pay, pay with a
- * declining card, pay and be charged twice by Stripe, or walk away.
+ * must name the same purchase), then what the buyer does on the checkout page: pay (with the
+ * prefilled 4242 card unless `card` says another), pay with a declining card, pay and be
+ * charged twice by Stripe, or walk away.
  */
 export async function buy(
   ctx: FlowContext,
   user: ChaosUser,
   intent: PurchaseIntent,
-  topUpFor?: string,
+  options: { topUpFor?: string; card?: string } = {},
 ): Promise<PurchaseRecord | null> {
+  const { topUpFor, card } = options;
   const key = `chaos-purchase-${randomUUID()}`;
   const spec = {
     kind: 'purchase',
@@ -64,11 +67,12 @@ export async function buy(
     credits: purchase.credits,
     paid: false,
     ...(topUpFor ? { topUpFor } : {}),
+    ...(card ? { card } : {}),
   };
   ctx.journal.purchases.push(record);
   if (intent === 'declined') await pressCheckout(ctx, purchase.checkoutUrl, 'decline');
   if (intent === 'paid' || intent === 'paid twice') {
-    record.paid = (await pressCheckout(ctx, purchase.checkoutUrl, 'pay')) === 303;
+    record.paid = (await pressCheckout(ctx, purchase.checkoutUrl, 'pay', card)) === 303;
   }
   if (intent === 'paid twice' && record.paid) {
     const { paymentIntent, event } = ctx.standIn.simulateDuplicateCharge(sessionId);

@@ -7,7 +7,7 @@ const charge = z.object({ charged: z.number().int().min(0), replayed: z.boolean(
 
 /** A conversation event of random size (a few credits), as an agent runner would report it. */
 function usageBody(ctx: FlowContext, eventId: string): Record<string, unknown> {
-  const agents = ctx.journal.agents;
+  const agents = ctx.journal.agents.filter((a) => !a.dedicated);
   return {
     eventId,
     feature: 'conversation',
@@ -18,12 +18,19 @@ function usageBody(ctx: FlowContext, eventId: string): Record<string, unknown> {
   };
 }
 
-/** Sends one new usage event (retried with the same eventId while unanswered) and records its outcome. */
-export async function chargeUsage(ctx: FlowContext, user: ChaosUser): Promise<UsageEventRecord> {
+/**
+ * Sends one new usage event (retried with the same eventId while unanswered) and records its
+ * outcome; `fields` replace the random conversation event (e.g. an upskilling charge for one agent).
+ */
+export async function chargeUsage(
+  ctx: FlowContext,
+  user: ChaosUser,
+  fields?: { kind: string; body: Record<string, unknown> },
+): Promise<UsageEventRecord> {
   const eventId = randomUUID();
-  const body = usageBody(ctx, eventId);
+  const body = fields ? { ...fields.body, eventId } : usageBody(ctx, eventId);
   const answer = await ctx.api.call({
-    kind: 'usage',
+    kind: fields?.kind ?? 'usage',
     method: 'POST',
     path: '/v1/usage',
     key: user.apiKey,

@@ -1,18 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { ChaosUser } from '../journal';
+import type { ChaosUser, SignedUpUser } from '../journal';
 import type { FlowContext } from './context';
 
-const signedUp = z.object({ id: z.uuid(), apiKey: z.string().min(1) });
+const signedUp = z.object({
+  id: z.uuid(),
+  email: z.string().min(3),
+  apiKey: z.string().min(1),
+  referralCode: z.string().min(1),
+});
 const granted = z.object({ credits: z.number().int() });
 
-/** A new user through POST /v1/users; null when no answer came (the user may exist, unknown to us). */
-export async function signUp(ctx: FlowContext): Promise<ChaosUser | null> {
+/** A fresh address at the test domain. */
+export const chaosEmail = () => `chaos-${randomUUID()}@example.test`;
+
+/**
+ * A new user through POST /v1/users (with another user's referral code when given); null when
+ * no answer came (the user may exist, unknown to us).
+ */
+export async function signUp(
+  ctx: FlowContext,
+  options: { email?: string; referralCode?: string; kind?: string } = {},
+): Promise<SignedUpUser | null> {
   const answer = await ctx.api.call({
-    kind: 'sign-up',
+    kind: options.kind ?? 'sign-up',
     method: 'POST',
     path: '/v1/users',
-    body: { email: `chaos-${randomUUID()}@example.test` },
+    body: {
+      email: options.email ?? chaosEmail(),
+      ...(options.referralCode ? { referralCode: options.referralCode } : {}),
+    },
   });
   if (answer.status !== 201) return null;
   const user = signedUp.parse(answer.body);
