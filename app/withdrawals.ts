@@ -175,7 +175,7 @@ export async function ownWithdrawal(deps: { sql: Sql }, userId: string, id: stri
  * happened, or as it stands after a few seconds (a Stripe outage must not hold the request).
  */
 export async function decideWithdrawal(
-  deps: { sql: Sql; temporal: Client },
+  deps: { sql: Sql; temporal: Client; taskQueue: string },
   request: { id: string; decision: WithdrawalDecision },
 ): Promise<{ withdrawal: Withdrawal; decision: WithdrawalDecision['decision'] }> {
   const before = await findWithdrawal(deps.sql, request.id);
@@ -185,6 +185,12 @@ export async function decideWithdrawal(
   try {
     await handle.executeUpdate(decideWithdrawalUpdate, { args: [request.decision] });
   } catch (error) {
+    // Pending with no run at all: the request died between the row and the start (its client
+    // never retried). Start it now, as the retry would have, and decide.
+    if (error instanceof WorkflowNotFoundError && (await startedNever(deps, before))) {
+      await startWorkflow(deps, before);
+      return decideWithdrawal(deps, request);
+    }
     if (error instanceof WorkflowUpdateFailedError) {
       const cause = error.cause;
       if (cause instanceof ApplicationFailure && cause.type === WITHDRAWAL_DECISION_REFUSED)
@@ -198,6 +204,17 @@ export async function decideWithdrawal(
     throw error;
   }
   return { withdrawal: await settled(deps.sql, request.id), decision: request.decision.decision };
+}
+
+/** True when no run of the withdrawal's workflow was ever started (a closed run is not "never"). */
+async function startedNever(deps: { temporal: Client }, w: Withdrawal): Promise<boolean> {
+  try {
+    await deps.temporal.workflow.getHandle(workflowIds.withdrawal(w.id)).describe();
+    return false;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return true;
+    throw error;
+  }
 }
 
 function alreadyDecided(w: Withdrawal): Conflict {
