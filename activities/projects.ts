@@ -13,6 +13,7 @@ import {
   type PlannedTask,
   type ProjectStatus,
   saveTaskList,
+  setProjectBudget,
   setProjectStatus,
 } from '../db/projects';
 import { type TaskExecutor, TaskFailed, type TaskToRun } from './executor';
@@ -78,7 +79,19 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
     }): Promise<void> {
       await setProjectStatus(deps.sql, input);
     },
+
+    /** Records a budget the workflow accepted (setProjectBudgetUpdate), so the API shows it. */
+    async saveProjectBudget(input: { projectId: string; maxCredits: number }): Promise<void> {
+      await setProjectBudget(deps.sql, input.projectId, input.maxCredits);
+    },
   };
 }
 
 export type ProjectActivities = ReturnType<typeof createProjectActivities>;
+
+/**
+ * The budget's record, called only from the budget update's handler (a local activity like the
+ * other project steps). Kept apart from ProjectLedgerActivities: only runs that receive a budget
+ * change call it, so the stubs of runs without one need not provide it.
+ */
+export type ProjectBudgetActivities = Pick<ProjectActivities, 'saveProjectBudget'>;

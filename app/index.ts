@@ -11,7 +11,9 @@ import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
 import type { Mailer } from '../mail/mailer';
 import { listAgents, publishAgent, rateAgent, showAgent } from './agents';
+import { autoTopUpView, saveAutoTopUp } from './auto-top-up';
 import { type BalanceEvents, createBalanceEvents } from './balance-events';
+import { openBillingPortal } from './billing-portal';
 import { DEFAULT_EARNING_SETTINGS, type EarningSettings } from './earning-settings';
 import { type Grant, grantCredits } from './grants';
 import { requestPackage } from './package-requests';
@@ -33,6 +35,7 @@ import { DEFAULT_USAGE_REVERSAL_SETTINGS, reverseUsage, type UsageReversalSettin
 import { decideWithdrawal, ownWithdrawal, requestWithdrawal } from './withdrawals';
 
 export type { Agent, AgentRating, NewAgent } from './agents';
+export type { AutoTopUpSetting, AutoTopUpView } from './auto-top-up';
 export type { BalanceEvents } from './balance-events';
 export { DEFAULT_EARNING_SETTINGS, type EarningSettings } from './earning-settings';
 export type { Grant } from './grants';
@@ -113,6 +116,10 @@ export interface UseCases {
   decideWithdrawal: Rest<typeof decideWithdrawal>;
   requestOperatorRefund: Rest<typeof requestOperatorRefund>;
   operatorRefund: Rest<typeof operatorRefund>;
+  /** Auto top-up's setting (DESIGN.md §13) and the customer portal. */
+  saveAutoTopUp: Rest<typeof saveAutoTopUp>;
+  autoTopUpView: Rest<typeof autoTopUpView>;
+  openBillingPortal: Rest<typeof openBillingPortal>;
 }
 
 export function createUseCases(deps: UseCaseDeps, settings: UseCaseSettings = DEFAULT_SETTINGS): UseCases {
@@ -151,5 +158,8 @@ export function createUseCases(deps: UseCaseDeps, settings: UseCaseSettings = DE
     decideWithdrawal: (request) => decideWithdrawal(deps, request),
     requestOperatorRefund: (request) => requestOperatorRefund(deps, request),
     operatorRefund: (id) => operatorRefund(deps, id),
+    saveAutoTopUp: (request) => saveAutoTopUp(deps, request),
+    autoTopUpView: (userId) => autoTopUpView(deps, userId),
+    openBillingPortal: (request) => openBillingPortal(deps, request),
   };
 }

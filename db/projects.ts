@@ -12,6 +12,8 @@ export type { PausedReason, ProjectStatus } from '../domain';
 export interface ProjectView extends ProjectProgress {
   id: string;
   name: string;
+  /** The project's budget (DESIGN.md §13); null when it has none. */
+  maxCredits: number | null;
   failureReason: string | null;
   rateCardVersion: number;
   createdAt: string;
@@ -38,6 +40,7 @@ interface ProjectRow {
   paused_reason: PausedReason | null;
   failure_reason: string | null;
   rate_card_version: number;
+  max_credits: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -47,6 +50,7 @@ function toView(r: ProjectRow): ProjectView & { userId: string } {
     id: r.id,
     userId: r.user_id,
     name: r.name,
+    maxCredits: r.max_credits,
     status: r.status,
     tasksCompleted: r.tasks_completed,
     tasksTotal: r.tasks_total,
@@ -69,12 +73,13 @@ export async function insertProject(
     name: string;
     prompt: string | null;
     rateCardVersion: number;
+    maxCredits: number | null;
     requestHash: string;
   },
 ): Promise<{ created: boolean }> {
   const rows = await sql`
-    INSERT INTO projects (id, user_id, name, prompt, rate_card_version, request_hash)
-    VALUES (${p.id}, ${p.userId}, ${p.name}, ${p.prompt}, ${p.rateCardVersion}, ${p.requestHash})
+    INSERT INTO projects (id, user_id, name, prompt, rate_card_version, max_credits, request_hash)
+    VALUES (${p.id}, ${p.userId}, ${p.name}, ${p.prompt}, ${p.rateCardVersion}, ${p.maxCredits}, ${p.requestHash})
     ON CONFLICT (id) DO NOTHING RETURNING id`;
   if (rows.length === 1) return { created: true };
   const [existing] = await sql<{ request_hash: string | null }[]>`
@@ -234,6 +239,14 @@ export async function setProjectStatus(
       paused_reason = ${s.status === 'paused' ? sql.json((s.pausedReason ?? null) as never) : null},
       failure_reason = ${s.failureReason ?? null}, updated_at = now()
     WHERE id = ${s.projectId} AND status NOT IN ('completed', 'cancelled', 'failed')`;
+}
+
+/**
+ * Records the budget the project workflow accepted. Only the workflow writes it, one change at a
+ * time in the order it accepted them, so the row ends with the latest.
+ */
+export async function setProjectBudget(sql: Sql, projectId: string, maxCredits: number): Promise<void> {
+  await sql`UPDATE projects SET max_credits = ${maxCredits}, updated_at = now() WHERE id = ${projectId}`;
 }
 
 /** The user's paused projects: the ones a top-up should wake. */

@@ -153,6 +153,53 @@ export function priceProject(card: RateCard, input: ProjectRequest): Price {
   return total(card, lines);
 }
 
+/**
+ * What a project's first step costs: planning when the planner makes the tasks, else the first
+ * task. A budget below it could never start anything, so POST /v1/projects refuses it (400
+ * naming maxCredits) instead of creating a project that pauses before doing anything.
+ */
+export function firstStepPrice(card: RateCard, input: ProjectRequest): { step: string; credits: number } {
+  if (needsPlanning(input)) return { step: 'planning', credits: card.projectPlanning.credits };
+  const [first] = projectTasks(input);
+  return { step: 'task 1', credits: taskPrice(card, first!.size) };
+}
+
+/** Whether a budget pays for a whole project, as its estimate prices it (POST /v1/estimates). */
+export interface BudgetVerdict {
+  maxCredits: number;
+  /** The whole estimate fits: the project will not pause for its budget. */
+  covers: boolean;
+  /** How much more the budget would need to cover the whole estimate (0 when it covers it). */
+  shortBy: number;
+  /**
+   * How many tasks run before the project pauses for its budget, each counted at its estimate
+   * (what its reservation holds), after planning if any. Tasks that cost less than their
+   * estimate can only leave room for more, so this is a floor.
+   */
+  tasksCovered: number;
+}
+
+export function budgetVerdict(card: RateCard, input: ProjectRequest, maxCredits: number): BudgetVerdict {
+  const price = priceProject(card, input);
+  // The same order and rule as the workflow: a step starts only if all of it fits.
+  let committed = needsPlanning(input) ? card.projectPlanning.credits : 0;
+  let tasksCovered = 0;
+  if (committed <= maxCredits) {
+    for (const task of projectTasks(input)) {
+      const credits = taskPrice(card, task.size);
+      if (committed + credits > maxCredits) break;
+      committed += credits;
+      tasksCovered++;
+    }
+  }
+  return {
+    maxCredits,
+    covers: price.credits <= maxCredits,
+    shortBy: Math.max(0, price.credits - maxCredits),
+    tasksCovered,
+  };
+}
+
 function total(card: RateCard, lines: PriceLine[]): Price {
   return {
     credits: lines.reduce((sum, l) => sum + l.credits, 0),

@@ -19,6 +19,8 @@ export const workflowIds = {
   withdrawal: (withdrawalId: string) => `withdrawal-${withdrawalId}`,
   operatorRefund: (refundId: string) => `operator-refund-${refundId}`,
   dispute: (disputeId: string) => `dispute-${disputeId}`,
+  /** One per user: it serializes the user's auto top-ups (DESIGN.md §13). */
+  autoTopUp: (userId: string) => `auto-top-up-${userId}`,
 };
 
 // ── Purchases ────────────────────────────────────────────────────────────────────────────────
@@ -38,6 +40,11 @@ export interface PurchaseInput {
   expiresAt: number;
   /** How often to ask Stripe when no webhook has arrived (a lost webhook heals by itself). */
   pollIntervalSeconds: number;
+  /**
+   * The buyer's Stripe Customer (app/customers.ts): Checkout pays as them and saves the card for
+   * off-session use (auto top-up). Absent on runs started before saved cards.
+   */
+  customerId?: string;
 }
 
 export type { PurchaseOutcomeStatus, PurchaseStatus } from '../domain/purchases';
@@ -260,3 +267,45 @@ export interface DisputeOutcome {
 
 /** Every charge.dispute.* event of one dispute, delivered with signal-with-start. */
 export const disputeChangedSignal = defineSignal<[DisputeChanged]>('disputeChanged');
+
+// ── Auto top-up ──────────────────────────────────────────────────────────────────────────────
+
+/** One user's auto top-up run: it ends when idle; the next crossing starts a new one. */
+export interface AutoTopUpInput {
+  userId: string;
+  /** How often to ask Stripe about a payment still processing (no webhook needed). */
+  pollIntervalSeconds: number;
+  /** How long an idle run waits for another crossing before it ends. */
+  idleSeconds: number;
+  /** A crossing that arrived as the previous run continued as new. */
+  pending?: ThresholdCrossed;
+}
+
+/**
+ * The available credits minus what the user's running projects still need for their next task
+ * fell below the auto top-up threshold with this debit (app/auto-top-up.ts). `crossingKey` is
+ * the debit's idempotency key: the top-up's purchase and PaymentIntent are keyed by it.
+ */
+export interface ThresholdCrossed {
+  crossingKey: string;
+  belowCredits: number;
+  /** Available credits minus what running projects still need, right after the debit. */
+  headroom: number;
+}
+
+export type AutoTopUpResult =
+  | { outcome: 'credited'; purchaseId: string; paymentIntentId: string }
+  | { outcome: 'failed'; purchaseId: string; paymentIntentId: string | null; reason: string; suspended: boolean }
+  | { outcome: 'skipped'; reason: string };
+
+export interface AutoTopUpProgress {
+  /** The crossing being topped up, its purchase once opened, and its payment once created. */
+  inFlight: { crossingKey: string; purchaseId: string | null; paymentIntentId: string | null } | null;
+  /** Crossings that arrived while one was in flight: the one top-up covers them. */
+  coalesced: number;
+  results: AutoTopUpResult[];
+}
+
+/** Signal-with-start (workflows/starters.ts signalAutoTopUp) delivers each crossing. */
+export const thresholdCrossedSignal = defineSignal<[ThresholdCrossed]>('thresholdCrossed');
+export const autoTopUpProgressQuery = defineQuery<AutoTopUpProgress>('autoTopUpProgress');

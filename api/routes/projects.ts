@@ -6,10 +6,10 @@ import { findProject, listProjects, listProjectTasks, type ProjectView } from '.
 import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { integerParam, projectBody } from '../schemas';
+import { integerParam, projectBody, projectBudgetBody } from '../schemas';
 
-const idParam = z.object({ id: z.uuid({ message: 'must be a project id (UUID)' }) });
-const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
+export const idParam = z.object({ id: z.uuid({ message: 'must be a project id (UUID)' }) });
+export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 /** How often the event stream looks for progress. */
 const EVENTS_POLL_MS = 250;
 
@@ -18,6 +18,8 @@ function view(p: ProjectView) {
     id: p.id,
     name: p.name,
     status: p.status,
+    /** The budget (DESIGN.md §13), null when none; pausedReason.code says which limit stopped it. */
+    maxCredits: p.maxCredits,
     tasksCompleted: p.tasksCompleted,
     tasksTotal: p.tasksTotal,
     creditsSpent: p.creditsSpent,
@@ -33,7 +35,7 @@ function view(p: ProjectView) {
 type Deps = {
   sql: Sql;
   requireUser: RequestHandler;
-} & Pick<UseCases, 'startProject' | 'ownProject' | 'cancelProject'>;
+} & Pick<UseCases, 'startProject' | 'ownProject' | 'cancelProject' | 'changeProjectBudget'>;
 
 /** MultiTask projects: each is a projectWorkflow; progress is read from Postgres. */
 export function projectsRouter(deps: Deps): Router {
@@ -67,6 +69,19 @@ export function projectsRouter(deps: Deps): Router {
     const { id } = parse(idParam, { id: req.params.id }, 'id');
     const project = await deps.cancelProject(currentUser(res).id, id);
     res.status(202).json({ id: project.id, status: project.status, cancelRequested: true });
+  });
+
+  /**
+   * Raises or lowers the project's budget (owner only: another user's is 404). Below what is
+   * already spent is a 400 naming maxCredits; an ended project is a 409. A project paused for its
+   * budget resumes by itself when the new budget pays its next step; the answer shows the project
+   * once it has acted on the change.
+   */
+  router.post('/v1/projects/:id/budget', deps.requireUser, async (req, res) => {
+    const { id } = parse(idParam, { id: req.params.id }, 'id');
+    const { maxCredits } = parse(projectBudgetBody, req.body);
+    const project = await deps.changeProjectBudget({ userId: currentUser(res).id, id, maxCredits });
+    res.json(view(project));
   });
 
   /** Server-Sent Events: one `progress` event per change, until the project ends. */

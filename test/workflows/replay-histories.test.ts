@@ -19,6 +19,7 @@ test('when every committed workflow history is replayed on today’s code, then 
       'operator-refund-succeeded.json',
       'project-pause-resume.json',
       'project-agents.json',
+      'project-budget-pause-raise.json',
       'purchase-paid.json',
       'purchase-refunded-whole.json',
       'purchase-refunded-proportional.json',
