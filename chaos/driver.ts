@@ -2,6 +2,8 @@ import type { FlowContext } from './flows/context';
 import { runProject } from './flows/projects';
 import { buy } from './flows/purchases';
 import { capBurst, referralFlow } from './flows/referrals';
+import { refundFlow } from './flows/refunds';
+import { reversalFlow } from './flows/reversals';
 import { usageBurst } from './flows/usage';
 import { fundedUser, signUp } from './flows/users';
 import { withdrawalFlow } from './flows/withdrawals';
@@ -27,7 +29,15 @@ export async function seedUsageUsers(ctx: FlowContext, count: number): Promise<C
 }
 
 async function oneFlow(ctx: FlowContext, usageUsers: ChaosUser[]): Promise<void> {
-  const flow = ctx.rng.weighted({ usage: 6, purchase: 2, project: 2, referral: 2, 'new usage user': 1 });
+  const flow = ctx.rng.weighted({
+    usage: 6,
+    purchase: 2,
+    project: 2,
+    referral: 2,
+    refund: 3,
+    reversal: 2,
+    'new usage user': 1,
+  });
   if (flow === 'usage' && usageUsers.length > 0) return usageBurst(ctx, ctx.rng.pick(usageUsers), 10);
   if (flow === 'purchase') {
     const user = await signUp(ctx);
@@ -37,6 +47,8 @@ async function oneFlow(ctx: FlowContext, usageUsers: ChaosUser[]): Promise<void>
   }
   if (flow === 'project') return runProject(ctx, ctx.rng.pick(PROJECT_INTENTS));
   if (flow === 'referral') return referralFlow(ctx);
+  if (flow === 'refund') return refundFlow(ctx);
+  if (flow === 'reversal') return reversalFlow(ctx);
   const user = await fundedUser(ctx, ctx.rng.chance(0.3) ? POOR_CREDITS : USAGE_CREDITS);
   if (user) usageUsers.push(user);
 }

@@ -37,6 +37,8 @@ export interface FaultDeps {
   windows: FaultWindows;
   rng: Rng;
   log(line: string): void;
+  /** Shared with the load driver (FlowContext.webhookFaults): on during a webhook fault episode. */
+  webhookFaults?: { active: boolean };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -91,14 +93,17 @@ async function inject(deps: FaultDeps, kind: FaultKind): Promise<string> {
     case 'backends terminated':
       return terminateBackends(deps);
     case 'webhooks dropped': {
+      if (deps.webhookFaults) deps.webhookFaults.active = true;
       const n = deps.rng.int(2, 5);
       deps.standIn.faults.dropNext(n);
       return webhookEpisode(deps, `the next ${n} events`);
     }
     case 'webhooks duplicated ×10':
+      if (deps.webhookFaults) deps.webhookFaults.active = true;
       deps.standIn.faults.duplicate(10);
       return webhookEpisode(deps, 'each event delivered 10 times');
     case 'webhooks reordered':
+      if (deps.webhookFaults) deps.webhookFaults.active = true;
       deps.standIn.faults.reorder(1500);
       return webhookEpisode(deps, 'events batched for 1.5 s, delivered newest first');
   }
@@ -146,5 +151,6 @@ async function webhookEpisode(deps: FaultDeps, what: string): Promise<string> {
   const ms = deps.rng.int(3000, 6000);
   await sleep(ms);
   deps.standIn.faults.reset();
+  if (deps.webhookFaults) deps.webhookFaults.active = false;
   return `${what}, for ${(ms / 1000).toFixed(1)} s`;
 }

@@ -159,6 +159,74 @@ export interface WithdrawalRecord {
   seenFinal?: string;
 }
 
+/** Why the driver asked for an operator refund, and so what the answer must be. */
+export type RefundAsk =
+  | 'refund'
+  | 'rest of the purchase'
+  | 'above refundable'
+  | 'race'
+  | 'same key'
+  | 'refused by Stripe'
+  | 'while disputed';
+
+/** One POST /v1/admin/refunds (its retries under the same Idempotency-Key included). */
+export interface OperatorRefundRequestRecord {
+  purchase: PurchaseRecord;
+  key: string;
+  /** Absent: all that is refundable. */
+  credits?: number;
+  reason: string;
+  ask: RefundAsk;
+  /** The purchase's refundable credits as the driver knew them just before (nothing else moved them). */
+  refundableSeen?: number;
+  /** The HTTP status of the last answer (0: none came). */
+  status: number;
+  sentAtMs: number;
+  /** The refund the 201/200 named, as it answered. */
+  id?: string;
+  answered?: { credits: number; amountCents: number; status: string };
+  /** The final status GET /v1/admin/refunds/:id showed the operator, if it showed one. */
+  seenFinal?: string;
+  resentAtSettle?: boolean;
+}
+
+/** A refund made in the Stripe Dashboard (stripe.refunds.create against the stand-in). */
+export interface DashboardRefundRecord {
+  purchaseId: string;
+  paymentIntentId: string;
+  amountCents: number;
+  stripeRefundId?: string;
+  /** Stripe refused it (e.g. the charge is disputed). */
+  error?: string;
+}
+
+/** A dispute the driver opened through the stand-in (the cardholder's bank) and closed (Stripe's review). */
+export interface DisputeRecord {
+  purchaseId: string;
+  paymentIntentId: string;
+  disputeId: string;
+  amountCents: number;
+  outcome: 'won' | 'lost';
+  /** Closed in Stripe (by the flow, or by the settle phase). */
+  closed: boolean;
+  /** charge.dispute.created was lost on its first delivery and redelivered after closed was answered. */
+  closedFirst: boolean;
+}
+
+/** One POST /v1/usage/:eventId/reversal. */
+export interface ReversalAttemptRecord {
+  user: ChaosUser;
+  eventId: string;
+  /** The charge the usage answer named. */
+  charged: number;
+  how: 'once' | 'twice' | 'concurrent';
+  status: number;
+  body?: Record<string, unknown>;
+  /** Sent after another reversal of the same event had been answered 201/200. */
+  afterAnswered: boolean;
+  resentAtSettle?: boolean;
+}
+
 export class Journal {
   readonly users: ChaosUser[] = [];
   readonly agents: ChaosAgent[] = [];
@@ -179,6 +247,12 @@ export class Journal {
   readonly withdrawals = new Map<string, WithdrawalRecord>();
   /** Payout accounts whose transfers fail (stand-in transferFaults.failDestinations) until their withdrawals are final. */
   readonly faultedAccounts = new Set<string>();
+  readonly refundRequests: OperatorRefundRequestRecord[] = [];
+  readonly dashboardRefunds: DashboardRefundRecord[] = [];
+  readonly disputes: DisputeRecord[] = [];
+  readonly reversals: ReversalAttemptRecord[] = [];
+  /** Events the settle phase delivered again because none of their deliveries was answered 2xx. */
+  readonly redelivered = new Set<string>();
   /** A retry under the same Idempotency-Key that named another resource. */
   readonly idempotencyMismatches: string[] = [];
   /** Answers the driver could not read (a body of the wrong shape): each one a broken promise. */

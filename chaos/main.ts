@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openLedger } from '../composition/root';
 import type { CheckResult } from './checks/check';
+import { disputeChecks } from './checks/disputes';
 import { earningsChecks } from './checks/earnings';
 import { httpChecks } from './checks/http';
 import { ledgerChecks } from './checks/ledger';
@@ -18,6 +19,8 @@ import { type Crash, processChecks } from './checks/processes';
 import { projectChecks } from './checks/projects';
 import { purchaseChecks } from './checks/purchases';
 import { referralChecks } from './checks/referrals';
+import { refundChecks } from './checks/refunds';
+import { reversalChecks } from './checks/reversals';
 import { usageChecks } from './checks/usage';
 import { withdrawalChecks } from './checks/withdrawals';
 import { runLoad, seedUsageUsers } from './driver';
@@ -26,6 +29,7 @@ import { createFleet, type Fleet } from './fleet';
 import { seedAgents } from './flows/agents';
 import type { FlowContext } from './flows/context';
 import { seedReferrers } from './flows/referrals';
+import { seedRefusedRefunds } from './flows/refunds';
 import { ApiClient } from './http';
 import { type ChaosInfra, startChaosInfra } from './infra';
 import { Journal } from './journal';
@@ -38,12 +42,14 @@ import { measureThroughput, type ThroughputPhase } from './throughput';
 import { FaultWindows } from './windows';
 
 const ROOT = path.resolve(__dirname, '..');
-const ACTORS = 8;
+const ACTORS = 10;
 /** Clients that each run one creator after another through earning and cashing out. */
 const WITHDRAWERS = 3;
 const USAGE_USERS = 12;
 /** Agents that one usage event in three names (each by its own creator). */
 const AGENTS = 3;
+/** Operator refunds Stripe refuses (refundFaults), before the load: nothing else refunds then. */
+const REFUSED_REFUNDS = 2;
 const AFTER_LAST_FAULT_MS = 3000;
 const startedMs = Date.now();
 const log = (line: string) =>
@@ -90,6 +96,7 @@ async function run(
   // depend on how many requests fit in each moment, so they replay only roughly.
   const faultRng = new Rng(options.seed);
   const rng = new Rng(options.seed ^ 0x5eed);
+  const webhookFaults = { active: false };
   const stats = new Stats();
   const journal = new Journal();
   const ctx: FlowContext = {
@@ -100,20 +107,21 @@ async function run(
     standIn: infra.standIn,
     adminKey: fleet.adminKey,
     deadlineMs: Number.POSITIVE_INFINITY,
+    webhookFaults,
   };
   log(
     `throughput: ${options.throughputSeconds} s phases through 1 API process, then ${fleet.apis.length}, twice`,
   );
   const loadAverage = os.loadavg();
   const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
-  await Promise.all([seedAgents(ctx, AGENTS), seedReferrers(ctx)]);
+  await Promise.all([seedAgents(ctx, AGENTS), seedReferrers(ctx), seedRefusedRefunds(ctx, REFUSED_REFUNDS)]);
   const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
   const plan = planFaults(faultRng, options.chaosSeconds);
   log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
   // The load runs until the last fault is repaired, and a little longer: traffic after it shows recovery.
   const [faults] = await Promise.all([
     injectFaults(
-      { infra, fleet, standIn: infra.standIn, windows, rng: faultRng, log },
+      { infra, fleet, standIn: infra.standIn, windows, rng: faultRng, log, webhookFaults },
       plan,
       options.chaosSeconds,
     ).finally(() => {
@@ -130,11 +138,11 @@ async function run(
       .map((p) => p.start()),
   );
   log(
-    `settling (up to ${options.settleSeconds} s): replaying unanswered usage and withdrawal requests, deciding withdrawals, waiting for purchases, referrals, projects and payouts`,
+    `settling (up to ${options.settleSeconds} s): replaying unanswered usage, withdrawal, refund and reversal requests, deciding withdrawals, closing disputes, waiting for purchases, referrals, projects, payouts and refunds`,
   );
   const { sql, ledger } = await openLedger(infra.databaseUrl, { poolSize: 2 });
   try {
-    const settled = await settle(ctx, sql, options.settleSeconds);
+    const settled = await settle(ctx, sql, options.settleSeconds, infra.temporalAddress);
     log(`settled in ${settled.seconds.toFixed(0)} s; checking the promises`);
     const checks = [
       ...(await ledgerChecks(sql, ledger)),
@@ -143,6 +151,9 @@ async function run(
       ...(await earningsChecks(sql, journal)),
       ...(await referralChecks(sql, journal, ctx.api)),
       ...(await withdrawalChecks(sql, journal, infra.standIn)),
+      ...(await refundChecks(sql, journal, ctx)),
+      ...(await disputeChecks(sql, journal, infra.standIn)),
+      ...(await reversalChecks(sql, journal)),
       ...(await projectChecks(sql, journal)),
       ...httpChecks(stats, journal, options.strict),
       ...processChecks(
@@ -185,7 +196,7 @@ function print(
     '### Throughput: usage charges by 32 clients back to back, before the faults (1 API, 2 APIs, in turn)',
     throughputTable(result.throughput),
     '',
-    `### Invariants (settled in ${result.settled.seconds.toFixed(0)} s; ${result.settled.usageReplayed} unanswered usage events replayed; ${result.settled.projectsResent} unanswered project starts sent again; ${result.settled.topUpsAtSettle} paused projects topped up at the end; ${result.settled.withdrawalsResent} unanswered withdrawal requests sent again and ${result.settled.decisionsAtSettle} withdrawal decisions sent at the end)`,
+    `### Invariants (settled in ${result.settled.seconds.toFixed(0)} s; ${result.settled.usageReplayed} unanswered usage events replayed; ${result.settled.projectsResent} unanswered project starts sent again; ${result.settled.topUpsAtSettle} paused projects topped up at the end; ${result.settled.withdrawalsResent} unanswered withdrawal requests sent again and ${result.settled.decisionsAtSettle} withdrawal decisions sent at the end; ${result.settled.refundsResent} unanswered operator refunds and ${result.settled.reversalsResent} usage reversals sent again; ${result.settled.disputesClosedAtSettle} disputes closed at the end; ${result.settled.redelivered} lost refund and dispute events delivered again)`,
     invariantsTable(result.checks),
     '',
     violationsText(result.checks),

@@ -1,8 +1,11 @@
+import { Client, Connection } from '@temporalio/client';
 import type { Sql } from '../db/pool';
 import { announcements } from './checks/purchase-timeline';
 import type { FlowContext } from './flows/context';
 import { sleep } from './flows/context';
 import { resendUnansweredProjects } from './flows/projects';
+import { refundsPending, resendUnansweredRefunds } from './flows/refunds';
+import { resendUnansweredReversals } from './flows/reversals';
 import { applyAnswer } from './flows/usage';
 import { grant } from './flows/users';
 import { decidePending, resendUnanswered } from './flows/withdrawals';
@@ -20,6 +23,13 @@ export interface SettleResult {
   withdrawalsResent: number;
   /** Operator decisions the settle phase sent (for withdrawals whose decision had no 200 answer). */
   decisionsAtSettle: number;
+  /** Operator refunds and usage reversals that had no answer during the load, sent again. */
+  refundsResent: number;
+  reversalsResent: number;
+  /** Disputes still open in Stripe when the load ended (their flow cut short), closed as planned. */
+  disputesClosedAtSettle: number;
+  /** Refund and dispute events with no 2xx delivery, delivered again (as Stripe's retries would). */
+  redelivered: number;
 }
 
 /**
@@ -93,29 +103,54 @@ async function unsettled(
  * because its flow ended before the top-up (the load's deadline) gets an operator grant now;
  * then it must resume by itself. A withdrawal whose decision got no 200 is decided again.
  */
-export async function settle(ctx: FlowContext, sql: Sql, seconds: number): Promise<SettleResult> {
+export async function settle(
+  ctx: FlowContext,
+  sql: Sql,
+  seconds: number,
+  temporalAddress: string,
+): Promise<SettleResult> {
   const t0 = Date.now();
   const usageReplayed = await replayUnanswered(ctx);
   const projectsResent = await resendUnansweredProjects(ctx);
   const withdrawalsResent = await resendUnanswered(ctx);
+  const refundsResent = await resendUnansweredRefunds(ctx);
+  const reversalsResent = await resendUnansweredReversals(ctx);
+  const openAtEnd = ctx.journal.disputes.filter((d) => !d.closed).length;
+  const connection = await Connection.connect({ address: temporalAddress });
+  const temporal = new Client({ connection });
+  const workflowDone = async (id: string) => {
+    try {
+      return (await temporal.workflow.getHandle(id).describe()).status.name === 'COMPLETED';
+    } catch {
+      return false;
+    }
+  };
   let topUpsAtSettle = 0;
   const toppedUp = new Set(ctx.journal.projects.filter((p) => p.toppedUp).map((p) => p.projectId));
   let waitingFor: string[] = [];
-  while (Date.now() - t0 < seconds * 1000) {
-    const state = await unsettled(ctx, sql);
-    waitingFor = [...state.waiting, ...(await decidePending(ctx, sql))];
-    if (waitingFor.length === 0) break;
-    for (const paused of state.paused) {
-      if (toppedUp.has(paused.id)) continue;
-      // Enough for every task at the largest size the driver uses (small, 25 credits).
-      if (await grant(ctx, paused.userId, Math.max(1, paused.tasks) * 25)) {
-        toppedUp.add(paused.id);
-        const record = ctx.journal.projects.find((p) => p.projectId === paused.id);
-        if (record) record.toppedUp = true;
-        topUpsAtSettle++;
+  try {
+    while (Date.now() - t0 < seconds * 1000) {
+      const state = await unsettled(ctx, sql);
+      waitingFor = [
+        ...state.waiting,
+        ...(await decidePending(ctx, sql)),
+        ...(await refundsPending(ctx, sql, workflowDone)),
+      ];
+      if (waitingFor.length === 0) break;
+      for (const paused of state.paused) {
+        if (toppedUp.has(paused.id)) continue;
+        // Enough for every task at the largest size the driver uses (small, 25 credits).
+        if (await grant(ctx, paused.userId, Math.max(1, paused.tasks) * 25)) {
+          toppedUp.add(paused.id);
+          const record = ctx.journal.projects.find((p) => p.projectId === paused.id);
+          if (record) record.toppedUp = true;
+          topUpsAtSettle++;
+        }
       }
+      await sleep(1000);
     }
-    await sleep(1000);
+  } finally {
+    await connection.close();
   }
   return {
     seconds: (Date.now() - t0) / 1000,
@@ -129,5 +164,9 @@ export async function settle(ctx: FlowContext, sql: Sql, seconds: number): Promi
       (n, w) => n + w.decisions.filter((d) => d.phase === 'settle').length,
       0,
     ),
+    refundsResent,
+    reversalsResent,
+    disputesClosedAtSettle: openAtEnd,
+    redelivered: ctx.journal.redelivered.size,
   };
 }

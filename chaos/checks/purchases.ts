@@ -4,6 +4,8 @@ import type { Journal, PurchaseRecord } from '../journal';
 import { type CheckResult, check } from './check';
 import { announcements, purchaseTimeline } from './purchase-timeline';
 
+const CREDITED: ReadonlySet<string> = new Set(['completed', 'partially_refunded', 'refunded']);
+
 /** Every paid purchase credited exactly once, nothing unpaid credited, every second charge refunded once. */
 export async function purchaseChecks(
   sql: Sql,
@@ -31,7 +33,8 @@ export async function purchaseChecks(
       return [
         `purchase ${p.purchaseId}: ${c.n} credit transfers for ${c.sum} credits, expected 1 for ${p.credits}`,
       ];
-    return status.get(p.purchaseId) === 'completed'
+    // Refunded since (checks/refunds.ts checks the status against what Stripe refunded).
+    return CREDITED.has(status.get(p.purchaseId) ?? '')
       ? []
       : [`purchase ${p.purchaseId} credited but ${status.get(p.purchaseId)}`];
   });
@@ -52,7 +55,11 @@ export async function purchaseChecks(
   );
   const refundViolations = await duplicateRefundViolations(sql, due, standIn, temporalAddress);
   return [
-    check('every paid purchase credited once (and completed)', paid.length, paidViolations),
+    check(
+      'every paid purchase credited once (and completed, or refunded since)',
+      paid.length,
+      paidViolations,
+    ),
     check('no declined or unpaid purchase credited', unpaid.length, unpaidViolations),
     check(
       'no purchase credited twice (whole ledger)',

@@ -33,9 +33,10 @@ export async function usageChecks(sql: Sql, journal: Journal): Promise<CheckResu
   const unanswered = records
     .filter((r) => r.outcome === 'unknown')
     .map((r) => `event ${r.eventId}: no answer even when replayed`);
-  // Every usage transfer in the run's database, whoever it belongs to.
+  // Every usage transfer in the run's database, whoever it belongs to (reversals: checks/reversals.ts).
   const all = await sql<{ key: string }[]>`
-    SELECT operation_key AS key FROM transfers WHERE cause_type = 'usage_event' AND kind <> 'creator_share'`;
+    SELECT operation_key AS key FROM transfers
+    WHERE cause_type = 'usage_event' AND kind NOT IN ('creator_share', 'usage_reversal')`;
   const answeredKeys = new Set(charged.map((r) => keyOf(r.user.id, r.eventId)));
   const orphans = all
     .filter((t) => !answeredKeys.has(t.key))

@@ -14,6 +14,11 @@ export interface FlowContext {
   adminKey: string;
   /** Epoch ms after which a flow starts nothing new. */
   deadlineMs: number;
+  /**
+   * True while the fault injector has webhook faults on (drop, duplicate, reorder): a flow that
+   * uses the stand-in's webhook fault controls itself waits for it to be false.
+   */
+  webhookFaults: { active: boolean };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
