@@ -52,6 +52,8 @@ const BAD_RUNS = Number(process.env.BENCH_BAD_RUNS ?? 2);
 const AGENT_RUNS = Number(process.env.BENCH_AGENT_RUNS ?? 2);
 /** Issue 14's limit: the creator share may cost at most this share of throughput. */
 const AGENT_MAX_COST = 0.1;
+/** The agent comparison's events: 2 + 8 = 10 credits, a 3-credit share. */
+const AGENT_EVENT_OUTPUT_TOKENS = 2000;
 /** What every benchmark request records: a conversation message with 200 output tokens. */
 const EVENT = { feature: 'conversation', outputTokens: 200 } as const;
 
@@ -67,7 +69,7 @@ async function requestHook(
   name: string,
   keys: string[],
   badEvery = 0,
-  extra: Record<string, string> = {},
+  extra: Record<string, string | number> = {},
 ): Promise<string> {
   const file = path.join(dir, `${name}.cjs`);
   await writeFile(
@@ -343,17 +345,27 @@ async function main() {
       description: null,
       requestHash: agentId,
     });
+    // A charge big enough that its 30% share is at least a credit (a share rounds down), the same
+    // size with and without the agent.
+    const agentEvent = { outputTokens: AGENT_EVENT_OUTPUT_TOKENS };
+    const plainHook = await requestHook(
+      hooksDir,
+      'plain-large',
+      many.map((u) => u.apiKey),
+      0,
+      agentEvent,
+    );
     const agentHook = await requestHook(
       hooksDir,
       'agent',
       many.map((u) => u.apiKey),
       0,
-      { agentId },
+      { ...agentEvent, agentId },
     );
     const agentRows: { load: 'plain' | 'agentId'; charges: number; p99: number }[] = [];
     for (let i = 0; i < AGENT_RUNS; i++)
       for (const [label, hook] of [
-        ['plain', hooks.many],
+        ['plain', plainHook],
         ['agentId', agentHook],
       ] as const) {
         const { result } = await load(byPath['group-commit'], hook, { seconds: SECONDS });
@@ -461,7 +473,7 @@ async function main() {
       '',
       `- With 1 in ${BAD_EVERY} requests bad, good charges/s are ${badRatio((r) => r.charges)}× clean load's and requests answered/s ${badRatio((r) => r.answered)}× (medians of ${BAD_RUNS} runs each).`,
       '',
-      `Every event naming another user's agent (\`agentId\`: the creator's share is a second leg of the same operation), ${USERS} users, group commit, alternating with plain events:`,
+      `Every event naming another user's agent (\`agentId\`: the creator's share is a second leg of the same operation), ${USERS} users, group commit, alternating with the same events without it (${AGENT_EVENT_OUTPUT_TOKENS} output tokens each):`,
       '',
       '| load | charges/s | p99 ms |',
       '| --- | ---: | ---: |',
