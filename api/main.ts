@@ -6,14 +6,14 @@ import { listen } from './server';
 
 /** Production entry point: the API against external Postgres and Temporal. */
 async function main(): Promise<void> {
-  const { env, root } = await openProductionRoot('api');
+  const { env, root, logger } = await openProductionRoot('api');
   await migrate(root.services.sql);
   const app = createApp({
     ...root.apiDeps({ adminApiKey: env.ADMIN_API_KEY, temporalUiUrl: env.TEMPORAL_UI_URL }),
     metricsToken: env.METRICS_TOKEN,
   });
   const server = await listen(app, env.PORT, env.HOST);
-  console.log(`API listening on ${server.url}`);
+  logger.info({ url: server.url }, `API listening on ${server.url}`);
   const shutdown = async () => {
     await server.close();
     await root.close();

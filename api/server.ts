@@ -1,13 +1,33 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Express } from 'express';
+import type { Express, Request } from 'express';
+import {
+  beginRequest,
+  type Logger,
+  logRequest,
+  type RequestContext,
+  requestContext,
+} from '../observability/logger';
 import { errorBody, RETRY_AFTER_SECONDS } from './errors';
 import type { FastPath } from './usage-fast-path';
 
 /** Routes an app serves before Express sees the request (set by createApp). */
 const fastPaths = new WeakMap<Express, FastPath>();
+/** Where an app's request lines go (set by createApp). */
+const loggers = new WeakMap<Express, Logger>();
 
 export function registerFastPath(app: Express, fastPath: FastPath): void {
   fastPaths.set(app, fastPath);
+}
+
+export function registerLogger(app: Express, logger: Logger): void {
+  loggers.set(app, logger);
+}
+
+/** The route pattern Express matched (`/v1/projects/:id`): what the request line and the metrics name. */
+function routeOf(req: IncomingMessage, context: RequestContext): string {
+  if (context.route !== undefined) return context.route;
+  const { route, baseUrl } = req as Partial<Pick<Request, 'route' | 'baseUrl'>>;
+  return route?.path ? `${baseUrl ?? ''}${String(route.path)}` : 'unmatched';
 }
 
 /**
@@ -69,9 +89,18 @@ export function listen(
   const deadlineMs = options.requestDeadlineMs ?? REQUEST_DEADLINE_MS;
   return new Promise((resolve, reject) => {
     const fast = fastPaths.get(app);
+    const logger = loggers.get(app);
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
+      if (!fast?.(req, res)) app(req, res);
+    };
+    // Every request, the fast path's too, runs in its request context (observability/logger.ts):
+    // its id is echoed as X-Request-Id and carried by every line logged while serving it; its
+    // one request line is written when the answer is done.
     const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
       answerByDeadline(res, deadlineMs);
-      if (!fast?.(req, res)) app(req, res);
+      const context = beginRequest(req, res);
+      if (logger) res.once('close', () => logRequest(logger, context, req.method, routeOf(req, context)));
+      requestContext.run(context, serve, req, res);
     });
     server.once('error', reject);
     server.listen(port, host, () => {

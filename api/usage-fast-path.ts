@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UsageCharger } from '../app';
 import type { Sql } from '../db/pool';
+import { requestContext } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { bearer, userForApiKey } from './auth';
 import { errorBody, errorResponse } from './errors';
@@ -19,11 +21,16 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
  */
 const PLAIN_JSON = /^application\/json(?:; ?charset=utf-8)?$/i;
 
-/** Calls `then` with the request's whole body as UTF-8 text, once it has arrived. */
+/**
+ * Calls `then` with the request's whole body as UTF-8 text, once it has arrived, in the caller's
+ * async context (as express.json does): the socket's events would otherwise lose the request's
+ * context, and with it the request id of the lines logged while serving it.
+ */
 export function onBody(req: IncomingMessage, then: (text: string) => void): void {
   const chunks: Buffer[] = [];
+  const inContext = AsyncLocalStorage.snapshot();
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => then(Buffer.concat(chunks).toString('utf8')));
+  req.on('end', () => inContext(then, Buffer.concat(chunks).toString('utf8')));
 }
 
 /** Answers `body` as JSON with its length (what Express's res.json sends, without Express). */
@@ -94,6 +101,8 @@ export function usageFastPath(deps: {
   return (req, res) => {
     const key = bearer(req.headers.authorization);
     if (!key || !servable(req)) return false;
+    const context = requestContext.getStore();
+    if (context) context.route = ROUTE; // the request line (api/server.ts) names the route
     const done = deps.metrics.startRequestTimer('POST');
     onBody(req, (text) => {
       void serve(key, text).then(({ status, body, headers }) => {
@@ -114,6 +123,8 @@ export function usageFastPath(deps: {
         return { status: 400, body: errorBody('invalid_json', 'body: is not valid JSON'), headers: {} };
       }
       const user = await userForApiKey(deps.sql, key);
+      const context = requestContext.getStore();
+      if (context) context.userId = user.id;
       return await answerUsage(deps.chargeUsage, user, parsed);
     } catch (error) {
       return errorResponse(error, deps.log);

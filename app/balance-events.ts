@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import type { Mailer } from '../mail/mailer';
+import { defaultLogger, errorLog } from '../observability/logger';
+import { autoTopUpIfCrossed } from './auto-top-up';
 import { type Debited, noticeIfLowBalanceCrossed } from './notices';
 import { signalTopUp, type TopUpReason } from './top-ups';
 
@@ -13,7 +15,9 @@ export type { Debited } from './notices';
  * the same consequences:
  * - `credited` (purchase credited, grant, hold released or voided): the user's paused projects
  *   get a top-up signal;
- * - `debited`: the debit that crosses the user's low-balance threshold records one notice.
+ * - `debited`: the debit that crosses the user's low-balance threshold records one notice; the
+ *   debit that crosses their auto top-up threshold signals their auto top-up workflow
+ *   (app/auto-top-up.ts).
  *
  * Both are best effort and never throw: the money has moved already and must not be undone or
  * retried because of a message. A lost top-up signal only delays a paused project until its own
@@ -31,21 +35,31 @@ export interface BalanceEventDeps {
   ledger: Ledger;
   temporal: Client;
   mailer: Mailer;
+  /** Where the auto top-up workflow is started (without one, auto top-up is not triggered). */
+  taskQueue?: string | undefined;
   log?: ((message: string, error: unknown) => void) | undefined;
 }
 
 export function createBalanceEvents(deps: BalanceEventDeps): BalanceEvents {
-  const log = deps.log ?? ((message: string, error: unknown) => console.error(message, error));
+  const log = deps.log ?? errorLog(defaultLogger());
   return {
     credited: (input) =>
       signalTopUp(deps, input).catch((error: unknown) => {
         log(`top-up signal for user ${input.userId} failed`, error);
         return 0;
       }),
-    debited: (input) =>
-      noticeIfLowBalanceCrossed(deps, input).catch((error: unknown) => {
-        log(`low-balance notice for ${input.debitKey} failed`, error);
-        return false;
-      }),
+    debited: async (input) => {
+      const [noticed] = await Promise.all([
+        noticeIfLowBalanceCrossed(deps, input).catch((error: unknown) => {
+          log(`low-balance notice for ${input.debitKey} failed`, error);
+          return false;
+        }),
+        autoTopUpIfCrossed(deps, input).catch((error: unknown) => {
+          log(`auto top-up for ${input.debitKey} failed`, error);
+          return false;
+        }),
+      ]);
+      return noticed;
+    },
   };
 }

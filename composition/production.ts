@@ -1,5 +1,6 @@
 import { DEFAULT_EARNING_SETTINGS } from '../app';
 import { type Env, loadEnvOrExit } from '../config/env';
+import { createLogger, type Logger } from '../observability/logger';
 import { openRoot, type Root } from './root';
 
 /**
@@ -7,7 +8,9 @@ import { openRoot, type Root } from './root';
  * against external Postgres, Temporal and Stripe, which must all be configured; a missing one
  * stops the process with one line naming what is required.
  */
-export async function openProductionRoot(entryPoint: 'api' | 'worker'): Promise<{ env: Env; root: Root }> {
+export async function openProductionRoot(
+  entryPoint: 'api' | 'worker',
+): Promise<{ env: Env; root: Root; logger: Logger }> {
   const env = loadEnvOrExit();
   if (!env.DATABASE_URL || !env.TEMPORAL_ADDRESS || !env.STRIPE_SECRET_KEY || !env.STRIPE_WEBHOOK_SECRET) {
     console.error(
@@ -15,7 +18,10 @@ export async function openProductionRoot(entryPoint: 'api' | 'worker'): Promise<
     );
     process.exit(1);
   }
+  // JSON lines on stdout at LOG_LEVEL: what a log collector reads (README "Logs").
+  const logger = createLogger({ level: env.LOG_LEVEL });
   const root = await openRoot({
+    logger,
     databaseUrl: env.DATABASE_URL,
     smtpUrl: env.SMTP_URL,
     stripe: {
@@ -33,5 +39,5 @@ export async function openProductionRoot(entryPoint: 'api' | 'worker'): Promise<
       },
     },
   });
-  return { env, root };
+  return { env, root, logger };
 }

@@ -16,6 +16,7 @@ import type { Ledger } from '../db/ledger';
 import { closePool, type Sql } from '../db/pool';
 import { RateCards } from '../db/rate-cards';
 import { createMailer, type Mailer } from '../mail/mailer';
+import { defaultLogger, errorLog, type Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { TASK_QUEUE } from '../workflows/messages';
 import { openLedger } from './ledger';
@@ -44,12 +45,16 @@ export interface RootOptions {
   /** Where workflows are started and polled; tests give each app its own queue. */
   taskQueue?: string | undefined;
   settings?: Partial<UseCaseSettings> | undefined;
-  /** Where best-effort failures (a lost top-up signal or notice) are reported. */
-  log?: ((message: string, error: unknown) => void) | undefined;
+  /**
+   * The process's logger (observability/logger.ts): request lines, best-effort failures (a lost
+   * top-up signal or notice), the worker's runtime. Default: defaultLogger() (LOG_LEVEL, stdout).
+   */
+  logger?: Logger | undefined;
 }
 
 export interface Root {
   services: Services;
+  logger: Logger;
   temporal: Client;
   /** The Temporal frontend (`host:port`), for a worker's own connection (composition/worker.ts). */
   temporalAddress: string;
@@ -59,7 +64,9 @@ export interface Root {
   /** The same use cases with other settings, on the same services (bench:usage's baseline path). */
   useCasesWith(settings: Partial<UseCaseSettings>): UseCases;
   /** What createApp (api/app.ts) takes: these services and use cases, plus the API's own settings. */
-  apiDeps(options: Pick<AppDeps, 'adminApiKey' | 'log' | 'temporalUiUrl'>): AppDeps;
+  apiDeps(
+    options: Pick<AppDeps, 'adminApiKey' | 'log' | 'temporalUiUrl'> & Partial<Pick<AppDeps, 'logger'>>,
+  ): AppDeps;
   /** Every activity, on this root's services and use cases, with the given task executor. */
   activities(executor: TaskExecutor): Activities;
   /** Closes the Temporal client, then the ledger's own connection, then the pool. */
@@ -67,6 +74,8 @@ export interface Root {
 }
 
 export async function openRoot(options: RootOptions): Promise<Root> {
+  const logger = options.logger ?? defaultLogger();
+  const log = errorLog(logger);
   const metrics = new Metrics();
   const { sql, ledger } = await openLedger(options.databaseUrl, {
     poolSize: options.poolSize,
@@ -87,7 +96,7 @@ export async function openRoot(options: RootOptions): Promise<Root> {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const baseSettings: UseCaseSettings = { ...DEFAULT_SETTINGS, ...options.settings };
   const useCasesWith = (settings: Partial<UseCaseSettings>) =>
-    createUseCases({ ...services, temporal, taskQueue, log: options.log }, { ...baseSettings, ...settings });
+    createUseCases({ ...services, temporal, taskQueue, log }, { ...baseSettings, ...settings });
   const useCases = useCasesWith({});
   const activities = (executor: TaskExecutor) =>
     createActivities({
@@ -99,13 +108,14 @@ export async function openRoot(options: RootOptions): Promise<Root> {
 
   return {
     services,
+    logger,
     temporal,
     temporalAddress: options.temporal.address,
     namespace,
     taskQueue,
     useCases,
     useCasesWith,
-    apiDeps: (api) => ({ ...services, temporal, namespace, taskQueue, useCases, ...api }),
+    apiDeps: (api) => ({ ...services, logger, temporal, namespace, taskQueue, useCases, ...api }),
     activities,
     async close() {
       await connection.close();

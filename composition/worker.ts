@@ -1,6 +1,6 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { TaskExecutor } from '../activities/executor';
-import { createWorker } from '../worker/worker';
+import { createWorker, installRuntimeLogger } from '../worker/worker';
 import type { Root } from './root';
 
 export interface RunningWorker {
@@ -13,12 +13,14 @@ export interface RunningWorker {
 /**
  * A Temporal worker on the root's task queue, running the root's activities with `executor`.
  * Apart from root.ts so the API process never loads the worker's native runtime. A pre-built
- * workflow bundle saves webpack at start (tests build it once per file).
+ * workflow bundle saves webpack at start (tests build it once per file). The worker logs through
+ * the root's logger.
  */
 export async function startWorker(
   root: Root,
   options: { executor: TaskExecutor; workflowBundle?: { codePath: string } },
 ): Promise<RunningWorker> {
+  installRuntimeLogger(root.logger); // unless this process set up its runtime already
   const connection = await NativeConnection.connect({ address: root.temporalAddress });
   const worker = await createWorker({
     connection,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_LEVELS } from '../observability/logger';
 import type { StripeEndpoint } from './stripe';
 
 /**
@@ -86,6 +87,11 @@ export const envSchema = z.object({
   /** Where links this API hands out point (referral links); default: the API's own URL. */
   PUBLIC_URL: optionalUrl(['http://', 'https://']),
   DATA_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('.data')),
+  /** The lowest level logged (observability/logger.ts); `silent` logs nothing. */
+  LOG_LEVEL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;

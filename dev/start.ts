@@ -2,15 +2,35 @@ import { DEFAULT_EARNING_SETTINGS } from '../app';
 import '../config/runtime'; // first: stops a start on an unsupported Node.js with one line
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import pretty from 'pino-pretty';
 import { simulatedExecutor } from '../activities/executor';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { openRoot } from '../composition/root';
 import { startWorker } from '../composition/worker';
 import { loadEnvOrExit } from '../config/env';
+import { createLogger, type Logger, type LogLevel } from '../observability/logger';
 import { ensureHoldSweeper } from '../workflows/starters';
 import { localStripe } from './local-stripe';
 import { startInfrastructure } from './stack';
+
+/**
+ * The logger of `npm start` (and only of it): the same lines as in production, made readable for
+ * a person at a terminal by pino-pretty (a dev dependency) in this process. A request line reads
+ * `POST /v1/usage 201 3.1 ms {"requestId":…,"userId":…}`.
+ */
+function prettyLogger(level: LogLevel): Logger {
+  const stream = pretty({
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,method,route,status,latencyMs',
+    singleLine: true,
+    messageFormat: (log, messageKey) =>
+      log.route === undefined || log.status === undefined
+        ? String(log[messageKey])
+        : `${String(log.method)} ${String(log.route)} ${String(log.status)} ${String(log.latencyMs)} ms`,
+  });
+  return createLogger({ level, destination: stream });
+}
 
 /**
  * `npm start`: the whole stack on one machine with no configuration. Whatever is configured
@@ -18,6 +38,7 @@ import { startInfrastructure } from './stack';
  */
 async function main(): Promise<void> {
   const env = loadEnvOrExit();
+  const logger = prettyLogger(env.LOG_LEVEL);
   const started = Date.now();
   const say = (line: string) => console.log(`[start] ${line}`);
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -62,6 +83,7 @@ async function main(): Promise<void> {
     });
     if (stripe.standIn) cleanups.push(() => stripe.standIn!.stop());
     const root = await openRoot({
+      logger,
       databaseUrl: infra.databaseUrl,
       smtpUrl: env.SMTP_URL,
       stripe,

@@ -6,12 +6,12 @@ import { ensureHoldSweeper } from '../workflows/starters';
 
 /** Production entry point: runs the Temporal worker against external Postgres and Temporal. */
 async function main(): Promise<void> {
-  const { env, root } = await openProductionRoot('worker');
+  const { env, root, logger } = await openProductionRoot('worker');
   const worker = await startWorker(root, {
     executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
   });
   await ensureHoldSweeper(root.temporal);
-  console.log(`worker polling task queue on ${env.TEMPORAL_ADDRESS}`);
+  logger.info({ temporal: env.TEMPORAL_ADDRESS }, `worker polling task queue on ${env.TEMPORAL_ADDRESS}`);
   await worker.running; // resolves after SIGINT/SIGTERM (the SDK installs those handlers)
   await root.close();
 }
