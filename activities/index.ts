@@ -1,4 +1,5 @@
 import type { Ledger } from '../db/ledger';
+import { createAutoTopUpActivities } from './auto-top-up';
 import { createDisputeActivities } from './disputes';
 import { createLedgerActivities } from './ledger';
 import { createProjectActivities, type ProjectActivityDeps } from './projects';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWithdrawalActivities(deps),
     ...createRefundActivities(deps),
     ...createDisputeActivities(deps),
+    ...createAutoTopUpActivities(deps),
   };
 }
 
@@ -42,7 +44,10 @@ export type ProjectLedgerActivities = Pick<
 export type PlannerActivities = Pick<Activities, 'planTasks'>;
 /** The executor that runs one task. */
 export type ExecutorActivities = Pick<Activities, 'executeTask'>;
-export type ProjectWorkflowActivities = ProjectLedgerActivities & PlannerActivities & ExecutorActivities;
+export type ProjectWorkflowActivities = ProjectLedgerActivities &
+  PlannerActivities &
+  ExecutorActivities &
+  AutoTopUpWaitActivities;
 
 /** A purchase's records and its ledger credit. */
 export type PurchaseLedgerActivities = Pick<
@@ -87,3 +92,16 @@ export type DisputeLedgerActivities = Pick<Activities, 'openDispute' | 'escrowDi
 /** Asking Stripe how a dispute stands, when its closed event has not come. */
 export type DisputeStripeActivities = Pick<Activities, 'checkDispute'>;
 export type DisputeWorkflowActivities = DisputeLedgerActivities & DisputeStripeActivities;
+
+/** Auto top-up's records and ledger steps: open the automatic purchase, credit it or count its failure. */
+export type AutoTopUpLedgerActivities = Pick<
+  Activities,
+  'beginAutoTopUp' | 'creditAutoTopUp' | 'failAutoTopUp'
+>;
+/** The off-session charge on the saved card, and asking Stripe about one still processing. */
+export type AutoTopUpStripeActivities = Pick<Activities, 'chargeSavedCard' | 'checkAutoTopUpPayment'>;
+export type AutoTopUpWorkflowActivities = AutoTopUpLedgerActivities &
+  AutoTopUpStripeActivities &
+  ReceiptActivities;
+/** For a project about to pause: is an auto top-up of its user being charged? */
+export type AutoTopUpWaitActivities = Pick<Activities, 'autoTopUpInFlight'>;

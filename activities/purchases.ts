@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import type { BalanceEvents } from '../app/balance-events';
+import { saveCardOfPayment } from '../app/customers';
 import type { EarningSettings } from '../app/earning-settings';
 import { creditPurchase, reversePurchaseCredits, takeBackRefundedCredits } from '../app/purchase-payments';
 import type { Ledger } from '../db/ledger';
@@ -53,6 +54,7 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           await deps.stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] }),
         ),
       ),
+    saveCard: (input: { userId: string; paymentIntentId: string }) => saveCardOfPayment(deps, input),
   };
   return {
     async createPurchaseRecord(input: PurchaseInput): Promise<void> {
@@ -84,11 +86,15 @@ export function createPurchaseActivities(deps: PurchaseActivityDeps) {
           success_url: input.successUrl,
           cancel_url: input.cancelUrl,
           client_reference_id: input.purchaseId,
-          customer_email: input.email,
+          // The buyer's Customer, when known: the card is saved to it for off-session top-ups
+          // (the buyer's consent is Checkout's setup_future_usage notice). Stripe takes one or the other.
+          ...(input.customerId ? { customer: input.customerId } : { customer_email: input.email }),
           expires_at: input.expiresAt,
           metadata,
           // Stripe copies only these onto the payment: refunds and charge events find the purchase.
-          payment_intent_data: { metadata },
+          payment_intent_data: input.customerId
+            ? { metadata, setup_future_usage: 'off_session' }
+            : { metadata },
         },
         { idempotencyKey: `checkout:${input.purchaseId}` },
       );

@@ -67,3 +67,64 @@ export const chargeSchema = z
     refunded: z.boolean(),
   })
   .loose();
+
+// ── Saved cards, off-session payments, the customer portal (DESIGN.md §13) ──────────────────────
+
+export const customerSchema = z.object({ id: z.string().min(1) }).loose();
+
+const paymentMethodCardSchema = z
+  .object({
+    id: z.string().min(1),
+    customer: z.string().nullish(),
+    card: z
+      .object({ brand: z.string().min(1), last4: z.string().regex(/^\d{4}$/) })
+      .loose()
+      .nullish(),
+  })
+  .loose();
+
+/** A payment intent retrieved with `expand: ['payment_method']`: the card Checkout saved. */
+export const paymentIntentWithMethodSchema = z
+  .object({
+    id: z.string(),
+    customer: expandable.optional(),
+    setup_future_usage: z.string().nullish(),
+    payment_method: z.union([z.string(), paymentMethodCardSchema]).nullish(),
+  })
+  .loose();
+
+export function savedCardOf(
+  intent: z.infer<typeof paymentIntentWithMethodSchema>,
+): { paymentMethodId: string; customerId: string | null; brand: string; last4: string } | null {
+  const method = intent.payment_method;
+  if (!method || typeof method === 'string' || !method.card) return null;
+  return {
+    paymentMethodId: method.id,
+    customerId: method.customer ?? null,
+    brand: method.card.brand,
+    last4: method.card.last4,
+  };
+}
+
+/** Stripe's payment intent statuses, as far as an off-session charge can end up in them. */
+export const offSessionIntentSchema = z
+  .object({
+    id: z.string().min(1),
+    status: z.enum([
+      'succeeded',
+      'processing',
+      'requires_payment_method',
+      'requires_action',
+      'requires_confirmation',
+      'requires_capture',
+      'canceled',
+    ]),
+    amount: z.number().int(),
+    last_payment_error: z
+      .object({ code: z.string().nullish(), message: z.string().nullish() })
+      .loose()
+      .nullish(),
+  })
+  .loose();
+
+export const portalSessionSchema = z.object({ id: z.string(), url: z.url() }).loose();

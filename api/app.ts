@@ -5,6 +5,7 @@ import type { UseCases } from '../app';
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';
 import type { RateCards } from '../db/rate-cards';
+import { defaultLogger, errorLog, type Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { optionalUser, requireMetricsToken, requireOperator, requireUser } from './auth';
 import { errorHandler, notFoundRoute } from './errors';
@@ -15,7 +16,9 @@ import { adminPageRouter } from './routes/admin-page';
 import { adminRefundsRouter } from './routes/admin-refunds';
 import { adminWithdrawalsRouter } from './routes/admin-withdrawals';
 import { agentsRouter } from './routes/agents';
+import { billingPortalRouter } from './routes/billing-portal';
 import { creditsPageRouter } from './routes/credits-page';
+import { docsRouter } from './routes/docs';
 import { earningsRouter } from './routes/earnings';
 import { estimatesRouter } from './routes/estimates';
 import { healthRouter } from './routes/health';
@@ -31,7 +34,7 @@ import { usageReversalsRouter } from './routes/usage-reversals';
 import { usersRouter } from './routes/users';
 import { webhooksRouter } from './routes/webhooks';
 import { withdrawalsRouter } from './routes/withdrawals';
-import { registerFastPath } from './server';
+import { registerFastPath, registerLogger } from './server';
 import { usageFastPath } from './usage-fast-path';
 
 /** What the API needs: the read side's clients and the use cases (composition/root.ts builds both). */
@@ -53,6 +56,9 @@ export interface AppDeps {
   temporalUiUrl?: string | undefined;
   /** When set, /metrics answers only `Bearer <metricsToken>` (METRICS_TOKEN). */
   metricsToken?: string | undefined;
+  /** Request lines and errors (observability/logger.ts); default: defaultLogger(). */
+  logger?: Logger | undefined;
+  /** Where unhandled errors go instead of `logger` (tests that expect them pass a no-op). */
   log?: (message: string, error: unknown) => void;
 }
 
@@ -74,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
   };
   app.use('/metrics', requireMetricsToken(deps.metricsToken));
   app.use(healthRouter(routeDeps));
+  app.use(docsRouter());
   app.use(usersRouter(routeDeps));
   app.use(accountRouter(routeDeps));
   app.use(adminRouter(routeDeps));
@@ -82,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(earningsRouter(routeDeps));
   app.use(estimatesRouter(routeDeps));
   app.use(settingsRouter(routeDeps));
+  app.use(billingPortalRouter(routeDeps));
   app.use(rateCardsRouter(routeDeps));
   app.use(purchasesRouter(routeDeps));
   app.use(creditsPageRouter(routeDeps));
@@ -96,8 +104,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(adminPackagesRouter(routeDeps));
   app.use(packageRequestsRouter(routeDeps));
   app.use(notFoundRoute);
-  const log = deps.log ?? ((message: string, error: unknown) => console.error(message, error));
+  const logger = deps.logger ?? defaultLogger();
+  const log = deps.log ?? errorLog(logger);
   app.use(errorHandler(log));
   registerFastPath(app, usageFastPath({ ...routeDeps, log }));
+  registerLogger(app, logger);
   return app;
 }

@@ -1,6 +1,6 @@
 /** Request bodies shared by several routes (usage, estimates, projects), and the text and number rules every route uses. */
 import { z } from 'zod';
-import { FEATURES, MAX_PROJECT_BUDGET, TASK_SIZES } from '../domain';
+import { FEATURES, MAX_CREDITS_PER_OPERATION, MAX_PROJECT_BUDGET, TASK_SIZES } from '../domain';
 
 /**
  * C0 and C1 control characters and DEL (Unicode's Cc). Postgres cannot store NUL in text at all
@@ -160,5 +160,18 @@ export const dateRangeQuery = z
   .object({
     from: isoDay().optional(),
     to: isoDay().optional(),
+  })
+  .strict();
+
+/** The most an auto top-up may spend in a month: $10,000,000 in cents (far above any real limit). */
+export const MAX_AUTO_TOP_UP_MONTHLY_CENTS = 1_000_000_000;
+
+/** `PUT /v1/settings {autoTopUp}` (DESIGN.md §13): when, which package, at most how much a month. */
+export const autoTopUpBody = z
+  .object({
+    enabled: z.boolean({ message: 'must be true or false' }),
+    belowCredits: wholeNumber(0, MAX_CREDITS_PER_OPERATION),
+    packageId: visibleText(100),
+    monthlyLimitCents: wholeNumber(1, MAX_AUTO_TOP_UP_MONTHLY_CENTS),
   })
   .strict();

@@ -21,6 +21,8 @@ export interface PurchasePaymentDeps {
   earning: EarningSettings;
   /** The paying card, for the referral's same-card check (the activity reads it from Stripe). */
   cardFingerprint: CardFingerprintOf;
+  /** Saves the card the payment was made with, when the buyer consented (app/customers.ts). */
+  saveCard?: ((input: { userId: string; paymentIntentId: string }) => Promise<unknown>) | undefined;
 }
 
 /**
@@ -44,6 +46,8 @@ export async function creditPurchase(
   await markPurchaseCompleted(deps.sql, input.purchaseId, input.paymentIntentId);
   // After the purchase is completed: "first purchase" is the earliest completed one.
   await rewardReferral(deps, input);
+  // The card becomes the saved one for off-session charges (auto top-up, DESIGN.md §13).
+  await deps.saveCard?.({ userId: input.userId, paymentIntentId: input.paymentIntentId });
   return { available: result.availableAfter };
 }
 

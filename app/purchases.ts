@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type Stripe from 'stripe';
 import { uuidFromSeed } from '../db/ids';
 import { findPackage } from '../db/packages';
 import type { Sql } from '../db/pool';
@@ -8,6 +9,7 @@ import type { User } from '../db/users';
 import { IdempotencyConflict, NotFound } from '../domain';
 import { checkoutUpdate } from '../workflows/messages';
 import { startPurchase as startPurchaseWorkflow } from '../workflows/starters';
+import { customerFor } from './customers';
 import { openCheckout } from './packages';
 
 export interface PurchaseSettings {
@@ -21,6 +23,8 @@ export interface PurchaseDeps {
   temporal: Client;
   taskQueue: string;
   purchases: PurchaseSettings;
+  /** With it, Checkout pays as the user's Stripe Customer and saves the card (app/customers.ts). */
+  stripe?: Stripe | undefined;
 }
 
 export interface StartedPurchase {
@@ -64,6 +68,10 @@ export async function startPurchase(
   // A new checkout only while the package is on sale; a limited one reserves its slot here by
   // writing the row (app/packages.ts). A retry of a started one goes on: it may still complete.
   if (!existing) await openCheckout(deps.sql, pkg, { id, userId: user.id });
+  // The buyer's Customer (made on their first purchase): Checkout saves the card for auto top-up.
+  const customerId = deps.stripe
+    ? await customerFor({ sql: deps.sql, stripe: deps.stripe }, user)
+    : undefined;
   const handle = await startPurchaseWorkflow(deps.temporal, deps.taskQueue, {
     purchaseId: id,
     userId: user.id,
@@ -77,6 +85,7 @@ export async function startPurchase(
     cancelUrl: `${request.returnUrl}?purchase=${id}&cancelled=1`,
     expiresAt: Math.floor(Date.now() / 1000) + deps.purchases.checkoutExpirySeconds,
     pollIntervalSeconds: deps.purchases.pollIntervalSeconds,
+    ...(customerId ? { customerId } : {}),
   });
   const checkout = await handle.executeUpdate(checkoutUpdate);
   const purchase = (await findPurchase(deps.sql, id))!;

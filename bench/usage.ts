@@ -379,9 +379,20 @@ async function main() {
     const [shares] = await services.sql<{ n: number; credits: number }[]>`
       SELECT count(*)::int AS n, coalesce(sum(amount), 0)::bigint AS credits FROM transfers
       WHERE kind = 'creator_share' AND agent_id = ${agentId}`;
+    // Charges, not transfers: a charge that takes from two buckets is two transfers.
     const [agentCharges] = await services.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM transfers WHERE kind = 'usage:conversation' AND agent_id = ${agentId}`;
+      SELECT count(DISTINCT operation_key)::int AS n FROM transfers
+      WHERE kind = 'usage:conversation' AND agent_id = ${agentId}`;
     const sharesOk = shares!.n === agentCharges!.n;
+    if (!sharesOk) {
+      const unpaid = await services.sql`
+        SELECT t.operation_key, t.amount, t.debit_account_id, o.result FROM transfers t
+        JOIN ledger_operations o ON o.idempotency_key = t.operation_key
+        WHERE t.kind = 'usage:conversation' AND t.agent_id = ${agentId}
+          AND NOT EXISTS (SELECT 1 FROM transfers s WHERE s.operation_key = t.operation_key AND s.kind = 'creator_share')
+        LIMIT 3`;
+      console.error('agent charges without a share:', JSON.stringify(unpaid));
+    }
 
     // The floor: the same load on a server that answers without auth, pricing or the ledger.
     const bare = await bareUsageServer();

@@ -158,7 +158,7 @@ export async function wasChargedFor(sql: Sql, userId: string, agentId: string): 
   const [row] = await sql<{ charged: boolean }[]>`
     SELECT EXISTS (
       SELECT 1 FROM transfers t
-      WHERE t.agent_id = ${agentId}
+      WHERE t.agent_id = ${agentId} AND t.kind <> 'creator_share'
         AND t.debit_account_id IN (SELECT id FROM accounts WHERE user_id = ${userId})) AS charged`;
   return row!.charged;
 }

@@ -18,6 +18,8 @@ export interface Purchase {
   failureReason: string | null;
   createdAt: string;
   completedAt: string | null;
+  /** `auto_top_up`: made off-session on the saved card by auto top-up (db/auto-top-up.ts). */
+  origin: 'checkout' | 'auto_top_up';
   /** What has been refunded so far (Stripe Dashboard and operator refunds); listPurchases only. */
   refunded?: { credits: number; amountCents: number } | undefined;
 }
@@ -36,6 +38,7 @@ interface PurchaseRow {
   failure_reason: string | null;
   created_at: Date;
   completed_at: Date | null;
+  origin: 'checkout' | 'auto_top_up';
   refunded_credits?: number;
   refunded_cents?: number;
 }
@@ -55,6 +58,7 @@ function toPurchase(r: PurchaseRow): Purchase {
     failureReason: r.failure_reason,
     createdAt: r.created_at.toISOString(),
     completedAt: r.completed_at?.toISOString() ?? null,
+    origin: r.origin,
     ...(r.refunded_credits !== undefined
       ? { refunded: { credits: r.refunded_credits, amountCents: r.refunded_cents ?? 0 } }
       : {}),

@@ -12,6 +12,8 @@ export interface User {
   referredBy: string | null;
   /** A debit taking the available balance below this records one low-balance notice; null: off. */
   lowBalanceThreshold: number | null;
+  /** Auto top-up's threshold while it is enabled and active (db/auto-top-up.ts writes it); else null. */
+  autoTopUpBelow: number | null;
   createdAt: string;
 }
 
@@ -34,6 +36,7 @@ interface UserRow {
   referral_code: string;
   referred_by: string | null;
   low_balance_threshold: number | null;
+  auto_top_up_below: number | null;
   created_at: Date;
 }
 
@@ -44,6 +47,7 @@ function toUser(row: UserRow): User {
     referralCode: row.referral_code,
     referredBy: row.referred_by,
     lowBalanceThreshold: row.low_balance_threshold,
+    autoTopUpBelow: row.auto_top_up_below,
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -84,7 +88,7 @@ async function insertUser(
       const [row] = await tx<UserRow[]>`
         INSERT INTO users (id, email, api_key_hash, referral_code, referred_by)
         VALUES (${id}, ${input.email}, ${hashApiKey(apiKey)}, ${newReferralCode()}, ${referredBy})
-        RETURNING id, email, referral_code, referred_by, low_balance_threshold, created_at`;
+        RETURNING id, email, referral_code, referred_by, low_balance_threshold, auto_top_up_below, created_at`;
       await createUserAccounts(tx, id);
       // The referral is made with the user, so both exist or neither (DESIGN.md §11).
       if (referrer) {
@@ -104,13 +108,13 @@ async function insertUser(
 
 export async function findUserByApiKey(sql: Sql, apiKey: string): Promise<User | null> {
   const [row] = await sql<UserRow[]>`
-    SELECT id, email, referral_code, referred_by, low_balance_threshold, created_at FROM users WHERE api_key_hash = ${hashApiKey(apiKey)}`;
+    SELECT id, email, referral_code, referred_by, low_balance_threshold, auto_top_up_below, created_at FROM users WHERE api_key_hash = ${hashApiKey(apiKey)}`;
   return row ? toUser(row) : null;
 }
 
 export async function findUserById(sql: Sql, id: string): Promise<User | null> {
   const [row] = await sql<UserRow[]>`
-    SELECT id, email, referral_code, referred_by, low_balance_threshold, created_at FROM users WHERE id = ${id}`;
+    SELECT id, email, referral_code, referred_by, low_balance_threshold, auto_top_up_below, created_at FROM users WHERE id = ${id}`;
   return row ? toUser(row) : null;
 }
 

@@ -14,13 +14,27 @@ export const MAX_PROJECT_BUDGET = 1_000_000_000;
  * Why a project waits, by the limit that stopped it (DESIGN.md §13: "the error or reason always
  * says which limit stopped the work"): the user's balance, or the project's own budget.
  */
-export type PausedReason = InsufficientCreditsPause | BudgetExhaustedPause;
+export type PausedReason = InsufficientCreditsPause | BudgetExhaustedPause | AwaitingAutoTopUpPause;
 
 /** The balance cannot cover the next step; a top-up (or the re-check timer) resumes it. */
 export interface InsufficientCreditsPause {
   code: 'insufficient_credits';
   /** Absent on rows paused by runs recorded before budgets. */
   message?: string;
+  needed: number;
+  available: number;
+}
+
+/**
+ * The balance cannot cover the next step, but an automatic top-up is being charged (DESIGN.md
+ * §13): the project waits for it rather than reporting a shortage; if the top-up fails and
+ * nothing else is in flight, it pauses for insufficient credits.
+ */
+export interface AwaitingAutoTopUpPause {
+  code: 'awaiting_auto_top_up';
+  message: string;
+  /** The automatic purchase being charged. */
+  purchaseId: string | null;
   needed: number;
   available: number;
 }
@@ -60,6 +74,20 @@ export function isProjectBudget(value: unknown): value is number {
  */
 export function budgetAllows(budget: number | null, committed: number, needed: number): boolean {
   return budget === null || committed + needed <= budget;
+}
+
+export function awaitingAutoTopUpPause(
+  purchaseId: string | null,
+  needed: number,
+  available: number,
+): AwaitingAutoTopUpPause {
+  return {
+    code: 'awaiting_auto_top_up',
+    message: `waiting for an automatic top-up in flight: the next step needs ${formatCredits(needed)} credits, the available balance is ${formatCredits(available)}`,
+    purchaseId,
+    needed,
+    available,
+  };
 }
 
 export function insufficientCreditsPause(needed: number, available: number): InsufficientCreditsPause {

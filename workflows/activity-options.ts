@@ -45,6 +45,15 @@ export const stripeActivity = {
   },
 } satisfies ActivityOptions;
 
+/**
+ * A Stripe call as a local activity, for auto top-up's hot path (the off-session charge): the
+ * same retries as stripeActivity; a retry carries the same idempotency key, so it never charges twice.
+ */
+export const localStripeActivity = {
+  startToCloseTimeout: '30 seconds',
+  retry: stripeActivity.retry,
+} satisfies LocalActivityOptions;
+
 /** Receipts and notices: the mailer dedupes by key, so retries are safe; SMTP may be slow. */
 export const mailActivity = {
   startToCloseTimeout: '30 seconds',

@@ -1,3 +1,4 @@
+export { autoTopUpWorkflow } from './auto-top-up';
 export { disputeWorkflow } from './dispute';
 export { holdSweeperWorkflow } from './hold-sweeper';
 export { operatorRefundWorkflow } from './operator-refund';

@@ -295,7 +295,13 @@ export interface ThresholdCrossed {
 
 export type AutoTopUpResult =
   | { outcome: 'credited'; purchaseId: string; paymentIntentId: string }
-  | { outcome: 'failed'; purchaseId: string; paymentIntentId: string | null; reason: string; suspended: boolean }
+  | {
+      outcome: 'failed';
+      purchaseId: string;
+      paymentIntentId: string | null;
+      reason: string;
+      suspended: boolean;
+    }
   | { outcome: 'skipped'; reason: string };
 
 export interface AutoTopUpProgress {

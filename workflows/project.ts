@@ -14,10 +14,16 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ExecutorActivities, PlannerActivities, ProjectLedgerActivities } from '../activities';
+import type {
+  AutoTopUpWaitActivities,
+  ExecutorActivities,
+  PlannerActivities,
+  ProjectLedgerActivities,
+} from '../activities';
 import type { ProjectBudgetActivities, Reservation } from '../activities/projects';
 import { formatCredits } from '../domain/credits';
 import {
+  awaitingAutoTopUpPause,
   budgetAllows,
   budgetBelowSpend,
   budgetExhaustedPause,
@@ -43,6 +49,14 @@ import { CreditsSpentKey, ProjectStatusKey } from './search-attributes';
 
 /** Money and progress steps, local (see localLedgerActivity): a task's hot path. */
 const ledger = proxyLocalActivities<ProjectLedgerActivities & ProjectBudgetActivities>(localLedgerActivity);
+/** Whether the user's automatic top-up is being charged, asked before pausing for credits. */
+const autoTopUps = proxyLocalActivities<AutoTopUpWaitActivities>(localLedgerActivity);
+
+/**
+ * A project short of credits asks whether an automatic top-up is in flight before it reports a
+ * shortage (DESIGN.md §13). Runs recorded before it replay without the question.
+ */
+export const AUTO_TOP_UP_WAIT_PATCH = 'auto-top-up-wait';
 
 /**
  * The budget check before each step. Runs without a budget never reach it, so their histories
@@ -210,7 +224,16 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
         return result;
       }
       claimed = 0;
-      await setStatus('paused', { pausedReason: insufficientCreditsPause(result.needed, result.available) });
+      // The auto top-up workflow signals the user's projects when its charge settles, either way,
+      // so the wait below ends then; still short with nothing in flight pauses for credits.
+      const topUp = patched(AUTO_TOP_UP_WAIT_PATCH)
+        ? await autoTopUps.autoTopUpInFlight({ userId: input.userId })
+        : { inFlight: false, purchaseId: null };
+      await setStatus('paused', {
+        pausedReason: topUp.inFlight
+          ? awaitingAutoTopUpPause(topUp.purchaseId, result.needed, result.available)
+          : insufficientCreditsPause(result.needed, result.available),
+      });
       // A budget change wakes it too: a budget lowered meanwhile pauses it for the budget instead.
       await condition(
         () => toppedUp || cancelRequested !== null || budgetChanges !== budgetSeen,

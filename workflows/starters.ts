@@ -14,6 +14,7 @@ import {
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import {
+  autoTopUpWorkflow,
   disputeWorkflow,
   duplicateChargeWorkflow,
   holdSweeperWorkflow,
@@ -23,7 +24,14 @@ import {
   purchaseWorkflow,
   withdrawalWorkflow,
 } from './index';
-import { type DisputeChanged, disputeChangedSignal, TASK_QUEUE, workflowIds } from './messages';
+import {
+  type DisputeChanged,
+  disputeChangedSignal,
+  TASK_QUEUE,
+  type ThresholdCrossed,
+  thresholdCrossedSignal,
+  workflowIds,
+} from './messages';
 import { ProjectStatusKey, UserIdKey, WithdrawalStatusKey } from './search-attributes';
 
 /** The one argument a workflow takes (each workflow takes one input object). */
@@ -152,6 +160,27 @@ export function signalDispute(
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     signal: disputeChangedSignal,
     signalArgs: [event],
+    typedSearchAttributes: [{ key: UserIdKey, value: input.userId }],
+  });
+}
+
+/**
+ * Hands one threshold crossing to the user's auto top-up workflow, starting a run when none is
+ * open (a run ends when idle, so its id is reused: the default ALLOW_DUPLICATE policy). One
+ * run per user at a time is what serializes the user's top-ups (DESIGN.md §13).
+ */
+export function signalAutoTopUp(
+  client: Client,
+  taskQueue: string,
+  input: InputOf<typeof autoTopUpWorkflow>,
+  crossing: ThresholdCrossed,
+) {
+  return client.workflow.signalWithStart(autoTopUpWorkflow, {
+    args: [input],
+    taskQueue,
+    workflowId: workflowIds.autoTopUp(input.userId),
+    signal: thresholdCrossedSignal,
+    signalArgs: [crossing],
     typedSearchAttributes: [{ key: UserIdKey, value: input.userId }],
   });
 }

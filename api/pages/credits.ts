@@ -4,6 +4,7 @@ import type { CreditPackage } from '../../db/packages';
 import type { Purchase } from '../../db/purchases';
 import type { UsageSummary } from '../../db/usage';
 import { formatCredits, formatMoney, ownEntry } from '../../domain';
+import { type BillingView, billingSection } from './auto-top-up';
 import { type EarningView, earningSections } from './earning';
 import { formatTime } from './format';
 import { type Html, html } from './html';
@@ -34,6 +35,8 @@ export interface CreditsPageView {
   earning: EarningView;
   /** The user's contact-sales requests (api/pages/packages.ts); the section shows without them too. */
   packageRequests?: PackageRequest[];
+  /** The customer portal link and the auto top-up setting (api/pages/auto-top-up.ts). */
+  billing?: BillingView;
 }
 
 export const SIGN_IN_PATH = '/usercredits/session';
@@ -74,6 +77,7 @@ ${
 </section>
 ${contactSalesSection(view.packageRequests ?? [], view.newRequestId(), names)}
 ${purchasesSection(view.purchases, names)}
+${view.billing ? billingSection(view.billing, names) : null}
 ${usageSection(view.usage)}
 ${earningSections(view.earning)}
 ${noticesSection(view.notices)}
@@ -127,9 +131,10 @@ function purchaseOutcome(purchase: Purchase | null, cancelled: boolean): Outcome
 
 function purchasesSection(purchases: Purchase[], names: Map<string, string>): Html {
   const rows = purchases.map(
-    (p) => html`<tr class="purchase" data-purchase-id="${p.id}" data-status="${p.status}">
+    (p) => html`<tr class="purchase" data-purchase-id="${p.id}" data-status="${p.status}"
+    data-origin="${p.origin}">
   <td>${formatTime(p.createdAt)}</td>
-  <td>${names.get(p.packageId) ?? p.packageId}</td>
+  <td>${names.get(p.packageId) ?? p.packageId}${p.origin === 'auto_top_up' ? html` <span class="muted">(auto top-up)</span>` : null}</td>
   <td class="num">${formatCredits(p.credits)}</td>
   <td class="num">${price(p)}</td>
   <td><span class="status ${p.status}">${p.status}</span>${

@@ -7,7 +7,7 @@ import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { integerParam } from '../schemas';
 
-const transactionsQuery = z
+export const transactionsQuery = z
   .object({
     limit: integerParam(1, 100).default(20),
     cursor: z

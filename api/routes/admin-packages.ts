@@ -26,7 +26,7 @@ const viewer = z
     message: 'must be a user id (UUID) or an email address',
   });
 
-const packageBody = z
+export const packageBody = z
   .object({
     name: visibleText(200),
     credits: wholeNumber(1, MAX_PACKAGE_CREDITS),
@@ -51,14 +51,14 @@ const packageBody = z
   })
   .strict();
 
-const listQuery = z
+export const listQuery = z
   .object({
     status: z.enum(PACKAGE_STATUSES, { message: `must be one of ${PACKAGE_STATUSES.join(', ')}` }).optional(),
     limit: integerParam(1, 500).default(100),
   })
   .strict();
 
-const idParam = z.object({
+export const idParam = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: 'must be a package id' }),
 });
 

@@ -29,9 +29,9 @@ import { crossOrigin, ownOrigin } from '../session';
 
 const SHOWN = 20;
 
-const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
-const idParam = z.object({ id: z.uuid(), decision: z.enum(['approve', 'reject']) });
-const answerForm = z.object({
+export const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
+export const idParam = z.object({ id: z.uuid(), decision: z.enum(['approve', 'reject']) });
+export const answerForm = z.object({
   name: visibleText(200),
   credits: z
     .string()
@@ -44,7 +44,7 @@ const answerForm = z.object({
     .regex(/^[A-Za-z]{3}$/)
     .transform((c) => c.toLowerCase()),
 });
-const rejectForm = z.object({
+export const rejectForm = z.object({
   reason: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
     freeText(WITHDRAWAL_REASON_MAX).optional(),

@@ -9,7 +9,7 @@ import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
 import { integerParam } from '../schemas';
 
-const refundBody = z
+export const refundBody = z
   .object({
     purchaseId: z.uuid({ message: 'must be a purchase id (UUID)' }),
     credits: z
@@ -23,15 +23,15 @@ const refundBody = z
     }),
   })
   .strict();
-const idParam = z.object({ id: z.uuid({ message: 'must be a refund id (UUID)' }) });
-const listQuery = z
+export const idParam = z.object({ id: z.uuid({ message: 'must be a refund id (UUID)' }) });
+export const listQuery = z
   .object({
     status: z.enum(OPERATOR_REFUND_STATUSES).optional(),
     purchaseId: z.uuid({ message: 'must be a purchase id (UUID)' }).optional(),
     limit: integerParam(1, 500).default(100),
   })
   .strict();
-const disputesQuery = z
+export const disputesQuery = z
   .object({ status: z.enum(DISPUTE_STATUSES).optional(), limit: integerParam(1, 500).default(100) })
   .strict();
 

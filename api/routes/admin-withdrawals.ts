@@ -8,11 +8,11 @@ import { parse } from '../errors';
 import { freeText, integerParam } from '../schemas';
 import { withdrawalView } from './withdrawals';
 
-const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
-const listQuery = z
+export const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
+export const listQuery = z
   .object({ status: z.enum(WITHDRAWAL_STATUSES).optional(), limit: integerParam(1, 500).default(100) })
   .strict();
-const rejectBody = z.object({ reason: freeText(WITHDRAWAL_REASON_MAX).optional() }).strict();
+export const rejectBody = z.object({ reason: freeText(WITHDRAWAL_REASON_MAX).optional() }).strict();
 
 /**
  * The operator's side of withdrawals (Bearer ADMIN_API_KEY): the queue, and the decision, which

@@ -9,7 +9,7 @@ import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
 import { freeText } from '../schemas';
 
-const grant = z
+export const grant = z
   .object({
     userId: z.uuid({ message: 'must be a user id (UUID)' }),
     credits: z.number().int().positive().max(MAX_CREDITS_PER_OPERATION),

@@ -6,14 +6,14 @@ import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
 import { freeText, integerParam, visibleText } from '../schemas';
 
-const agentBody = z
+export const agentBody = z
   .object({
     name: visibleText(200),
     description: freeText(2000).optional(),
   })
   .strict();
 
-const ratingBody = z
+export const ratingBody = z
   .object({
     // A number, not a string: "5" is refused like 2.5, so a client's mistake is not guessed at.
     stars: z
@@ -26,7 +26,7 @@ const ratingBody = z
   .strict();
 
 /** Cursor pagination: `cursor` is the `nextCursor` of the page before (the id of its last agent). */
-const listQuery = z
+export const listQuery = z
   .object({
     limit: integerParam(1, 100).default(20),
     cursor: z.uuid({ message: 'must be a cursor returned as nextCursor' }).optional(),
@@ -34,7 +34,7 @@ const listQuery = z
   .strict();
 
 /** A malformed id is a 400 naming `id`, as GET /v1/projects/:id answers. */
-const idParam = z.object({ id: z.uuid({ message: 'must be an agent id (UUID)' }) });
+export const idParam = z.object({ id: z.uuid({ message: 'must be an agent id (UUID)' }) });
 
 function view(a: Agent) {
   return {

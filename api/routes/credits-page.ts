@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { EarningSettings, UseCases } from '../../app';
+import { findCustomer } from '../../db/customers';
 import { earnings } from '../../db/earnings';
 import type { Ledger } from '../../db/ledger';
 import { listMail } from '../../db/outbox';
@@ -25,6 +26,7 @@ import {
 } from '../../domain';
 import { statusOf } from '../errors';
 import { sendPage } from '../page-response';
+import { BILLING_PORTAL_PATH } from '../pages/auto-top-up';
 import {
   BUY_PATH,
   creditsPage,
@@ -45,30 +47,30 @@ const RECENT = 10;
 const USAGE_DAYS = 30;
 
 /** Other query parameters (tracking tags and the like) are ignored; these two are checked. */
-const pageQuery = z.object({
+export const pageQuery = z.object({
   purchase: z.uuid().optional(),
   cancelled: z.literal('1').optional(),
 });
 /** Where to go after signing in: only the credits page itself, optionally back from Checkout. */
 const RETURN_TO = /^\/usercredits(\?purchase=[0-9a-f-]{36}(&cancelled=1)?)?$/;
-const signInForm = z.object({
+export const signInForm = z.object({
   apiKey: z.string().trim().min(1).max(200),
   returnTo: z.string().regex(RETURN_TO).optional(),
 });
-const withdrawForm = z.object({
+export const withdrawForm = z.object({
   credits: z
     .string()
     .regex(/^\d{1,12}$/)
     .transform(Number),
   requestId: z.uuid().optional(),
 });
-const buyForm = z.object({
+export const buyForm = z.object({
   packageId: visibleText(100),
   /** A key per rendered Buy form (CreditsPageView.newRequestId): a double submit is one purchase. */
   requestId: z.uuid().optional(),
 });
 /** The contact-sales form: the API's body (routes/package-requests.ts) from form strings. */
-const salesForm = z.object({
+export const salesForm = z.object({
   credits: z
     .string()
     .regex(/^\d{1,12}$/, { message: 'must be a whole number' })
@@ -91,6 +93,8 @@ type PageDeps = { sql: Sql; ledger: Ledger; optionalUser: RequestHandler } & Pic
   | 'requestWithdrawal'
   | 'earning'
   | 'requestPackage'
+  | 'openBillingPortal'
+  | 'autoTopUpView'
 >;
 
 export function creditsPageRouter(deps: PageDeps): Router {
@@ -203,6 +207,31 @@ export function creditsPageRouter(deps: PageDeps): Router {
     }
   });
 
+  // The customer portal (receipts, saved card): Stripe's page, reached through a fresh session.
+  router.post(BILLING_PORTAL_PATH, deps.optionalUser, async (req, res) => {
+    if (refuseCrossSite(req, res)) return;
+    const user = res.locals.user as User | undefined;
+    if (!user) {
+      sendPage(
+        res,
+        401,
+        signInPage({ error: 'Your session has ended. Sign in again to see your receipts.' }),
+      );
+      return;
+    }
+    try {
+      const portal = await deps.openBillingPortal({ userId: user.id, returnUrl: pageUrl(req) });
+      res.redirect(303, portal.url);
+    } catch (error) {
+      if (!(error instanceof Conflict)) throw error;
+      sendPage(
+        res,
+        409,
+        messagePage('No receipts yet', 'The customer portal opens after your first purchase.'),
+      );
+    }
+  });
+
   router.post(PAYOUT_ACCOUNT_PATH, deps.optionalUser, async (req, res) => {
     if (refuseCrossSite(req, res)) return;
     const user = res.locals.user as User | undefined;
@@ -272,17 +301,29 @@ async function renderCreditsPage(
   cancelled: boolean,
 ): Promise<string> {
   const { from, to } = dayRange(USAGE_DAYS);
-  const [balance, packages, purchases, usage, notices, returned, earning, packageRequests] =
-    await Promise.all([
-      deps.ledger.balance(user.id),
-      listPackages(deps.sql, user.id),
-      listPurchases(deps.sql, user.id, RECENT),
-      usageSummary(deps.sql, user.id, from, to),
-      listMail(deps.sql, user.id, { limit: RECENT }),
-      purchaseId ? findPurchase(deps.sql, purchaseId) : Promise.resolve(null),
-      earningView(deps, user, req, from, to),
-      listPackageRequests(deps.sql, user.id, RECENT),
-    ]);
+  const [
+    balance,
+    packages,
+    purchases,
+    usage,
+    notices,
+    returned,
+    earning,
+    packageRequests,
+    customer,
+    autoTopUp,
+  ] = await Promise.all([
+    deps.ledger.balance(user.id),
+    listPackages(deps.sql, user.id),
+    listPurchases(deps.sql, user.id, RECENT),
+    usageSummary(deps.sql, user.id, from, to),
+    listMail(deps.sql, user.id, { limit: RECENT }),
+    purchaseId ? findPurchase(deps.sql, purchaseId) : Promise.resolve(null),
+    earningView(deps, user, req, from, to),
+    listPackageRequests(deps.sql, user.id, RECENT),
+    findCustomer(deps.sql, user.id),
+    deps.autoTopUpView(user.id),
+  ]);
   return creditsPage({
     email: user.email,
     hasSession: sessionToken(req) !== null,
@@ -296,6 +337,7 @@ async function renderCreditsPage(
     newRequestId: randomUUID,
     earning,
     packageRequests,
+    billing: { hasCustomer: customer !== null, autoTopUp },
   });
 }
 

@@ -22,8 +22,8 @@ export const packageRequestBody = z
   })
   .strict();
 
-const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
-const adminListQuery = z
+export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
+export const adminListQuery = z
   .object({
     status: z
       .enum(PACKAGE_REQUEST_STATUSES, { message: `must be one of ${PACKAGE_REQUEST_STATUSES.join(', ')}` })

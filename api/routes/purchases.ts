@@ -12,9 +12,9 @@ import { integerParam, visibleText } from '../schemas';
 import { ownOrigin } from '../session';
 import { disputeView } from './admin-refunds';
 
-const purchaseBody = z.object({ packageId: visibleText(100) }).strict();
-const idParam = z.object({ id: z.uuid({ message: 'must be a purchase id (UUID)' }) });
-const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
+export const purchaseBody = z.object({ packageId: visibleText(100) }).strict();
+export const idParam = z.object({ id: z.uuid({ message: 'must be a purchase id (UUID)' }) });
+export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 
 /** This API's own origin, as the caller reached it: Checkout sends the browser back here. */
 export const baseUrl = ownOrigin;

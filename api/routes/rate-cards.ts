@@ -5,8 +5,8 @@ import { rateCardBodySchema } from '../../domain/rate-card-schema';
 import { parse } from '../errors';
 import { freeText, integerParam } from '../schemas';
 
-const publishBody = z.object({ note: freeText(500).optional(), card: rateCardBodySchema }).strict();
-const versionParam = z.object({ version: integerParam(1, 2_147_483_647) });
+export const publishBody = z.object({ note: freeText(500).optional(), card: rateCardBodySchema }).strict();
+export const versionParam = z.object({ version: integerParam(1, 2_147_483_647) });
 
 /** The public price list, and the operator route that publishes a new version (no redeploy). */
 export function rateCardsRouter(deps: { rateCards: RateCards; requireOperator: RequestHandler }): Router {

@@ -6,7 +6,7 @@ import { parse } from '../errors';
 import { integerParam } from '../schemas';
 import { ownOrigin } from '../session';
 
-const referralsQuery = z.object({ limit: integerParam(1, 500).default(100) }).strict();
+export const referralsQuery = z.object({ limit: integerParam(1, 500).default(100) }).strict();
 
 /**
  * `GET /v1/referrals` (DESIGN.md §11): the user's referral code and sign-up link, the newest

@@ -15,8 +15,8 @@ const REFERRAL_CODE = /^[A-Za-z0-9]{4,32}$/;
 const blankToUndefined = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
-const signupQuery = z.object({ ref: z.string().optional() });
-const signupForm = z.object({
+export const signupQuery = z.object({ ref: z.string().optional() });
+export const signupForm = z.object({
   email: z
     .string()
     .trim()

@@ -9,8 +9,8 @@ import { freeText, visibleText } from '../schemas';
 /** The longest reason a reversal keeps. */
 export const MAX_REVERSAL_REASON = 500;
 
-const reversalParams = z.object({ eventId: visibleText(200) });
-const reversalBody = z.object({ reason: freeText(MAX_REVERSAL_REASON) }).strict();
+export const reversalParams = z.object({ eventId: visibleText(200) });
+export const reversalBody = z.object({ reason: freeText(MAX_REVERSAL_REASON) }).strict();
 
 /**
  * POST /v1/usage/:eventId/reversal `{reason}` (DESIGN.md §12): the event's owner takes a failed

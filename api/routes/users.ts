@@ -5,7 +5,7 @@ import { createUser } from '../../db/users';
 import { Conflict } from '../../domain';
 import { errorBody, parse } from '../errors';
 
-const signUp = z
+export const signUp = z
   .object({
     email: z.email({ message: 'must be an email address' }).max(254),
     referralCode: z

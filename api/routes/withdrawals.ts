@@ -10,9 +10,9 @@ import { idempotencyKey, replayHeaders } from '../idempotency';
 import { integerParam, wholeNumber } from '../schemas';
 import { ownOrigin } from '../session';
 
-const withdrawalBody = z.object({ credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION) }).strict();
-const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
-const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
+export const withdrawalBody = z.object({ credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION) }).strict();
+export const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
+export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 
 /** A withdrawal as its owner sees it (the operator's view adds the user). */
 export function withdrawalView(w: Withdrawal) {

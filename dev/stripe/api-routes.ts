@@ -5,17 +5,25 @@ import { type FormObject, parseForm } from './form';
 import type { IdempotencyCache } from './idempotency';
 import type { StripeObject } from './objects';
 import {
+  attachPaymentMethodParams,
   createAccountLinkParams,
   createAccountParams,
+  createCustomerParams,
+  createPaymentIntentParams,
+  createPaymentMethodParams,
+  createPortalSessionParams,
   createRefundParams,
   createSessionParams,
   createTransferParams,
   listDisputesParams,
   listEventsParams,
+  listPaymentIntentsParams,
+  listPaymentMethodsParams,
   listSessionsParams,
   listTransfersParams,
   parseParams,
   retrieveParams,
+  updateCustomerParams,
 } from './schemas';
 import type { StandInStore } from './store';
 
@@ -69,6 +77,49 @@ export function apiRouter({ store, idempotency, secretKey }: ApiDeps): Router {
   get('/refunds/:id', (params, req) =>
     store.expand(store.getRefund(idParam(req)), parseParams(retrieveParams, params).expand),
   );
+  // Customers, saved cards, off-session payments and the customer portal (dev/stripe/customers.ts).
+  post('/customers', (params) => {
+    const parsed = parseParams(createCustomerParams, params);
+    return store.expand(store.customers.createCustomer(parsed), parsed.expand);
+  });
+  get('/customers/:id', (params, req) =>
+    store.expand(store.customers.getCustomer(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  post('/customers/:id', (params, req) => {
+    const parsed = parseParams(updateCustomerParams, params);
+    return store.expand(store.customers.updateCustomer(idParam(req), parsed), parsed.expand);
+  });
+  get('/customers/:id/payment_methods', (params, req) => {
+    const parsed = parseParams(listPaymentMethodsParams, { ...params, customer: idParam(req) });
+    return store.customers.listPaymentMethods(parsed, `/v1/customers/${idParam(req)}/payment_methods`);
+  });
+  post('/payment_methods', (params) => {
+    const parsed = parseParams(createPaymentMethodParams, params);
+    return store.expand(store.customers.createPaymentMethod(parsed), parsed.expand);
+  });
+  get('/payment_methods', (params) => {
+    const parsed = parseParams(listPaymentMethodsParams, params);
+    return expandList(store, store.customers.listPaymentMethods(parsed), parsed.expand);
+  });
+  get('/payment_methods/:id', (params, req) =>
+    store.expand(store.customers.getPaymentMethod(idParam(req)), parseParams(retrieveParams, params).expand),
+  );
+  post('/payment_methods/:id/attach', (params, req) => {
+    const parsed = parseParams(attachPaymentMethodParams, params);
+    return store.expand(store.customers.attach(idParam(req), parsed.customer), parsed.expand);
+  });
+  post('/payment_intents', (params) => {
+    const parsed = parseParams(createPaymentIntentParams, params);
+    return store.expand(store.createPaymentIntent(parsed), parsed.expand);
+  });
+  get('/payment_intents', (params) => {
+    const parsed = parseParams(listPaymentIntentsParams, params);
+    return expandList(store, store.listPaymentIntents(parsed), parsed.expand);
+  });
+  post('/billing_portal/sessions', (params) => {
+    const parsed = parseParams(createPortalSessionParams, params);
+    return store.expand(store.customers.createPortalSession(parsed), parsed.expand);
+  });
   get('/payment_intents/:id', (params, req) =>
     store.expand(store.getPaymentIntent(idParam(req)), parseParams(retrieveParams, params).expand),
   );

@@ -5,8 +5,12 @@ import { StripeApiError } from './errors';
 import { FormEncodingError } from './form';
 import { API_VERSION, newId } from './objects';
 import { ONBOARDING_PATH, onboardingRouter } from './onboarding-routes';
+import { portalRouter } from './portal';
 
-/** The stand-in's HTTP surface: Stripe's API under /v1, the hosted checkout and onboarding pages. */
+/**
+ * The stand-in's HTTP surface: Stripe's API under /v1, the hosted checkout and onboarding pages,
+ * the Billing Portal and receipts.
+ */
 export interface StandInAppDeps extends ApiDeps {
   checkoutUrl(sessionId: string): string;
   log(line: string): void;
@@ -26,6 +30,7 @@ export function createStandInApp(deps: StandInAppDeps): Express {
   app.use('/v1', apiRouter(deps));
   app.use(ONBOARDING_PATH, onboardingRouter(deps));
   app.use(checkoutRouter(deps));
+  app.use(portalRouter(deps));
   app.use(errorHandler(deps.log));
   return app;
 }

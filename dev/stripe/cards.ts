@@ -18,6 +18,67 @@ const DECLINES: Record<string, string> = {
   '4000000000000127': "Your card's security code is incorrect.",
 };
 
+/** Cards that need the cardholder (3-D Secure): paid on the checkout page, never off-session. */
+export const AUTHENTICATION_CARDS: ReadonlySet<string> = new Set([
+  '4000002500003155',
+  '4000000000003155',
+  '4000002760003184',
+]);
+
+/**
+ * Stripe's "attaching succeeds, charges fail" card. The stand-in's checkout page lets it pay (so
+ * a test can save a card that declines later, as a card does once its funds run out); every
+ * off-session charge on it is declined.
+ */
+export const DECLINES_LATER_CARD = '4000000000000341';
+
+/** How an off-session charge (a saved card, no cardholder present) on `digits` ends. */
+export type OffSessionOutcome =
+  | { ok: true }
+  | {
+      ok: false;
+      code: 'card_declined' | 'authentication_required' | 'expired_card' | 'incorrect_cvc';
+      declineCode?: string;
+      message: string;
+    };
+
+export function chargeOffSession(digits: string, offSession: boolean): OffSessionOutcome {
+  if (AUTHENTICATION_CARDS.has(digits)) {
+    return offSession
+      ? {
+          ok: false,
+          code: 'authentication_required',
+          declineCode: 'authentication_required',
+          message:
+            'Your card was declined. This transaction requires authentication, and the customer is not on-session.',
+        }
+      : { ok: false, code: 'authentication_required', message: 'This payment requires authentication.' };
+  }
+  switch (digits) {
+    case DECLINING_CARD:
+    case DECLINES_LATER_CARD:
+      return {
+        ok: false,
+        code: 'card_declined',
+        declineCode: 'generic_decline',
+        message: 'Your card was declined.',
+      };
+    case '4000000000009995':
+      return {
+        ok: false,
+        code: 'card_declined',
+        declineCode: 'insufficient_funds',
+        message: 'Your card has insufficient funds.',
+      };
+    case '4000000000000069':
+      return { ok: false, code: 'expired_card', message: 'Your card has expired.' };
+    case '4000000000000127':
+      return { ok: false, code: 'incorrect_cvc', message: "Your card's security code is incorrect." };
+    default:
+      return { ok: true };
+  }
+}
+
 /** `card` as typed on the page (spaces allowed); empty or absent means the prefilled card. */
 export function chargeCard(card: string | undefined): CardOutcome {
   const digits = cardDigits(card);

@@ -18,6 +18,8 @@ export interface CheckoutView {
   error?: string;
   /** The card number to prefill (what the user typed last time). */
   card?: string;
+  /** `off_session`: the card is saved for later charges, and the page says so (the buyer's consent). */
+  setupFutureUsage?: string | null;
 }
 
 export function checkoutPage(view: CheckoutView): string {
@@ -41,6 +43,11 @@ export function checkoutPage(view: CheckoutView): string {
     <p class="amount">${escapeHtml(total)}</p>
     <ul class="items">${items}</ul>
     ${email}
+    ${
+      view.setupFutureUsage === 'off_session'
+        ? '<p class="muted" id="save-card-consent">By paying, you allow the seller to save this card and charge it for future payments in line with their terms (auto top-up).</p>'
+        : ''
+    }
     ${error}
     <form method="POST" action="${action}" class="pay">
       <input type="hidden" name="action" value="pay">

@@ -3,8 +3,17 @@ import { createStandInApp } from './app';
 import type { TransferFaults } from './connect';
 import type { Dispute, OpenDisputeOptions } from './disputes';
 import { IdempotencyCache } from './idempotency';
-import type { Account, CheckoutSession, PaymentIntent, StripeEvent, Transfer } from './objects';
+import type {
+  Account,
+  CheckoutSession,
+  Customer,
+  PaymentIntent,
+  PaymentMethod,
+  StripeEvent,
+  Transfer,
+} from './objects';
 import { ONBOARDING_PATH } from './onboarding-routes';
+import { PORTAL_PATH, RECEIPT_PATH } from './portal';
 import { type PayResult, type RefundFaults, StandInStore } from './store';
 import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './webhooks';
 
@@ -34,6 +43,20 @@ import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './we
  *   same Idempotency-Key. `GET /v1/transfers/:id`, `GET /v1/transfers` (`destination`,
  *   `transfer_group` filters).
  *
+ * Customers and saved cards (dev/stripe/customers.ts, DESIGN.md §13): `customers` (create,
+ * retrieve, update, list payment methods); Checkout with `customer` and
+ * `payment_intent_data[setup_future_usage]=off_session` attaches the paying card's payment
+ * method (`pm_…`, on the payment intent) to the Customer; `payment_methods` (create with a raw
+ * test card number, retrieve, list by customer, attach); `payment_intents` created with
+ * `confirm=true` (and `off_session=true` for a saved card): 4242… succeeds
+ * (`payment_intent.succeeded`), 4000000000000002 and 4000000000000341 decline with a 402
+ * `card_declined`, 4000002500003155 / 4000000000003155 / 4000002760003184 need authentication
+ * (status `requires_action`; off-session a 402 `authentication_required`), each failure with
+ * `payment_intent.payment_failed`; the 402 is replayed for the same Idempotency-Key. The
+ * stand-in's checkout page pays with 3155 and 0341 cards (the cardholder is there), so a test
+ * can save a card that fails off-session later. `billing_portal.sessions.create({customer,
+ * return_url})` → a `url` of the hosted portal page (saved cards, payments with receipts).
+ *
  * Disputes (dev/stripe/disputes.ts): `openDispute` and `closeDispute` on this handle play the
  * cardholder's bank and Stripe's review, emitting `charge.dispute.created` and
  * `charge.dispute.closed` with a Stripe-shaped `dispute` (`dp_…`, `needs_response` → `won` |
@@ -45,7 +68,15 @@ import { type DeliveryRecord, WebhookDispatcher, type WebhookFaults } from './we
 export { cardFingerprint } from './cards';
 export type { TransferFaults } from './connect';
 export type { Dispute, DisputeReason, OpenDisputeOptions } from './disputes';
-export type { Account, CheckoutSession, PaymentIntent, StripeEvent, Transfer } from './objects';
+export type {
+  Account,
+  CheckoutSession,
+  Customer,
+  PaymentIntent,
+  PaymentMethod,
+  StripeEvent,
+  Transfer,
+} from './objects';
 export type { PayResult, RefundFaults } from './store';
 export type { DeliveryRecord, WebhookFaults } from './webhooks';
 
@@ -69,6 +100,8 @@ export interface StripeStandInOptions {
   maxDeliveryAttempts?: number;
   /** How long an account link works. Default 300 s (Stripe's links last minutes too). */
   accountLinkLifetimeSeconds?: number;
+  /** How long a Billing Portal link works. Default 3,600 s. */
+  portalLifetimeSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -109,6 +142,10 @@ export interface StripeStandIn {
   closeDispute(disputeId: string, outcome: 'won' | 'lost'): Dispute;
   /** The dispute as the API would return it; throws for an unknown id. */
   dispute(disputeId: string): Dispute;
+  /** The payment intent, customer or payment method as the API would return it; throws for an unknown id. */
+  paymentIntent(paymentIntentId: string): PaymentIntent;
+  customer(customerId: string): Customer;
+  paymentMethod(paymentMethodId: string): PaymentMethod;
   /** Every transfer made so far, oldest first (copies; failed transfers are not made). */
   readonly transfers: readonly Transfer[];
   /** The account as the API would return it; throws for an unknown id. */
@@ -145,6 +182,9 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     checkoutUrl,
     onboardingUrl,
     accountLinkLifetimeSeconds: options.accountLinkLifetimeSeconds ?? 300,
+    portalUrl: (token) => `${baseUrl}${PORTAL_PATH}/${token}`,
+    receiptUrl: (chargeId) => `${baseUrl}${RECEIPT_PATH}/${chargeId}`,
+    portalLifetimeSeconds: options.portalLifetimeSeconds ?? 3600,
     onEvent: (event) => dispatcher.enqueue(event),
   });
   const secretKey = options.secretKey ?? STAND_IN_SECRET_KEY;
@@ -184,6 +224,9 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     openDispute: (target, disputeOptions) => structuredClone(store.disputes.open(target, disputeOptions)),
     closeDispute: (disputeId, outcome) => structuredClone(store.disputes.close(disputeId, outcome)),
     dispute: (disputeId) => structuredClone(store.disputes.get(disputeId)),
+    paymentIntent: (id) => structuredClone(store.getPaymentIntent(id)),
+    customer: (id) => structuredClone(store.customers.getCustomer(id)),
+    paymentMethod: (id) => structuredClone(store.customers.getPaymentMethod(id)),
     get transfers() {
       return structuredClone(store.connect.transfers);
     },

@@ -26,6 +26,8 @@ export interface CheckoutSession {
   client_reference_id: string | null;
   customer_email: string | null;
   customer_details: { email: string | null } | null;
+  /** The Customer the session pays for (`customer` param), or null. */
+  customer: string | null;
   expires_at: number;
   payment_intent: string | null;
   success_url: string;
@@ -50,6 +52,9 @@ export interface LineItem {
   };
 }
 
+/** The statuses a payment intent of the stand-in can be in (Stripe has a few more). */
+export type PaymentIntentStatus = 'succeeded' | 'requires_payment_method' | 'requires_action';
+
 export interface PaymentIntent {
   id: string;
   object: 'payment_intent';
@@ -58,10 +63,70 @@ export interface PaymentIntent {
   amount: number;
   amount_received: number;
   currency: string;
-  status: 'succeeded';
+  status: PaymentIntentStatus;
   metadata: Metadata;
-  latest_charge: string;
+  /** Null for a payment intent whose confirmation failed before any charge (declined, 3DS). */
+  latest_charge: string | null;
   description: string | null;
+  /** The Customer and the card (`pm_…`) it was paid with, when known. */
+  customer: string | null;
+  payment_method: string | null;
+  /** `off_session` when the card was saved for later (Checkout's consent), as on Stripe. */
+  setup_future_usage: 'off_session' | 'on_session' | null;
+  /** Why the last confirmation failed (a decline, authentication required), as Stripe reports it. */
+  last_payment_error: PaymentError | null;
+  /** What the customer must do (3-D Secure) when status is requires_action. */
+  next_action: { type: 'use_stripe_sdk' } | null;
+}
+
+/** A card failure as Stripe reports it, on the error and on `last_payment_error`. */
+export interface PaymentError {
+  type: 'card_error';
+  code: 'card_declined' | 'authentication_required' | 'expired_card' | 'incorrect_cvc';
+  decline_code?: string;
+  message: string;
+  payment_method?: { id: string; object: 'payment_method' };
+}
+
+/** A Stripe Customer, trimmed to what a billing system reads. */
+export interface Customer {
+  id: string;
+  object: 'customer';
+  created: number;
+  livemode: false;
+  email: string | null;
+  name: string | null;
+  description: string | null;
+  metadata: Metadata;
+  invoice_settings: { default_payment_method: string | null };
+}
+
+/** A saved card: `pm_…`, attached to at most one Customer. */
+export interface PaymentMethod {
+  id: string;
+  object: 'payment_method';
+  created: number;
+  livemode: false;
+  type: 'card';
+  customer: string | null;
+  billing_details: { email: string | null; name: string | null };
+  card: CardDetails;
+  metadata: Metadata;
+}
+
+/** A Billing Portal session: a short-lived link to the hosted portal of one Customer. */
+export interface BillingPortalSession {
+  id: string;
+  object: 'billing_portal.session';
+  created: number;
+  livemode: false;
+  customer: string;
+  return_url: string | null;
+  url: string;
+  configuration: string;
+  locale: null;
+  on_behalf_of: null;
+  flow: null;
 }
 
 export interface Charge {
@@ -82,6 +147,8 @@ export interface Charge {
   payment_intent: string;
   metadata: Metadata;
   billing_details: { email: string | null };
+  /** The hosted receipt (the stand-in serves it). */
+  receipt_url: string;
   /** Where the card's `fingerprint` lives, which tells one card from another across payments. */
   payment_method_details: { type: 'card'; card: CardDetails };
 }
@@ -171,6 +238,9 @@ export interface Transfer {
 export type StripeObject =
   | CheckoutSession
   | PaymentIntent
+  | Customer
+  | PaymentMethod
+  | BillingPortalSession
   | Charge
   | Refund
   | LineItem

@@ -55,6 +55,9 @@ const httpUrl = z.string().regex(/^https?:\/\/\S+$/, { message: 'must be an http
 
 const expand = listOf(z.string().min(1), { max: 20 }).optional();
 
+/** Stripe sends booleans as the strings `true` and `false`. */
+const formBoolean = z.enum(['true', 'false']).transform((b) => b === 'true');
+
 /** Real Stripe parameters a purchase flow may send that change nothing the stand-in models. */
 const acceptedAndIgnored = z.unknown().optional();
 
@@ -80,10 +83,14 @@ export const createSessionParams = z.strictObject({
   metadata: metadata.optional(),
   client_reference_id: z.string().min(1).max(200).optional(),
   customer_email: z.email().optional(),
+  /** An existing Customer (`cus_…`): the payment is theirs, and the card may be saved to them. */
+  customer: z.string().min(1).optional(),
   expires_at: integer(0).optional(),
   payment_intent_data: z
     .strictObject({
       metadata: metadata.optional(),
+      /** `off_session`: the buyer consents to later charges; the card is attached to `customer`. */
+      setup_future_usage: z.enum(['off_session', 'on_session']).optional(),
       description: z.string().max(1000).optional(),
       receipt_email: acceptedAndIgnored,
       statement_descriptor: acceptedAndIgnored,
@@ -143,9 +150,6 @@ export const listSessionsParams = z.strictObject({
 });
 export type ListSessionsParams = z.output<typeof listSessionsParams>;
 
-/** Stripe sends booleans as the strings `true` and `false`. */
-const formBoolean = z.enum(['true', 'false']).transform((b) => b === 'true');
-
 export const createAccountParams = z.strictObject({
   type: z.literal('express', { message: "only 'express' is supported by the stand-in" }),
   email: z.email().optional(),
@@ -197,6 +201,95 @@ export const listTransfersParams = z.strictObject({
   transfer_group: z.string().min(1).optional(),
 });
 export type ListTransfersParams = z.output<typeof listTransfersParams>;
+
+export const createCustomerParams = z.strictObject({
+  email: z.email().optional(),
+  name: z.string().max(256).optional(),
+  description: z.string().max(350).optional(),
+  metadata: metadata.optional(),
+  expand,
+  phone: acceptedAndIgnored,
+  address: acceptedAndIgnored,
+  preferred_locales: acceptedAndIgnored,
+});
+export type CreateCustomerParams = z.output<typeof createCustomerParams>;
+
+export const updateCustomerParams = z.strictObject({
+  email: z.email().optional(),
+  name: z.string().max(256).optional(),
+  description: z.string().max(350).optional(),
+  metadata: metadata.optional(),
+  invoice_settings: z.strictObject({ default_payment_method: z.string().min(1).optional() }).optional(),
+  expand,
+});
+export type UpdateCustomerParams = z.output<typeof updateCustomerParams>;
+
+/** Test mode takes raw card numbers (Stripe does too, for accounts allowed to); only `card`. */
+export const createPaymentMethodParams = z.strictObject({
+  type: z.literal('card', { message: "only 'card' is supported by the stand-in" }),
+  card: z.strictObject({
+    number: z.string().regex(/^[\d\s-]{12,23}$/, { message: 'must be a card number' }),
+    exp_month: integer(1, 12),
+    exp_year: integer(2000, 2100),
+    cvc: z
+      .string()
+      .regex(/^\d{3,4}$/)
+      .optional(),
+  }),
+  billing_details: z
+    .strictObject({ email: z.email().optional(), name: z.string().max(256).optional() })
+    .optional(),
+  metadata: metadata.optional(),
+  expand,
+});
+export type CreatePaymentMethodParams = z.output<typeof createPaymentMethodParams>;
+
+export const attachPaymentMethodParams = z.strictObject({ customer: z.string().min(1), expand });
+
+export const listPaymentMethodsParams = z.strictObject({
+  ...pageParams,
+  customer: z.string().min(1).optional(),
+  type: z.literal('card').optional(),
+});
+export type ListPaymentMethodsParams = z.output<typeof listPaymentMethodsParams>;
+
+export const createPaymentIntentParams = z.strictObject({
+  amount: integer(1, 99_999_999),
+  currency,
+  customer: z.string().min(1).optional(),
+  payment_method: z.string().min(1).optional(),
+  /** The cardholder is not present (a saved card charged by the merchant); `true`, or Stripe's kinds. */
+  off_session: z.union([formBoolean, z.enum(['one_off', 'recurring']).transform(() => true)]).optional(),
+  confirm: formBoolean.optional(),
+  metadata: metadata.optional(),
+  description: z.string().max(1000).optional(),
+  setup_future_usage: z.enum(['off_session', 'on_session']).optional(),
+  expand,
+  receipt_email: acceptedAndIgnored,
+  statement_descriptor: acceptedAndIgnored,
+  statement_descriptor_suffix: acceptedAndIgnored,
+  payment_method_types: acceptedAndIgnored,
+  error_on_requires_action: acceptedAndIgnored,
+});
+export type CreatePaymentIntentParams = z.output<typeof createPaymentIntentParams>;
+
+export const listPaymentIntentsParams = z.strictObject({
+  ...pageParams,
+  customer: z.string().min(1).optional(),
+  created: acceptedAndIgnored,
+});
+export type ListPaymentIntentsParams = z.output<typeof listPaymentIntentsParams>;
+
+export const createPortalSessionParams = z.strictObject({
+  customer: z.string().min(1),
+  return_url: httpUrl.optional(),
+  expand,
+  configuration: acceptedAndIgnored,
+  locale: acceptedAndIgnored,
+  on_behalf_of: acceptedAndIgnored,
+  flow_data: acceptedAndIgnored,
+});
+export type CreatePortalSessionParams = z.output<typeof createPortalSessionParams>;
 
 /** The hosted onboarding page's form. Not strict, like the checkout page's. */
 export const onboardingFormParams = z.object({ action: z.literal('complete') });

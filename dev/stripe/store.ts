@@ -1,8 +1,9 @@
 import { formatMoney } from '../../domain';
-import { cardDetails, cardDigits, chargeCard } from './cards';
+import { cardDetails, cardDigits, chargeCard, chargeOffSession } from './cards';
 import { ConnectStore } from './connect';
+import { CustomerStore } from './customers';
 import { DisputeStore } from './disputes';
-import { invalidRequest, noSuch, type StripeApiError } from './errors';
+import { cardError, invalidRequest, noSuch, type StripeApiError } from './errors';
 import {
   API_VERSION,
   type Charge,
@@ -13,15 +14,18 @@ import {
   newId,
   nowSeconds,
   type PaymentIntent,
+  type PaymentMethod,
   type Refund,
   type StripeEvent,
   type StripeObject,
 } from './objects';
 import { paginate } from './pagination';
 import type {
+  CreatePaymentIntentParams,
   CreateRefundParams,
   CreateSessionParams,
   ListEventsParams,
+  ListPaymentIntentsParams,
   ListSessionsParams,
 } from './schemas';
 
@@ -37,6 +41,10 @@ export interface StoreOptions {
   onboardingUrl(token: string): string;
   /** How long an account link works; Stripe's last a few minutes. */
   accountLinkLifetimeSeconds: number;
+  /** The hosted Billing Portal page of a session, and the hosted receipt of a charge. */
+  portalUrl(token: string): string;
+  receiptUrl(chargeId: string): string;
+  portalLifetimeSeconds: number;
   onEvent(event: StripeEvent): void;
 }
 
@@ -58,8 +66,12 @@ interface SessionRecord {
   /** Stripe copies `payment_intent_data.metadata` (not the session's) onto the payment intent. */
   paymentIntentMetadata: Metadata;
   paymentIntentDescription: string | null;
+  /** `payment_intent_data.setup_future_usage`: the card is saved to the session's Customer. */
+  setupFutureUsage: 'off_session' | 'on_session' | null;
   /** The digits of the card that paid; a duplicate charge is on the same card. */
   card?: string;
+  /** The payment method made from that card (attached to the Customer when saved). */
+  paymentMethod?: PaymentMethod;
   expiryTimer?: NodeJS.Timeout;
 }
 
@@ -78,6 +90,8 @@ export class StandInStore {
   readonly connect: ConnectStore;
   /** Disputes (chargebacks) of charges. */
   readonly disputes: DisputeStore;
+  /** Customers, saved cards and Billing Portal sessions. */
+  readonly customers: CustomerStore;
   readonly refundFaults: RefundFaults;
   private refundFailRemaining = 0;
 
@@ -86,6 +100,10 @@ export class StandInStore {
       onboardingUrl: options.onboardingUrl,
       linkLifetimeSeconds: options.accountLinkLifetimeSeconds,
       emit: (type, object, account) => this.emit(type, object, account),
+    });
+    this.customers = new CustomerStore({
+      portalUrl: options.portalUrl,
+      portalLifetimeSeconds: options.portalLifetimeSeconds,
     });
     this.disputes = new DisputeStore({
       charge: (id) => this.charges.get(id) ?? this.chargeOfIntent(id),
@@ -145,6 +163,19 @@ export class StandInStore {
     if (currencies.size > 1) {
       throw invalidRequest('All line items must have the same currency.', 'line_items');
     }
+    if (params.customer !== undefined && params.customer_email !== undefined) {
+      throw invalidRequest('You may only specify one of these parameters: customer, customer_email.');
+    }
+    const customer =
+      params.customer === undefined ? null : this.customers.getCustomer(params.customer, 'customer', 400);
+    const setupFutureUsage = params.payment_intent_data?.setup_future_usage ?? null;
+    if (setupFutureUsage !== null && customer === null) {
+      // Stripe would create a Customer for the saved card; the stand-in asks for one instead.
+      throw invalidRequest(
+        'The stand-in saves cards only to an existing Customer: pass `customer` with `payment_intent_data[setup_future_usage]`.',
+        'customer',
+      );
+    }
     const currency = params.line_items[0]!.price_data.currency;
     const lineItems = params.line_items.map((item): LineItem => {
       const amount = item.price_data.unit_amount * item.quantity;
@@ -184,6 +215,7 @@ export class StandInStore {
       client_reference_id: params.client_reference_id ?? null,
       customer_email: params.customer_email ?? null,
       customer_details: null,
+      customer: customer?.id ?? null,
       expires_at: expiresAt,
       payment_intent: null,
       success_url: params.success_url,
@@ -194,6 +226,7 @@ export class StandInStore {
       lineItems,
       paymentIntentMetadata: params.payment_intent_data?.metadata ?? {},
       paymentIntentDescription: params.payment_intent_data?.description ?? null,
+      setupFutureUsage,
     };
     this.sessions.set(id, record);
     this.scheduleExpiry(record);
@@ -207,7 +240,9 @@ export class StandInStore {
   }
 
   /** The session and its line items, or undefined; for the checkout page. */
-  sessionRecord(id: string): { session: CheckoutSession; lineItems: LineItem[] } | undefined {
+  sessionRecord(
+    id: string,
+  ): { session: CheckoutSession; lineItems: LineItem[]; setupFutureUsage: string | null } | undefined {
     const record = this.sessions.get(id);
     if (record) this.expireIfDue(record);
     return record;
@@ -253,13 +288,21 @@ export class StandInStore {
     const outcome = chargeCard(card);
     if (!outcome.ok) return { ok: false, status: 402, message: outcome.message };
     record.card = cardDigits(card);
+    const buyer = session.customer === null ? null : this.customers.getCustomer(session.customer);
+    // As on Stripe, the card becomes a payment method; with the buyer's consent
+    // (setup_future_usage) it is attached to their Customer for later off-session charges.
+    record.paymentMethod = this.customers.paymentMethodForCard(
+      record.card,
+      session.customer_email ?? buyer?.email ?? null,
+    );
+    if (buyer && record.setupFutureUsage !== null) this.customers.attach(record.paymentMethod.id, buyer.id);
     const paymentIntent = this.charge(record);
     clearTimeout(record.expiryTimer);
     session.status = 'complete';
     session.payment_status = 'paid';
     session.payment_intent = paymentIntent.id;
     session.url = null;
-    session.customer_details = { email: session.customer_email };
+    session.customer_details = { email: session.customer_email ?? buyer?.email ?? null };
     this.emit('checkout.session.completed', session);
     return { ok: true, session, paymentIntent };
   }
@@ -346,6 +389,114 @@ export class StandInStore {
     return paymentIntent;
   }
 
+  /**
+   * A payment intent created through the API: with `confirm=true` (the only kind the stand-in
+   * runs), the payment method is charged at once. Off-session (`off_session=true`: a saved card,
+   * the cardholder away) a card that declines or needs authentication fails with Stripe's 402
+   * card_error (`card_declined`, `authentication_required`), carrying the payment intent, now
+   * `requires_payment_method` or `requires_action`; `payment_intent.payment_failed` is emitted.
+   * A success emits `payment_intent.succeeded` and makes a charge like Checkout's.
+   */
+  createPaymentIntent(params: CreatePaymentIntentParams): PaymentIntent {
+    if (params.confirm !== true) {
+      throw invalidRequest('The stand-in runs only payment intents created with `confirm=true`.', 'confirm');
+    }
+    if (params.payment_method === undefined) {
+      throw invalidRequest(
+        'You must provide a `payment_method` to confirm this PaymentIntent.',
+        'payment_method',
+      );
+    }
+    const customer =
+      params.customer === undefined ? null : this.customers.getCustomer(params.customer, 'customer', 400);
+    const method = this.customers.getPaymentMethod(params.payment_method, 'payment_method', 400);
+    if (method.customer !== (customer?.id ?? null)) {
+      throw invalidRequest(
+        customer
+          ? `The provided PaymentMethod ${method.id} does not belong to the Customer ${customer.id}.`
+          : 'The provided PaymentMethod is attached to a Customer: pass that `customer` too.',
+        'payment_method',
+      );
+    }
+    const offSession = params.off_session === true;
+    if (offSession && customer === null) {
+      throw invalidRequest(
+        '`off_session` payments need a `customer` with a saved payment method.',
+        'customer',
+      );
+    }
+    const created = nowSeconds();
+    const paymentIntent: PaymentIntent = {
+      id: newId('pi'),
+      object: 'payment_intent',
+      created,
+      livemode: false,
+      amount: params.amount,
+      amount_received: 0,
+      currency: params.currency,
+      status: 'requires_payment_method',
+      metadata: params.metadata ?? {},
+      latest_charge: null,
+      description: params.description ?? null,
+      customer: customer?.id ?? null,
+      payment_method: method.id,
+      setup_future_usage: params.setup_future_usage ?? null,
+      last_payment_error: null,
+      next_action: null,
+    };
+    this.paymentIntents.set(paymentIntent.id, paymentIntent);
+    const outcome = chargeOffSession(this.customers.cardOf(method.id), offSession);
+    if (outcome.ok) {
+      const charge = this.newCharge(paymentIntent, {
+        email: customer?.email ?? null,
+        card: this.customers.cardOf(method.id),
+      });
+      paymentIntent.status = 'succeeded';
+      paymentIntent.amount_received = paymentIntent.amount;
+      paymentIntent.latest_charge = charge.id;
+      this.emit('payment_intent.succeeded', paymentIntent);
+      return paymentIntent;
+    }
+    if (outcome.code === 'authentication_required' && !offSession) {
+      // On-session: the cardholder is asked to authenticate (not modelled further); no error.
+      paymentIntent.status = 'requires_action';
+      paymentIntent.next_action = { type: 'use_stripe_sdk' };
+      this.emit('payment_intent.requires_action', paymentIntent);
+      return paymentIntent;
+    }
+    paymentIntent.status =
+      outcome.code === 'authentication_required' ? 'requires_action' : 'requires_payment_method';
+    if (outcome.code === 'authentication_required') paymentIntent.next_action = { type: 'use_stripe_sdk' };
+    paymentIntent.last_payment_error = {
+      type: 'card_error',
+      code: outcome.code,
+      ...(outcome.declineCode !== undefined ? { decline_code: outcome.declineCode } : {}),
+      message: outcome.message,
+      payment_method: { id: method.id, object: 'payment_method' },
+    };
+    this.emit('payment_intent.payment_failed', paymentIntent);
+    throw cardError(outcome.message, outcome.code, structuredClone(paymentIntent), outcome.declineCode);
+  }
+
+  listPaymentIntents(params: ListPaymentIntentsParams): ListPage<PaymentIntent> {
+    const all = [...this.paymentIntents.values()]
+      .filter((pi) => params.customer === undefined || pi.customer === params.customer)
+      .reverse();
+    return paginate(all, params, '/v1/payment_intents');
+  }
+
+  /** A Customer's payments, newest first, each with its charge (the portal lists them). */
+  paymentsOf(customerId: string): { paymentIntent: PaymentIntent; charge: Charge | undefined }[] {
+    return [...this.paymentIntents.values()]
+      .filter((pi) => pi.customer === customerId)
+      .reverse()
+      .map((paymentIntent) => ({
+        paymentIntent,
+        charge:
+          paymentIntent.latest_charge === null ? undefined : this.charges.get(paymentIntent.latest_charge),
+      }));
+  }
+
   getCharge(id: string): Charge {
     const charge = this.charges.get(id);
     if (!charge) throw noSuch('charge', id, 'id');
@@ -400,6 +551,7 @@ export class StandInStore {
       this.charges.get(id) ??
       this.refunds.get(id) ??
       this.sessions.get(id)?.session ??
+      this.customers.find(id) ??
       this.connect.find(id) ??
       this.disputes.find(id)
     );
@@ -408,60 +560,78 @@ export class StandInStore {
   /** The charge of a payment intent, or undefined (unknown ids included). */
   private chargeOfIntent(paymentIntentId: string): Charge | undefined {
     const paymentIntent = this.paymentIntents.get(paymentIntentId);
-    return paymentIntent ? this.charges.get(paymentIntent.latest_charge) : undefined;
+    return paymentIntent?.latest_charge ? this.charges.get(paymentIntent.latest_charge) : undefined;
   }
 
   private chargeOf(paymentIntentId: string): Charge | undefined {
     const paymentIntent = this.paymentIntents.get(paymentIntentId);
     if (!paymentIntent) throw noSuch('payment_intent', paymentIntentId, 'payment_intent', 400);
-    return this.charges.get(paymentIntent.latest_charge);
+    return paymentIntent.latest_charge === null ? undefined : this.charges.get(paymentIntent.latest_charge);
   }
 
   /** A succeeded payment intent and its charge for the session's amount. */
   private charge(record: SessionRecord): PaymentIntent {
     const { session } = record;
-    const created = nowSeconds();
     // The brief's consumers read the purchase link from the payment intent and charge, so the
     // session metadata is copied there too; `payment_intent_data.metadata` wins on a clash.
     // Real Stripe copies only `payment_intent_data.metadata`: code that must also work against
     // Stripe should set both.
     const metadata = { ...session.metadata, ...record.paymentIntentMetadata };
-    const paymentIntentId = newId('pi');
-    const charge: Charge = {
-      id: newId('ch'),
-      object: 'charge',
-      created,
-      livemode: false,
-      amount: session.amount_total,
-      amount_captured: session.amount_total,
-      amount_refunded: 0,
-      currency: session.currency,
-      captured: true,
-      paid: true,
-      refunded: false,
-      disputed: false,
-      status: 'succeeded',
-      payment_intent: paymentIntentId,
-      metadata: { ...metadata },
-      billing_details: { email: session.customer_email },
-      payment_method_details: { type: 'card', card: cardDetails(record.card) },
-    };
     const paymentIntent: PaymentIntent = {
-      id: paymentIntentId,
+      id: newId('pi'),
       object: 'payment_intent',
-      created,
+      created: nowSeconds(),
       livemode: false,
       amount: session.amount_total,
       amount_received: session.amount_total,
       currency: session.currency,
       status: 'succeeded',
       metadata,
-      latest_charge: charge.id,
+      latest_charge: null,
       description: record.paymentIntentDescription,
+      customer: session.customer,
+      payment_method: record.paymentMethod?.id ?? null,
+      setup_future_usage: record.setupFutureUsage,
+      last_payment_error: null,
+      next_action: null,
     };
-    this.charges.set(charge.id, charge);
+    const email =
+      session.customer_email ??
+      (session.customer === null ? null : this.customers.getCustomer(session.customer).email);
+    const charge = this.newCharge(paymentIntent, { email, card: record.card });
+    paymentIntent.latest_charge = charge.id;
     this.paymentIntents.set(paymentIntent.id, paymentIntent);
     return paymentIntent;
+  }
+
+  /** The succeeded charge of a payment intent, for its whole amount, on `card`. */
+  private newCharge(
+    paymentIntent: PaymentIntent,
+    payer: { email: string | null; card: string | undefined },
+  ): Charge {
+    const id = newId('ch');
+    const charge: Charge = {
+      id,
+      object: 'charge',
+      created: paymentIntent.created,
+      livemode: false,
+      amount: paymentIntent.amount,
+      amount_captured: paymentIntent.amount,
+      amount_refunded: 0,
+      currency: paymentIntent.currency,
+      captured: true,
+      paid: true,
+      refunded: false,
+      disputed: false,
+      status: 'succeeded',
+      payment_intent: paymentIntent.id,
+      metadata: { ...paymentIntent.metadata },
+      billing_details: { email: payer.email },
+      receipt_url: this.options.receiptUrl(id),
+      payment_method_details: { type: 'card', card: cardDetails(payer.card) },
+    };
+    this.charges.set(charge.id, charge);
+    return charge;
   }
 
   private scheduleExpiry(record: SessionRecord): void {

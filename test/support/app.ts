@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { listen } from '../../api/server';
@@ -14,8 +15,49 @@ import type { Ledger } from '../../db/ledger';
 import type { Sql } from '../../db/pool';
 import { localStripe } from '../../dev/local-stripe';
 import type { StripeStandIn } from '../../dev/stripe';
+import { createLogger, LOG_LEVELS, type Logger } from '../../observability/logger';
+import { checkAnswer } from './openapi-validator';
 
 export const ADMIN_KEY = 'test-operator-key-0123456789';
+
+/** How many of its last log lines a test file keeps. */
+const KEPT_LOG_LINES = 5000;
+let testLog: { logger: Logger; lines: string[]; failed: boolean } | undefined;
+
+/**
+ * Test runs are quiet unless a test fails: the apps and workers of a test file log (at LOG_LEVEL,
+ * default info) into this buffer, which is printed to stderr after the file has run only if one
+ * of its tests or hooks failed. Failures are seen through jest-circus's event handlers (the list
+ * a custom environment's handleTestEvent joins); without them the buffer is never printed.
+ */
+export function testLogger(): Logger {
+  if (testLog) return testLog.logger;
+  const lines: string[] = [];
+  const write = (line: string) => {
+    lines.push(line);
+    if (lines.length > 2 * KEPT_LOG_LINES) lines.splice(0, lines.length - KEPT_LOG_LINES);
+  };
+  const level = LOG_LEVELS.find((l) => l === process.env.LOG_LEVEL) ?? 'info';
+  const log = { logger: createLogger({ level, destination: { write } }), lines, failed: false };
+  testLog = log;
+  type CircusEvent = { name: string; test?: { errors: unknown[] } };
+  const file = path.relative(process.cwd(), expect.getState().testPath ?? 'this test file');
+  const handlers = (globalThis as Record<symbol, unknown>)[Symbol.for('EVENT_HANDLERS')];
+  if (Array.isArray(handlers)) {
+    handlers.push((event: CircusEvent) => {
+      if (event.name === 'hook_failure' || (event.name === 'test_done' && event.test!.errors.length > 0)) {
+        log.failed = true;
+      }
+      if (event.name === 'run_finish' && log.failed && lines.length > 0) {
+        const kept = lines.slice(-KEPT_LOG_LINES);
+        process.stderr.write(
+          `\n── a test failed in ${file}: its last ${kept.length} log lines ──\n${kept.join('')}`,
+        );
+      }
+    });
+  }
+  return log.logger;
+}
 
 export interface TestApp {
   url: string;
@@ -67,7 +109,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       earning: { ...DEFAULT_EARNING_SETTINGS, clearingSeconds: 2, ...options.earning },
       debitPath: options.debitPath,
     },
-    log: () => {},
+    logger: testLogger(),
   });
   const { services, temporal, taskQueue } = root;
   const { sql, ledger } = services;
@@ -75,7 +117,6 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     root.apiDeps({
       adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
       temporalUiUrl: options.temporalUiUrl,
-      log: () => {},
     }),
   );
   const server = await listen(app, 0, '127.0.0.1', { requestDeadlineMs: options.requestDeadlineMs });
@@ -124,6 +165,17 @@ export function http(baseUrl: string) {
     const text = await res.text();
     let parsed: unknown = text;
     if (res.headers.get('content-type')?.includes('json')) parsed = JSON.parse(text);
+    // Every answer is checked against GET /openapi.json (OPENAPI_VALIDATE=off skips, =strict refuses undocumented fields).
+    const final = new URL(res.url);
+    if (!res.redirected || final.origin === new URL(baseUrl).origin) {
+      checkAnswer({
+        method: res.redirected ? 'GET' : method,
+        path: res.redirected ? final.pathname + final.search : path,
+        status: res.status,
+        contentType: res.headers.get('content-type'),
+        body: parsed,
+      });
+    }
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
   return {

@@ -39,6 +39,7 @@ const ACTIVITIES = [
   'releaseTask',
   'setProjectStatus',
   'executeTask',
+  'autoTopUpInFlight',
   'saveProjectBudget',
 ] as const satisfies readonly (keyof Activities)[];
 
@@ -130,6 +131,9 @@ function fakeLedger(balance: number) {
     async executeTask(input) {
       await gates.get(input.position);
       return { output: `done ${input.title}`, usedCredits: input.estimate };
+    },
+    async autoTopUpInFlight() {
+      return { inFlight: false, purchaseId: null, since: null };
     },
     async saveProjectBudget(input) {
       state.budgetsSaved.push(input.maxCredits);

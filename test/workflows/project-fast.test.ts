@@ -28,6 +28,7 @@ const ACTIVITIES = [
   'releaseTask',
   'setProjectStatus',
   'executeTask',
+  'autoTopUpInFlight',
 ] as const satisfies readonly (keyof ProjectWorkflowActivities)[];
 
 let env: TestWorkflowEnvironment;
@@ -113,6 +114,9 @@ function fakeLedger(balance: number) {
       state.executed.push(input.position);
       return { output: `done ${input.title}`, usedCredits: input.estimate };
     },
+    async autoTopUpInFlight() {
+      return { inFlight: false, purchaseId: null, since: null };
+    },
   };
   return { state, stubs };
 }
@@ -184,6 +188,43 @@ test('when a reservation is refused for lack of credits, then the project pauses
   expect(await handle.result()).toMatchObject({ status: 'completed', tasksCompleted: 3, creditsSpent: 75 });
   expect(state.reserved).toEqual([0, 1, 2]);
   expect(state.statuses).toEqual(['paused', 'running', 'completed']);
+});
+
+test('when an automatic top-up is being charged, then the project waits for it (its reason says so) and resumes when it lands', async () => {
+  const { state, stubs } = fakeLedger(30);
+  let topUpInFlight = true;
+  stubs.autoTopUpInFlight = async () => ({
+    inFlight: topUpInFlight,
+    purchaseId: topUpInFlight ? 'auto-purchase-1' : null,
+    since: null,
+  });
+  const handle = await start(stubs, projectInput([task('a'), task('b')], { recheckSeconds: 86_400 }));
+  const waiting = await progressWhen(handle, (p) => p.status === 'paused');
+  expect(waiting.pausedReason).toMatchObject({
+    code: 'awaiting_auto_top_up',
+    purchaseId: 'auto-purchase-1',
+    needed: 25,
+    available: 5,
+  });
+
+  // The top-up lands: credits in, nothing in flight, and the auto top-up workflow signals.
+  state.available += 500;
+  topUpInFlight = false;
+  await handle.signal(topUpSignal, { reason: 'purchase', available: state.available });
+  expect(await handle.result()).toMatchObject({ status: 'completed', tasksCompleted: 2 });
+});
+
+test('when the automatic top-up in flight fails, then the project pauses for insufficient credits', async () => {
+  const { stubs } = fakeLedger(30);
+  let topUpInFlight = true;
+  stubs.autoTopUpInFlight = async () => ({ inFlight: topUpInFlight, purchaseId: null, since: null });
+  const handle = await start(stubs, projectInput([task('a'), task('b')], { recheckSeconds: 86_400 }));
+  await progressWhen(handle, (p) => p.pausedReason?.code === 'awaiting_auto_top_up');
+  topUpInFlight = false; // declined: the auto top-up workflow still signals when it settles
+  await handle.signal(topUpSignal, { reason: 'other', available: 5 });
+  const paused = await progressWhen(handle, (p) => p.pausedReason?.code === 'insufficient_credits');
+  expect(paused).toMatchObject({ status: 'paused', pausedReason: { needed: 25, available: 5 } });
+  await handle.cancel();
 });
 
 test('when no top-up signal comes but the balance grew, then the re-check timer resumes the project', async () => {

@@ -15,6 +15,8 @@ test('when every committed workflow history is replayed on today’s code, then 
   const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.json')).sort();
   expect(files).toEqual(
     expect.arrayContaining([
+      'auto-top-up-credited.json',
+      'auto-top-up-declined-suspended.json',
       'hold-sweeper.json',
       'operator-refund-succeeded.json',
       'project-pause-resume.json',
