@@ -376,14 +376,16 @@ async function main() {
         });
         console.error(`${label}: ${agentRows.at(-1)!.charges} charges/s`);
       }
-    const [shares] = await services.sql<{ n: number; credits: number }[]>`
-      SELECT count(*)::int AS n, coalesce(sum(amount), 0)::bigint AS credits FROM transfers
-      WHERE kind = 'creator_share' AND agent_id = ${agentId}`;
-    // Charges, not transfers: a charge that takes from two buckets is two transfers.
-    const [agentCharges] = await services.sql<{ n: number }[]>`
-      SELECT count(DISTINCT operation_key)::int AS n FROM transfers
-      WHERE kind = 'usage:conversation' AND agent_id = ${agentId}`;
-    const sharesOk = shares!.n === agentCharges!.n;
+    // One statement, so one snapshot: a charge still in flight when the runs ended commits with
+    // its share (one operation) either before it or after it, never between two counts.
+    const [counted] = await services.sql<{ charges: number; shares: number; credits: number }[]>`
+      SELECT count(DISTINCT operation_key) FILTER (WHERE kind = 'usage:conversation')::int AS charges,
+             count(*) FILTER (WHERE kind = 'creator_share')::int AS shares,
+             coalesce(sum(amount) FILTER (WHERE kind = 'creator_share'), 0)::bigint AS credits
+      FROM transfers WHERE agent_id = ${agentId}`;
+    const shares = { n: counted!.shares, credits: counted!.credits };
+    const agentCharges = { n: counted!.charges };
+    const sharesOk = shares.n === agentCharges.n;
     if (!sharesOk) {
       const unpaid = await services.sql`
         SELECT t.operation_key, t.amount, t.debit_account_id, o.result FROM transfers t
@@ -490,7 +492,7 @@ async function main() {
       '| --- | ---: | ---: |',
       ...agentRows.map((r) => `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.p99} |`),
       '',
-      `- With \`agentId\`, charges/s are ${agentRatio.toFixed(2)}× plain events' (medians of ${AGENT_RUNS} runs each; the limit is ${1 - AGENT_MAX_COST}×: ${agentRatio >= 1 - AGENT_MAX_COST ? 'met' : 'NOT met'}). ${shares!.n.toLocaleString('en-US')} creator shares (${Number(shares!.credits).toLocaleString('en-US')} credits) for ${agentCharges!.n.toLocaleString('en-US')} agent charges (${sharesOk ? 'one each' : 'MISMATCH'}).`,
+      `- With \`agentId\`, charges/s are ${agentRatio.toFixed(2)}× plain events' (medians of ${AGENT_RUNS} runs each; the limit is ${1 - AGENT_MAX_COST}×: ${agentRatio >= 1 - AGENT_MAX_COST ? 'met' : 'NOT met'}). ${shares.n.toLocaleString('en-US')} creator shares (${Number(shares.credits).toLocaleString('en-US')} credits) for ${agentCharges.n.toLocaleString('en-US')} agent charges (${sharesOk ? 'one each' : 'MISMATCH'}).`,
     ];
     console.log(lines.join('\n'));
     if (!conserved || !overdrawOk || !sharesOk) process.exitCode = 1;
