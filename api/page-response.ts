@@ -1,5 +1,6 @@
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { COPY_SCRIPT_HASH } from './pages/earning';
+import { crossOrigin } from './session';
 
 /**
  * Sends an HTML page (the credits page, sign-up, their forms' answers). Pages hold private data:
@@ -24,4 +25,14 @@ export function sendPage(
       'Referrer-Policy': 'same-origin',
     })
     .send(page);
+}
+
+/**
+ * Form posts that act on a session (sign in, buy, withdraw, decide) must come from this site's
+ * own pages: true, with `refusal` answered as a 403, when a browser says another origin sent it.
+ */
+export function refuseCrossSite(req: Request, res: Response, refusal: string): boolean {
+  if (!crossOrigin(req)) return false;
+  sendPage(res, 403, refusal);
+  return true;
 }

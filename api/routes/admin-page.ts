@@ -12,7 +12,7 @@ import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
 import { sameSecret } from '../auth';
 import { statusOf } from '../errors';
 import { operatorSignedIn, signInOperator, signOutOperator } from '../operator-session';
-import { sendPage } from '../page-response';
+import { refuseCrossSite, sendPage } from '../page-response';
 import {
   ADMIN_PATH,
   ADMIN_SIGN_IN_PATH,
@@ -25,9 +25,10 @@ import {
 import { disputesSection, refundsSection } from '../pages/admin-money';
 import { customPackagesSection, packageRequestsSection } from '../pages/admin-packages';
 import { freeText, visibleText } from '../schemas';
-import { crossOrigin, ownOrigin } from '../session';
+import { ownOrigin } from '../session';
 
 const SHOWN = 20;
+const NOT_HERE = adminMessagePage('Not allowed', 'This form must be sent from the operator page itself.');
 
 export const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
 export const idParam = z.object({ id: z.uuid(), decision: z.enum(['approve', 'reject']) });
@@ -96,7 +97,7 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
   });
 
   router.post(ADMIN_SIGN_IN_PATH, form, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const body = signInForm.safeParse(req.body ?? {});
     if (!body.success) {
       sendPage(res, 400, adminSignInPage({ error: 'Enter the operator key to sign in.' }));
@@ -111,13 +112,13 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
   });
 
   router.post(ADMIN_SIGN_OUT_PATH, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     await signOutOperator(deps.sql, req, res);
     res.redirect(303, ADMIN_PATH);
   });
 
   router.post('/admin/withdrawals/:id/:decision', form, async (req, res) => {
-    if (refuseCrossSite(req, res) || !(await signedIn(req, res))) return;
+    if (refuseCrossSite(req, res, NOT_HERE) || !(await signedIn(req, res))) return;
     const params = idParam.safeParse(req.params);
     const body = rejectForm.safeParse(req.body ?? {});
     if (!params.success || !body.success) {
@@ -144,7 +145,7 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
   });
 
   router.post('/admin/package-requests/:id/answer', form, async (req, res) => {
-    if (refuseCrossSite(req, res) || !(await signedIn(req, res))) return;
+    if (refuseCrossSite(req, res, NOT_HERE) || !(await signedIn(req, res))) return;
     const id = z.uuid().safeParse(req.params.id);
     const body = answerForm.safeParse(req.body ?? {});
     const priceCents = body.success ? parseMoney(body.data.price, body.data.currency) : null;
@@ -169,7 +170,7 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
   });
 
   router.post('/admin/packages/:id/archive', async (req, res) => {
-    if (refuseCrossSite(req, res) || !(await signedIn(req, res))) return;
+    if (refuseCrossSite(req, res, NOT_HERE) || !(await signedIn(req, res))) return;
     try {
       await deps.archiveCustomPackage(String(req.params.id));
       res.redirect(303, `${ADMIN_PATH}#custom-packages`);
@@ -187,15 +188,4 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
   }
 
   return router;
-}
-
-/** Form posts must come from this site's own pages (as on the credits page). */
-function refuseCrossSite(req: Request, res: Response): boolean {
-  if (!crossOrigin(req)) return false;
-  sendPage(
-    res,
-    403,
-    adminMessagePage('Not allowed', 'This form must be sent from the operator page itself.'),
-  );
-  return true;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Request, type RequestHandler, type Response, Router } from 'express';
+import express, { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { EarningSettings, UseCases } from '../../app';
 import { findCustomer } from '../../db/customers';
@@ -25,7 +25,7 @@ import {
   ValidationError,
 } from '../../domain';
 import { statusOf } from '../errors';
-import { sendPage } from '../page-response';
+import { refuseCrossSite, sendPage } from '../page-response';
 import { BILLING_PORTAL_PATH } from '../pages/auto-top-up';
 import {
   BUY_PATH,
@@ -38,11 +38,12 @@ import {
 } from '../pages/credits';
 import { type EarningView, PAYOUT_ACCOUNT_PATH, WITHDRAW_PATH } from '../pages/earning';
 import { visibleText } from '../schemas';
-import { crossOrigin, sessionToken, signIn, signOut } from '../session';
+import { sessionToken, signIn, signOut } from '../session';
 import { packageRequestBody } from './package-requests';
 import { checkoutReturnUrl, startedPurchaseView } from './purchases';
 
 const PAGE_PATH = '/usercredits';
+const NOT_HERE = messagePage('Not allowed', 'This form must be sent from the credits page itself.');
 const RECENT = 10;
 const USAGE_DAYS = 30;
 
@@ -118,7 +119,7 @@ export function creditsPageRouter(deps: PageDeps): Router {
   });
 
   router.post(SIGN_IN_PATH, form, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const body = signInForm.safeParse(req.body ?? {});
     if (!body.success) {
       sendPage(res, 400, signInPage({ error: 'Enter your API key to sign in.' }));
@@ -135,13 +136,13 @@ export function creditsPageRouter(deps: PageDeps): Router {
   });
 
   router.post(SIGN_OUT_PATH, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     await signOut(deps.sql, req, res);
     res.redirect(303, PAGE_PATH);
   });
 
   router.post(BUY_PATH, form, deps.optionalUser, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const user = res.locals.user as User | undefined;
     if (!user) {
       sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to buy credits.' }));
@@ -177,7 +178,7 @@ export function creditsPageRouter(deps: PageDeps): Router {
   });
 
   router.post(PACKAGE_REQUEST_PATH, form, deps.optionalUser, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const user = res.locals.user as User | undefined;
     if (!user) {
       sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to contact sales.' }));
@@ -209,7 +210,7 @@ export function creditsPageRouter(deps: PageDeps): Router {
 
   // The customer portal (receipts, saved card): Stripe's page, reached through a fresh session.
   router.post(BILLING_PORTAL_PATH, deps.optionalUser, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const user = res.locals.user as User | undefined;
     if (!user) {
       sendPage(
@@ -233,7 +234,7 @@ export function creditsPageRouter(deps: PageDeps): Router {
   });
 
   router.post(PAYOUT_ACCOUNT_PATH, deps.optionalUser, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const user = res.locals.user as User | undefined;
     if (!user) {
       sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to set up payouts.' }));
@@ -245,7 +246,7 @@ export function creditsPageRouter(deps: PageDeps): Router {
   });
 
   router.post(WITHDRAW_PATH, form, deps.optionalUser, async (req, res) => {
-    if (refuseCrossSite(req, res)) return;
+    if (refuseCrossSite(req, res, NOT_HERE)) return;
     const user = res.locals.user as User | undefined;
     if (!user) {
       sendPage(res, 401, signInPage({ error: 'Your session has ended. Sign in again to withdraw.' }));
@@ -370,18 +371,4 @@ async function earningView(
 
 function returnPath(purchaseId: string, cancelled: boolean): string {
   return `${PAGE_PATH}?purchase=${purchaseId}${cancelled ? '&cancelled=1' : ''}`;
-}
-
-/**
- * Form posts that act on the session (sign in, sign out, buy) must come from this site's own
- * pages. SameSite=Lax already keeps the cookie off other sites' posts; this also refuses them by
- * the headers every current browser sends with a form post (Origin, Sec-Fetch-Site). Clients
- * that send neither (curl, scripts) are not browsers and carry no ambient cookie to abuse.
- */
-function refuseCrossSite(req: Request, res: Response): boolean {
-  if (crossOrigin(req)) {
-    sendPage(res, 403, messagePage('Not allowed', 'This form must be sent from the credits page itself.'));
-    return true;
-  }
-  return false;
 }
