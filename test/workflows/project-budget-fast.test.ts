@@ -21,6 +21,7 @@ import {
 } from '../../workflows/messages';
 import { PROJECT_BUDGET_PATCH, projectWorkflow } from '../../workflows/project';
 import { waitFor } from '../support/wait';
+import { progressWhen } from './project-progress';
 import { type StubWorker, startStubWorker, startTimeSkipping, workflowBundle } from './time-skipping';
 
 /**
@@ -157,21 +158,6 @@ async function start(stubs: Activities, input: ProjectInput) {
 }
 
 type Handle = Awaited<ReturnType<typeof start>>;
-
-/** Polls the progress query in real time (queries do not skip time) until `predicate` holds. */
-async function progressWhen(
-  handle: Handle,
-  predicate: (p: ProjectProgress) => boolean,
-  timeoutMs = 10_000,
-): Promise<ProjectProgress> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const progress = await handle.query(projectProgressQuery);
-    if (predicate(progress)) return progress;
-    if (Date.now() > deadline) throw new Error(`progress never matched: ${JSON.stringify(progress)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const pausedFor = (code: string) => (p: ProjectProgress) =>
   p.status === 'paused' && p.pausedReason?.code === code;

@@ -5,13 +5,12 @@ import type { Reservation } from '../../activities/projects';
 import {
   cancelProjectSignal,
   type ProjectInput,
-  type ProjectProgress,
   type ProjectTask,
-  projectProgressQuery,
   topUpSignal,
   workflowIds,
 } from '../../workflows/messages';
 import { projectWorkflow } from '../../workflows/project';
+import { progressWhen } from './project-progress';
 import { type StubWorker, startStubWorker, startTimeSkipping } from './time-skipping';
 
 /**
@@ -128,23 +127,6 @@ async function start(stubs: ProjectWorkflowActivities, input: ProjectInput) {
     workflowId: workflowIds.project(input.projectId),
     args: [input],
   });
-}
-
-type Handle = Awaited<ReturnType<typeof start>>;
-
-/** Polls the progress query in real time (queries do not skip time) until `predicate` holds. */
-async function progressWhen(
-  handle: Handle,
-  predicate: (p: ProjectProgress) => boolean,
-  timeoutMs = 10_000,
-): Promise<ProjectProgress> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const progress = await handle.query(projectProgressQuery);
-    if (predicate(progress)) return progress;
-    if (Date.now() > deadline) throw new Error(`progress never matched: ${JSON.stringify(progress)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('when the balance covers every task, then each is reserved, run and settled once, in order', async () => {
