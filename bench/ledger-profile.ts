@@ -3,6 +3,8 @@
  * bench:ledger's 1,000-account group-commit row, on a throw-away embedded Postgres started with
  * pg_stat_statements (nested statements tracked), then each statement's time per batch.
  * BENCH_PATH=one-transaction profiles one debit per transaction (debitAlone) instead.
+ * BENCH_SHARE=1 names an agent on every debit and pays its creator (one of three) a share, as a
+ * usage event with `agentId` does: what the share's second leg costs, statement by statement.
  */
 import { randomUUID } from 'node:crypto';
 import { openLedger } from '../composition/ledger';
@@ -12,6 +14,8 @@ const CALLERS = Number(process.env.BENCH_CALLERS ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ACCOUNTS = 1000;
 const ALONE = process.env.BENCH_PATH === 'one-transaction';
+const SHARE = process.env.BENCH_SHARE === '1';
+const CREATORS = 3;
 
 async function main() {
   const db = await benchDatabase({
@@ -21,15 +25,23 @@ async function main() {
   const { sql, ledger } = await openLedger(db.url, { poolSize: 8 });
   try {
     await sql`CREATE EXTENSION pg_stat_statements`;
+    if (process.env.BENCH_SQL) await sql.unsafe(process.env.BENCH_SQL);
     const users = (await fundedUsers(sql, ledger, ACCOUNTS, 1e9)).map((u) => u.id);
+    const creators = (await fundedUsers(sql, ledger, CREATORS, 1)).map((u) => u.id);
     await sql`ANALYZE`;
     await sql`SELECT pg_stat_statements_reset()`;
     const run = await closedLoop(CALLERS, SECONDS, (caller, i) =>
       (ALONE ? ledger.debitAlone : ledger.debit).call(ledger, {
         idempotencyKey: randomUUID(),
         userId: users[(caller * 7919 + i) % users.length]!,
-        amount: 1,
+        amount: SHARE ? 10 : 1,
         kind: 'bench',
+        ...(SHARE
+          ? {
+              agentId: `agent-${i % CREATORS}`,
+              share: { userId: creators[i % CREATORS]!, amount: 3, clearSeconds: 60 },
+            }
+          : {}),
       }),
     );
     const rows = await sql<{ calls: number; ms: number; query: string }[]>`
@@ -38,7 +50,7 @@ async function main() {
     const batches = rows.find((r) => r.query.includes('ledger_debit_batch('))?.calls ?? 1;
     console.log(`Machine: ${machine()}`);
     console.log(
-      `Command: ${ALONE ? 'BENCH_PATH=one-transaction ' : ''}npm run bench:ledger-profile (${CALLERS} callers, ${SECONDS} s, ${ACCOUNTS} accounts)\n`,
+      `Command: ${ALONE ? 'BENCH_PATH=one-transaction ' : ''}${SHARE ? 'BENCH_SHARE=1 ' : ''}npm run bench:ledger-profile (${CALLERS} callers, ${SECONDS} s, ${ACCOUNTS} accounts)\n`,
     );
     console.log(
       `${run.done.toLocaleString('en-US')} debits in ${batches.toLocaleString('en-US')} batches ` +

@@ -40,6 +40,9 @@ LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_has_holds boolean;
+  -- The share receivers' earned accounts (user, account), found while locking them.
+  e_users uuid[];
+  e_ids bigint[];
   v_user uuid;
   v_spent bigint;
   v_available bigint;
@@ -66,12 +69,18 @@ DECLARE
   g_bucket text[];
   g_amount bigint[];
 BEGIN
-  -- 1. Lock every spendable account of every user in the batch, payers and share receivers, in
-  --    id order (the global order: accounts that may not go negative first, by id;
-  --    ledger_post_legs locks the rest after). Only payers' holds matter below.
-  SELECT coalesce(bool_or(held > 0 AND user_id = ANY (p_users)), false) INTO v_has_holds
-  FROM (SELECT held, user_id FROM accounts
-        WHERE (user_id = ANY (p_users) OR user_id = ANY (p_share_users)) AND spend_rank IS NOT NULL
+  -- 1. Lock every spendable account of every payer in the batch and the earned account of every
+  --    share receiver, in id order (the global order: accounts that may not go negative first,
+  --    by id; ledger_post_legs locks the rest after). Only payers' holds matter below. The
+  --    receivers' earned accounts are remembered here, so the shares' legs need no lookup of
+  --    their own (measured: a join with accounts there cost as much as the rest of the legs).
+  SELECT coalesce(bool_or(held > 0 AND user_id = ANY (p_users)), false),
+         array_agg(user_id) FILTER (WHERE bucket = 'earned' AND user_id = ANY (p_share_users)),
+         array_agg(id) FILTER (WHERE bucket = 'earned' AND user_id = ANY (p_share_users))
+  INTO v_has_holds, e_users, e_ids
+  FROM (SELECT id, held, user_id, bucket FROM accounts
+        WHERE spend_rank IS NOT NULL
+          AND (user_id = ANY (p_users) OR (user_id = ANY (p_share_users) AND bucket = 'earned'))
         ORDER BY id FOR UPDATE) locked;
   -- Expired holds must not keep credits from a debit: release them first.
   IF v_has_holds THEN
@@ -213,7 +222,7 @@ BEGIN
          WITH ORDINALITY AS r(key, credit_id, description, agent_id, cause_type, cause_id,
                               share_user, share_amount, clear_seconds, idx)
       ON r.idx = d.idx
-    JOIN accounts e ON e.user_id = r.share_user AND e.bucket = 'earned'
+    JOIN unnest(e_users, e_ids) AS e(user_id, id) ON e.user_id = r.share_user
     WHERE r.share_user IS NOT NULL AND r.share_amount > 0
   ) l;
 END $$;
