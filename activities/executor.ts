@@ -15,11 +15,25 @@ export interface TaskRunContext {
   heartbeat(): void;
   /** Aborted when the project is cancelled or the activity times out. */
   signal: AbortSignal;
+  /** Which attempt this is (1 = the first): after a timeout or a crash the same task comes again. */
+  attempt: number;
+  /**
+   * The attempt's Temporal task token, for an executor that finishes the task later, outside this
+   * activity (asynchronous completion: activities/http-executor.ts). The simulator ignores it.
+   */
+  taskToken: Uint8Array;
+  /** How long the attempt may go without a heartbeat before it is abandoned and retried. */
+  heartbeatTimeoutMs: number | undefined;
+  /** When the attempt times out (epoch ms), reported or not. */
+  deadlineMs: number;
+  /** The details of the last heartbeat an earlier attempt recorded; undefined on a first attempt. */
+  lastHeartbeat: unknown;
 }
 
 /**
- * What plans and runs a project's tasks. The default is a deterministic simulator; a real AI
- * backend implements the same two methods.
+ * What plans and runs a project's tasks. The default is a deterministic simulator; an agent
+ * runtime behind HTTP (activities/http-executor.ts) implements the same two methods, its `run`
+ * ending the activity with CompleteAsyncError and the result arriving later through the API.
  */
 export interface TaskExecutor {
   plan(input: { projectId: string; prompt: string }): Promise<{ title: string; size: TaskSize }[]>;

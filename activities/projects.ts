@@ -51,13 +51,22 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
 
     reserveTask: (input: InputOf<typeof reserveTask>) => reserveTask(deps, input),
 
-    /** Runs the task through the executor, heartbeating; cancellation reaches it as an abort. */
+    /**
+     * Runs the task through the executor, heartbeating; cancellation reaches it as an abort. An
+     * executor that completes the task asynchronously throws CompleteAsyncError, passed on as is.
+     */
     async executeTask(task: TaskToRun): Promise<{ output: string; usedCredits: number }> {
       const context = Context.current();
+      const { info } = context;
       try {
         return await deps.executor.run(task, {
           heartbeat: () => context.heartbeat(),
           signal: context.cancellationSignal,
+          attempt: info.attempt,
+          taskToken: info.taskToken,
+          heartbeatTimeoutMs: info.heartbeatTimeoutMs,
+          deadlineMs: info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs,
+          lastHeartbeat: info.heartbeatDetails,
         });
       } catch (error) {
         if (error instanceof TaskFailed) throw ApplicationFailure.nonRetryable(error.message, 'TaskFailed');

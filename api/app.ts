@@ -21,8 +21,10 @@ import { creditsPageRouter } from './routes/credits-page';
 import { docsRouter } from './routes/docs';
 import { earningsRouter } from './routes/earnings';
 import { estimatesRouter } from './routes/estimates';
+import { executorCallbacksRouter } from './routes/executor-callbacks';
 import { healthRouter } from './routes/health';
 import { packageRequestsRouter } from './routes/package-requests';
+import { projectEventsRouter } from './routes/project-events';
 import { projectsRouter } from './routes/projects';
 import { purchasesRouter } from './routes/purchases';
 import { rateCardsRouter } from './routes/rate-cards';
@@ -54,6 +56,11 @@ export interface AppDeps {
   namespace: string;
   /** The Temporal Web UI's URL; without one the operator page shows workflow ids without links. */
   temporalUiUrl?: string | undefined;
+  /**
+   * Checks the agent runtime's per-task callback credentials (EXECUTOR_CALLBACK_SECRET, shared
+   * with the worker); without it the executor callback routes answer 403.
+   */
+  executorCallbackSecret?: string | undefined;
   /** When set, /metrics answers only `Bearer <metricsToken>` (METRICS_TOKEN). */
   metricsToken?: string | undefined;
   /** Request lines and errors (observability/logger.ts); default: defaultLogger(). */
@@ -93,10 +100,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(rateCardsRouter(routeDeps));
   app.use(purchasesRouter(routeDeps));
   app.use(creditsPageRouter(routeDeps));
+  app.use(projectEventsRouter(routeDeps));
   app.use(adminPageRouter(routeDeps));
   app.use(referralsRouter(routeDeps));
   app.use(signupPageRouter(routeDeps));
   app.use(projectsRouter(routeDeps));
+  app.use(executorCallbacksRouter(routeDeps));
   app.use(agentsRouter(routeDeps));
   app.use(withdrawalsRouter(routeDeps));
   app.use(adminWithdrawalsRouter(routeDeps));

@@ -16,6 +16,8 @@ const STATUS: Record<string, number> = {
   idempotency_conflict: 409,
   hold_not_pending: 409,
   payout_account_required: 409,
+  /** An agent runtime reported on a task attempt that has ended (app/executor-callbacks.ts). */
+  attempt_closed: 409,
 };
 
 /** The HTTP status of a domain error (pages answer with it too). */

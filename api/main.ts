@@ -9,7 +9,11 @@ async function main(): Promise<void> {
   const { env, root, logger } = await openProductionRoot('api');
   await migrate(root.services.sql);
   const app = createApp({
-    ...root.apiDeps({ adminApiKey: env.ADMIN_API_KEY, temporalUiUrl: env.TEMPORAL_UI_URL }),
+    ...root.apiDeps({
+      adminApiKey: env.ADMIN_API_KEY,
+      temporalUiUrl: env.TEMPORAL_UI_URL,
+      executorCallbackSecret: env.EXECUTOR_CALLBACK_SECRET,
+    }),
     metricsToken: env.METRICS_TOKEN,
   });
   const server = await listen(app, env.PORT, env.HOST);

@@ -65,7 +65,8 @@ export interface Root {
   useCasesWith(settings: Partial<UseCaseSettings>): UseCases;
   /** What createApp (api/app.ts) takes: these services and use cases, plus the API's own settings. */
   apiDeps(
-    options: Pick<AppDeps, 'adminApiKey' | 'log' | 'temporalUiUrl'> & Partial<Pick<AppDeps, 'logger'>>,
+    options: Pick<AppDeps, 'adminApiKey' | 'log' | 'temporalUiUrl'> &
+      Partial<Pick<AppDeps, 'logger' | 'executorCallbackSecret'>>,
   ): AppDeps;
   /** Every activity, on this root's services and use cases, with the given task executor. */
   activities(executor: TaskExecutor): Activities;

@@ -67,6 +67,18 @@ export const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(0).max(10_000).default(10_000),
   ),
+  /**
+   * An agent runtime behind HTTP runs the tasks instead of the simulator (README "Agent runtime"):
+   * the worker POSTs each task to `${EXECUTOR_URL}/tasks`.
+   */
+  EXECUTOR_URL: optionalUrl(['http://', 'https://']),
+  /** The API's URL as the runtime reaches it, for its reports; default PUBLIC_URL. */
+  EXECUTOR_CALLBACK_URL: optionalUrl(['http://', 'https://']),
+  /** Signs each task's callback credential: the worker and the API must share it. */
+  EXECUTOR_CALLBACK_SECRET: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  ),
   /** A paused project re-checks the balance this often, even if no top-up signal arrives. */
   PROJECT_RECHECK_SECONDS: z.preprocess(
     (v) => (v === '' ? undefined : v),
@@ -96,11 +108,28 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** The rules across variables: the HTTP executor cannot work half-configured, so say what is missing. */
+const checkedEnvSchema = envSchema.superRefine((env, ctx) => {
+  if (env.EXECUTOR_URL === undefined) return;
+  if (env.EXECUTOR_CALLBACK_SECRET === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['EXECUTOR_CALLBACK_SECRET'],
+      message: 'required with EXECUTOR_URL',
+    });
+  if (env.EXECUTOR_CALLBACK_URL === undefined && env.PUBLIC_URL === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['EXECUTOR_CALLBACK_URL'],
+      message: 'required with EXECUTOR_URL (the API URL the runtime calls back; PUBLIC_URL when unset)',
+    });
+});
+
 export class ConfigError extends Error {}
 
 /** Parses the environment; the error message is one line naming each bad variable. */
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const result = envSchema.safeParse(source);
+  const result = checkedEnvSchema.safeParse(source);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);

@@ -116,6 +116,19 @@ export async function listProjectTasks(sql: Sql, projectId: string) {
 }
 
 /**
+ * The latest `perUser` projects of each of `userIds`, in one query (the credits page's live
+ * progress polls this for every open page of a process at once, api/project-progress-hub.ts).
+ */
+export async function latestProjectsOf(sql: Sql, userIds: string[], perUser: number) {
+  const rows = await sql<ProjectRow[]>`
+    SELECT p.* FROM unnest(${userIds}::uuid[]) AS u(id)
+    CROSS JOIN LATERAL (
+      SELECT * FROM projects WHERE user_id = u.id ORDER BY created_at DESC, id LIMIT ${perUser}
+    ) p`;
+  return rows.map(toView);
+}
+
+/**
  * The task list, once: a retried save changes nothing. Returns the list as stored, so a retry
  * whose tasks differ from the first save's (a planner's agent choice made again after the
  * ratings changed) goes on with what the first save recorded.

@@ -3,12 +3,13 @@ import '../config/runtime'; // first: stops a start on an unsupported Node.js wi
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pretty from 'pino-pretty';
-import { simulatedExecutor } from '../activities/executor';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
+import { buildExecutor } from '../composition/executor';
 import { openRoot } from '../composition/root';
 import { startWorker } from '../composition/worker';
 import { loadEnvOrExit } from '../config/env';
+import { executorSettings } from '../config/executor';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger';
 import { ensureHoldSweeper } from '../workflows/starters';
 import { localStripe } from './local-stripe';
@@ -98,14 +99,19 @@ async function main(): Promise<void> {
       },
     });
     cleanups.push(() => root.close());
-    const worker = await startWorker(root, {
-      executor: simulatedExecutor({ taskMs: env.EXECUTOR_TASK_MS, usageBp: env.EXECUTOR_USAGE_BP }),
-    });
+    const executor = executorSettings(env);
+    const worker = await startWorker(root, { executor: buildExecutor(executor, root.services.sql) });
     cleanups.push(() => worker.stop());
     await ensureHoldSweeper(root.temporal);
 
     const adminApiKey = env.ADMIN_API_KEY ?? `dev_admin_${randomBytes(16).toString('hex')}`;
-    const app = createApp(root.apiDeps({ adminApiKey, temporalUiUrl: infra.temporalUiUrl ?? undefined }));
+    const app = createApp(
+      root.apiDeps({
+        adminApiKey,
+        temporalUiUrl: infra.temporalUiUrl ?? undefined,
+        executorCallbackSecret: env.EXECUTOR_CALLBACK_SECRET,
+      }),
+    );
     const server = await listen(app, env.PORT, env.HOST);
     cleanups.push(() => server.close());
     stripe.standIn?.setWebhookUrl(`${server.url}/v1/webhooks/stripe`);
@@ -123,6 +129,7 @@ async function main(): Promise<void> {
       `Mail:            ${root.services.mailer.transport === 'smtp' ? 'SMTP' : `outbox (${server.url}/v1/notifications)`}`,
     );
     if (!env.ADMIN_API_KEY) say(`Operator key:    ${adminApiKey}   (set ADMIN_API_KEY to choose one)`);
+    if (executor.kind === 'http') say(`Executor:        agent runtime at ${executor.url}`);
     say('Ctrl-C stops everything.');
   } catch (error) {
     console.error(error);

@@ -76,12 +76,16 @@ export const plannerActivity = {
 } satisfies ActivityOptions;
 
 /**
- * The executor: heartbeats, so a dead worker is noticed in seconds, and cancellation reaches the
- * task through them (the workflow waits for the task to stop before voiding its hold); a few
- * retries, then the task fails; a task the executor rejects for good is not retried.
+ * The executor: heartbeats, so a dead worker (or a dead agent runtime, README "Agent runtime") is
+ * noticed in seconds, and cancellation reaches the task through them (the workflow waits for the
+ * task to stop before voiding its hold); a few retries, then the task fails; a task the executor
+ * rejects for good is not retried. An attempt may run for hours (an agent runtime completes it
+ * asynchronously): 3 attempts of 6 hours stay inside the task's 24-hour reservation
+ * (app/project-tasks.ts HOLD_SECONDS). Timeouts are not part of replay's command check, so runs
+ * recorded with the earlier 30 minutes replay unchanged (test/workflows/replay-histories.test.ts).
  */
 export const executorActivity = {
-  startToCloseTimeout: '30 minutes',
+  startToCloseTimeout: '6 hours',
   heartbeatTimeout: '5 seconds',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: {

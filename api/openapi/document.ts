@@ -96,6 +96,12 @@ const SECURITY_SCHEMES: Record<string, Json> = {
     scheme: 'bearer',
     description: 'METRICS_TOKEN, when it is set; without it /metrics is open.',
   },
+  executorCallback: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'The per-task callback token the worker sent the agent runtime with the task (`callback.token`); it is good for that task attempt only.',
+  },
 };
 
 /** OpenAPI security requirements: any one of the listed objects; `{}` means anonymous is allowed. */
@@ -108,6 +114,7 @@ const SECURITY: Record<Auth, Json[] | undefined> = {
   operatorPage: [{ operatorSession: [] }, {}],
   stripe: [{ stripeSignature: [] }],
   metrics: [{ metricsToken: [] }, {}],
+  executor: [{ executorCallback: [] }],
 };
 
 const TAGS = [
@@ -122,6 +129,10 @@ const TAGS = [
   },
   { name: 'pages', description: 'Server-rendered HTML pages and their form posts' },
   { name: 'service', description: 'Health, metrics and this reference' },
+  {
+    name: 'executor',
+    description: 'The agent runtime’s reports on the tasks it runs (README "Agent runtime")',
+  },
 ];
 
 const ERROR_REF = { $ref: `${COMPONENTS}Error` };
@@ -147,6 +158,10 @@ function commonErrors(route: RouteDoc): Record<number, string> {
   if (route.auth === 'optionalUser' || route.auth === 'page')
     errors[401] = 'unauthorized: an unknown API key';
   if (route.auth === 'operator') errors[403] = 'forbidden: a user’s key, or ADMIN_API_KEY is not set';
+  if (route.auth === 'executor') {
+    errors[401] = 'unauthorized: no callback token, or not this task attempt’s';
+    errors[403] = 'forbidden: executor callbacks are disabled (EXECUTOR_CALLBACK_SECRET is not set)';
+  }
   if (route.auth === 'user' && route.method !== 'get')
     errors[403] = 'forbidden: a session cookie sent from another site';
   errors[503] = `unavailable: Postgres or Temporal did not answer; retry after Retry-After (${RETRY_AFTER_SECONDS} s)`;

@@ -12,6 +12,7 @@ import * as adminRefunds from '../routes/admin-refunds';
 import * as adminWithdrawals from '../routes/admin-withdrawals';
 import * as agents from '../routes/agents';
 import * as creditsPage from '../routes/credits-page';
+import * as executorCallbacks from '../routes/executor-callbacks';
 import * as packageRequests from '../routes/package-requests';
 import * as projects from '../routes/projects';
 import * as purchases from '../routes/purchases';
@@ -104,6 +105,66 @@ const payoutAccountState = z.looseObject({ accountId: z.string(), payoutsEnabled
 /** The page routes' path parameters, as Express names them (admin-page.ts checks them itself). */
 const packageIdParam = z.object({ id: z.string() });
 const requestIdParam = z.object({ id: z.uuid() });
+
+/**
+ * The agent runtime's reports on a task attempt (README "Agent runtime"): the same path
+ * parameter, credential and refusals for each; 409 once the attempt has ended.
+ */
+function executorCallbackRoutes(): RouteDoc[] {
+  const closed = error(
+    'attempt_closed: the attempt has ended (already reported, timed out after missed heartbeats, or cancelled); stop working on it',
+  );
+  const route = (
+    name: string,
+    summary: string,
+    body: z.ZodType,
+    answer: ResponseDoc,
+    description: string,
+  ): RouteDoc => ({
+    method: 'post',
+    path: `/v1/executor/tasks/:callbackId/${name}`,
+    summary,
+    description,
+    tags: ['executor'],
+    auth: 'executor',
+    params: executorCallbacks.callbackParams,
+    body,
+    responses: { 200: answer, 409: closed },
+  });
+  return [
+    route(
+      'heartbeat',
+      'An agent runtime’s heartbeat on a task it runs',
+      executorCallbacks.heartbeatBody,
+      json(
+        z.looseObject({
+          cancelRequested: z
+            .boolean()
+            .describe('true: the project was cancelled and the cancellation is recorded; stop working'),
+        }),
+        'recorded',
+      ),
+      'Send one well inside `heartbeatTimeoutSeconds` of the task; an attempt without one for that long is abandoned and the task re-sent with a new callback. `checkpoint` comes back to the next attempt as `lastHeartbeat`.',
+    ),
+    route(
+      'complete',
+      'An agent runtime’s result of a task',
+      executorCallbacks.completeBody,
+      json(
+        z.looseObject({ status: z.literal('completed') }),
+        'the result is taken; the task is settled once',
+      ),
+      'The task is settled with `usedCredits`, at most its `estimate` (what was reserved). Temporal takes one result per attempt: reporting again is a 409.',
+    ),
+    route(
+      'fail',
+      'An agent runtime’s failure of a task',
+      executorCallbacks.failBody,
+      json(z.looseObject({ status: z.literal('failed'), retryable: z.boolean() }), 'the failure is taken'),
+      'By default the task fails for good: its reservation is released and the project fails with `message`. `retryable: true` ends only this attempt: the task is sent again while attempts remain.',
+    ),
+  ];
+}
 
 const USER = ['user'];
 const OPERATOR = ['operator'];
@@ -471,6 +532,8 @@ export const ROUTES: RouteDoc[] = [
     params: projects.idParam,
     responses: { 200: eventsStream, 404: error('no such project of the caller') },
   },
+  // ---------------------------------------------------------------- agent runtime callbacks
+  ...executorCallbackRoutes(),
   // ---------------------------------------------------------------- agents and earnings
   {
     method: 'post',
@@ -821,6 +884,27 @@ export const ROUTES: RouteDoc[] = [
       402: html('not that many withdrawable credits'),
       403: html('sent from another site'),
       409: html('no payout account with payouts enabled'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/usercredits/projects/events',
+    summary: 'The credits page’s live project progress, as Server-Sent Events',
+    description:
+      'The signed-in user’s latest projects: each one first, then each change, as `progress` events (what a row of the page shows). At most 4 open streams per user.',
+    tags: [...PAGES, 'projects'],
+    auth: 'user',
+    responses: {
+      200: {
+        kind: 'text',
+        contentType: 'text/event-stream',
+        description:
+          'one `progress` event per project, then one per change; ends after 10 minutes (EventSource reconnects)',
+      },
+      429: error('the user has as many streams open as allowed', { 'Retry-After': 'seconds' }),
+      503: error('this server holds all the streams it can, or Postgres is down', {
+        'Retry-After': 'seconds',
+      }),
     },
   },
   {

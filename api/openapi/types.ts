@@ -9,6 +9,7 @@ import type { z } from 'zod';
  * - `operatorPage`: the operator page's session cookie (the sign-in form without one);
  * - `stripe`: the `Stripe-Signature` header over the raw body;
  * - `metrics`: `Bearer $METRICS_TOKEN` when that is set, else open;
+ * - `executor`: the per-task callback token an agent runtime was sent with the task;
  * - `none`: anyone.
  */
 export type Auth =
@@ -19,7 +20,8 @@ export type Auth =
   | 'page'
   | 'operatorPage'
   | 'stripe'
-  | 'metrics';
+  | 'metrics'
+  | 'executor';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
 

@@ -1,21 +1,26 @@
 import type { OutboxEntry } from '../../db/outbox';
 import type { PackageRequest } from '../../db/package-requests';
 import type { CreditPackage } from '../../db/packages';
+import type { ProjectView } from '../../db/projects';
 import type { Purchase } from '../../db/purchases';
 import type { UsageSummary } from '../../db/usage';
-import { formatCredits, formatMoney, ownEntry } from '../../domain';
+import { formatCredits, formatMoney } from '../../domain';
 import { type BillingView, billingSection } from './auto-top-up';
 import { type EarningView, earningSections } from './earning';
+import { featureLabel } from './features';
 import { formatTime } from './format';
 import { type Html, html } from './html';
 import { layout } from './layout';
 import { contactSalesSection, packageCard } from './packages';
+import { projectsSection } from './projects';
+import { usageChart } from './usage-chart';
 
 /**
  * The credits page (`GET /usercredits`, DESIGN.md §2) and its sign-in form. Stable hooks for
  * tests and scripts: `#available`, `#held`, `.package[data-package-id=…] button`,
  * `#purchase-status[data-status]`, `tr.purchase[data-purchase-id][data-status]`, `#usage`,
- * `#notices`, `#help`, `#sign-in`, `#sign-in-error`, `#sign-out`.
+ * `#notices`, `#help`, `#sign-in`, `#sign-in-error`, `#sign-out`; `#usage-chart` (api/pages/charts/) and
+ * `#projects` (api/pages/projects.ts).
  */
 
 export interface CreditsPageView {
@@ -37,6 +42,8 @@ export interface CreditsPageView {
   packageRequests?: PackageRequest[];
   /** The customer portal link and the auto top-up setting (api/pages/auto-top-up.ts). */
   billing?: BillingView;
+  /** The latest projects, with live progress (api/pages/projects.ts). */
+  projects?: ProjectView[];
 }
 
 export const SIGN_IN_PATH = '/usercredits/session';
@@ -79,6 +86,7 @@ ${contactSalesSection(view.packageRequests ?? [], view.newRequestId(), names)}
 ${purchasesSection(view.purchases, names)}
 ${view.billing ? billingSection(view.billing, names) : null}
 ${usageSection(view.usage)}
+${projectsSection(view.projects ?? [])}
 ${earningSections(view.earning)}
 ${noticesSection(view.notices)}
 ${HELP}`,
@@ -160,18 +168,6 @@ function purchasesSection(purchases: Purchase[], names: Map<string, string>): Ht
 </section>`;
 }
 
-const FEATURE_LABELS: Record<string, string> = {
-  conversation: 'Agent conversations',
-  continuation: 'Conversation continuation',
-  rag: 'RAG mode queries',
-  upskilling: 'Agent upskilling',
-};
-
-function featureLabel(feature: string): string {
-  const label = ownEntry(FEATURE_LABELS, feature) ?? feature.replace(/[_:-]+/g, ' ');
-  return label.charAt(0).toUpperCase() + label.slice(1);
-}
-
 function usageSection(usage: UsageSummary): Html {
   const rows = usage.byFeature.map(
     (f) =>
@@ -182,9 +178,10 @@ function usageSection(usage: UsageSummary): Html {
   <p class="muted">Credits used from ${usage.from} to ${usage.to} (UTC), by feature.</p>
   ${
     rows.length
-      ? html`<table><thead><tr><th>Feature</th><th class="num">Events</th><th class="num">Credits</th></tr></thead>
+      ? html`${usage.totalCredits > 0 ? usageChart(usage) : null}
+  <table><thead><tr><th>Feature</th><th class="num">Events</th><th class="num">Credits</th></tr></thead>
   <tbody>${rows}</tbody>
-  <tfoot><tr><th>Total</th><th></th><th class="num" id="usage-total">${formatCredits(usage.totalCredits)}</th></tr></tfoot></table>`
+  <tfoot><tr><th>Total</th><td></td><th class="num" id="usage-total">${formatCredits(usage.totalCredits)}</th></tr></tfoot></table>`
       : html`<p class="muted">No usage in the last 30 days.</p>`
   }
 </section>`;

@@ -64,6 +64,24 @@ const STYLE = `
   .narrow { max-width: 28rem; margin: 3rem auto; }
   ul.help { margin: 0; padding-left: 1.2rem; }
   ul.help li { margin-bottom: 0.3rem; }
+  .chart { margin: 0 0 1rem; }
+  .chart-svg { display: block; width: 100%; height: auto; }
+  .chart-svg text { font-size: 12px; fill: var(--muted); }
+  .chart-svg .axis-name { font-weight: 600; fill: var(--ink); }
+  .chart-svg line.grid { stroke: var(--line); }
+  .chart-svg line.axis { stroke: #8792a2; }
+  .chart-svg rect.bar { stroke: #fff; stroke-width: 0.5; }
+  ul.legend { list-style: none; margin: 0.5rem 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3rem 1.25rem;
+    font-size: 0.9rem; }
+  .swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; margin-right: 0.4rem; }
+  details.chart-data summary { cursor: pointer; color: var(--brand); font-size: 0.9rem; }
+  table.chart-table caption { text-align: left; color: var(--muted); font-size: 0.85rem; padding: 0.5rem 0; }
+  ul.projects { list-style: none; margin: 0; padding: 0; }
+  li.project { padding: 0.6rem 0; border-bottom: 1px solid var(--line); }
+  li.project progress { display: block; width: 100%; height: 0.9rem; margin: 0.35rem 0 0.2rem; }
+  .project-name { font-weight: 600; }
+  .status.running { background: #e0e7ff; color: #3730a3; }
+  .status.paused { background: var(--warn-bg); color: var(--warn); }
 `;
 
 export function layout(options: { title: string; body: Html; head?: Html; header?: Html }): string {

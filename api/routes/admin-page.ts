@@ -2,10 +2,12 @@ import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { UseCases } from '../../app';
 import { listAllDisputes } from '../../db/disputes';
+import { moneyByDay } from '../../db/money-by-day';
 import { listAllPackageRequests } from '../../db/package-requests';
 import { listAdminPackages } from '../../db/packages';
 import type { Sql } from '../../db/pool';
 import { listOperatorRefunds } from '../../db/refunds';
+import { dayRange } from '../../db/usage';
 import { listAllWithdrawals, recentlyClosedWithdrawals } from '../../db/withdrawals';
 import { Conflict, DomainError, IdempotencyConflict, NotFound, parseMoney } from '../../domain';
 import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
@@ -22,12 +24,15 @@ import {
   adminSignInPage,
   type WorkflowLink,
 } from '../pages/admin';
+import { moneySection } from '../pages/admin-charts';
 import { disputesSection, refundsSection } from '../pages/admin-money';
 import { customPackagesSection, packageRequestsSection } from '../pages/admin-packages';
 import { freeText, visibleText } from '../schemas';
 import { ownOrigin } from '../session';
 
 const SHOWN = 20;
+/** The money chart's days, like the credits page's usage (api/routes/credits-page.ts). */
+const CHART_DAYS = 30;
 const NOT_HERE = adminMessagePage('Not allowed', 'This form must be sent from the operator page itself.');
 
 export const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
@@ -79,15 +84,19 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
       sendPage(res, 200, adminSignInPage());
       return;
     }
-    const [pendingWithdrawals, recentWithdrawals, refunds, disputes, requests, packages] = await Promise.all([
-      listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: 100 }),
-      recentlyClosedWithdrawals(deps.sql, SHOWN),
-      listOperatorRefunds(deps.sql, { limit: SHOWN }),
-      listAllDisputes(deps.sql, { limit: SHOWN }),
-      listAllPackageRequests(deps.sql, { status: 'open', limit: 100 }),
-      listAdminPackages(deps.sql, { limit: 200 }),
-    ]);
+    const range = dayRange(CHART_DAYS);
+    const [pendingWithdrawals, recentWithdrawals, refunds, disputes, requests, packages, money] =
+      await Promise.all([
+        listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: 100 }),
+        recentlyClosedWithdrawals(deps.sql, SHOWN),
+        listOperatorRefunds(deps.sql, { limit: SHOWN }),
+        listAllDisputes(deps.sql, { limit: SHOWN }),
+        listAllPackageRequests(deps.sql, { status: 'open', limit: 100 }),
+        listAdminPackages(deps.sql, { limit: 200 }),
+        moneyByDay(deps.sql, range.from, range.to),
+      ]);
     const sections = [
+      moneySection(money, range),
       refundsSection(refunds, workflowLink),
       disputesSection(disputes, workflowLink),
       packageRequestsSection(requests),

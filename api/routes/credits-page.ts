@@ -10,6 +10,7 @@ import { listPackageRequests } from '../../db/package-requests';
 import { listPackages } from '../../db/packages';
 import { findPayoutAccount } from '../../db/payout-accounts';
 import type { Sql } from '../../db/pool';
+import { listProjects } from '../../db/projects';
 import { findPurchase, listPurchases } from '../../db/purchases';
 import { dayRange, usageSummary } from '../../db/usage';
 import { findUserByApiKey, type User } from '../../db/users';
@@ -313,6 +314,7 @@ async function renderCreditsPage(
     packageRequests,
     customer,
     autoTopUp,
+    projects,
   ] = await Promise.all([
     deps.ledger.balance(user.id),
     listPackages(deps.sql, user.id),
@@ -324,6 +326,7 @@ async function renderCreditsPage(
     listPackageRequests(deps.sql, user.id, RECENT),
     findCustomer(deps.sql, user.id),
     deps.autoTopUpView(user.id),
+    listProjects(deps.sql, user.id, RECENT),
   ]);
   return creditsPage({
     email: user.email,
@@ -339,6 +342,7 @@ async function renderCreditsPage(
     earning,
     packageRequests,
     billing: { hasCustomer: customer !== null, autoTopUp },
+    projects,
   });
 }
 

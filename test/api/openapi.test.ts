@@ -119,6 +119,7 @@ describe('the document', () => {
   test('each route says who may call it', () => {
     const schemes = Object.keys(document.components.securitySchemes).sort();
     expect(schemes).toEqual([
+      'executorCallback',
       'metricsToken',
       'operatorKey',
       'operatorSession',

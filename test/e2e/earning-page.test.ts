@@ -154,13 +154,13 @@ test('when a user copies their referral link and a friend signs up with it and b
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
   const response = await page.reload();
   const csp = response!.headers()['content-security-policy']!;
-  // Styles may be inline; scripts only the one allowed by its hash.
+  // Styles may be inline; scripts only the two allowed by their hashes (copy, project progress).
   const scriptSrc = csp
     .split(';')
     .map((d) => d.trim())
     .find((d) => d.startsWith('script-src'));
-  expect(scriptSrc).toMatch(/^script-src 'sha256-[A-Za-z0-9+/]+=*'$/);
-  expect(await page.locator('script').count()).toBe(1);
+  expect(scriptSrc).toMatch(/^script-src 'sha256-[A-Za-z0-9+/]+=*' 'sha256-[A-Za-z0-9+/]+=*'$/);
+  expect(await page.locator('script').count()).toBe(2);
 
   // The link, in a read-only field; nobody has used it yet.
   const field = page.locator('#referral-link');

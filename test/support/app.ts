@@ -88,6 +88,8 @@ export interface TestAppOptions {
   temporalAddress?: string;
   /** The server's request deadline (api/server.ts REQUEST_DEADLINE_MS by default). */
   requestDeadlineMs?: number;
+  /** Enables the agent runtime's callbacks (EXECUTOR_CALLBACK_SECRET); unset, they answer 403. */
+  executorCallbackSecret?: string;
 }
 
 /** The real API on a free port, on the run's shared Postgres and Temporal, with a Stripe stand-in. */
@@ -117,6 +119,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     root.apiDeps({
       adminApiKey: 'adminApiKey' in options ? options.adminApiKey : ADMIN_KEY,
       temporalUiUrl: options.temporalUiUrl,
+      executorCallbackSecret: options.executorCallbackSecret,
     }),
   );
   const server = await listen(app, 0, '127.0.0.1', { requestDeadlineMs: options.requestDeadlineMs });
