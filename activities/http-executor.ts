@@ -49,6 +49,16 @@ function refusesForGood(status: number): boolean {
 }
 
 /**
+ * The start of a refusal's body, for the project's failureReason: no control characters in a
+ * row, and no half of a surrogate pair that the cut may leave (with u, \p{Cs} matches lone ones
+ * only). A body that cannot be read (the acceptance timeout ran out meanwhile) says nothing.
+ */
+async function answerText(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  return text.slice(0, 300).replace(/[\p{Cc}\p{Cs}]/gu, ' ');
+}
+
+/**
  * The executor of an agent runtime behind HTTP. `run` sends the task with a callback for this
  * attempt and ends the activity with CompleteAsyncError: the runtime reports its heartbeats and
  * result to the API (app/executor-callbacks.ts), which passes them to Temporal, so a task may
@@ -89,8 +99,9 @@ export function httpExecutor(options: HttpExecutorOptions): TaskExecutor {
   return {
     plan: async ({ prompt }) => planFromPrompt(prompt),
     async run(task, context) {
-      const body = await request(task, context);
       const what = `task ${task.position + 1} "${task.title}"`;
+      const notTaken = (reason: string) =>
+        new Error(`the agent runtime did not take ${what} (attempt ${context.attempt}): ${reason}`);
       const acceptMs = Math.min(
         options.acceptTimeoutMs ?? 10_000,
         (context.heartbeatTimeoutMs ?? Infinity) / 2,
@@ -100,19 +111,19 @@ export function httpExecutor(options: HttpExecutorOptions): TaskExecutor {
         res = await fetch(tasksUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
+          body: JSON.stringify(await request(task, context)),
           signal: AbortSignal.any([context.signal, AbortSignal.timeout(acceptMs)]),
         });
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new Error(`the agent runtime did not take ${what} (attempt ${context.attempt}): ${reason}`);
+        throw notTaken(error instanceof Error ? error.message : String(error));
       }
-      // The runtime's words become the project's failureReason: no control characters in a row.
-      const answer = (await res.text()).slice(0, 300).replace(/\p{Cc}/gu, ' ');
       if (refusesForGood(res.status))
-        throw new TaskFailed(`the agent runtime refused ${what}: ${res.status} ${answer}`.trim());
-      if (!res.ok)
-        throw new Error(`the agent runtime did not take ${what} (attempt ${context.attempt}): ${res.status}`);
+        throw new TaskFailed(
+          `the agent runtime refused ${what}: ${res.status} ${await answerText(res)}`.trim(),
+        );
+      // The body of any other answer is ignored: not read, however large.
+      await res.body?.cancel().catch(() => {});
+      if (!res.ok) throw notTaken(String(res.status));
       // Accepted: the result comes through the callback (Temporal's asynchronous completion).
       throw new CompleteAsyncError();
     },

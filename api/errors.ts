@@ -18,7 +18,16 @@ const STATUS: Record<string, number> = {
   payout_account_required: 409,
   /** An agent runtime reported on a task attempt that has ended (app/executor-callbacks.ts). */
   attempt_closed: 409,
+  unsupported_media_type: 415,
 };
+
+/**
+ * A body the route cannot read: not JSON, or in a charset or content encoding the parser does not
+ * know. An HTTP matter, not a domain one, so it lives here rather than in domain/errors.ts.
+ */
+export class UnsupportedMediaType extends DomainError {
+  readonly code = 'unsupported_media_type';
+}
 
 /** The HTTP status of a domain error (pages answer with it too). */
 export function statusOf(error: DomainError): number {
@@ -94,6 +103,10 @@ export function errorResponse(error: unknown, log: (message: string, error: unkn
   const type = (error as { type?: string }).type;
   if (type === 'entity.parse.failed') return answer(400, 'invalid_json', 'body: is not valid JSON');
   if (type === 'entity.too.large') return answer(413, 'payload_too_large', 'body: is larger than 100kb');
+  if (type === 'charset.unsupported')
+    return answer(415, 'unsupported_media_type', `Content-Type: ${(error as Error).message}`);
+  if (type === 'encoding.unsupported')
+    return answer(415, 'unsupported_media_type', `Content-Encoding: ${(error as Error).message}`);
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return answer(status, 'bad_request', (error as Error).message);
   }

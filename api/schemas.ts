@@ -15,16 +15,20 @@ const LONE_SURROGATE = /\p{Cs}/u;
 /** Something a reader can see: not only whitespace, separators or invisible format characters. */
 const VISIBLE = /[^\s\p{Z}\p{Cf}]/u;
 
-function textRules(max: number, allowLines: boolean) {
+/** A string of at most `max` characters that is well formed: no control characters, no lone surrogates. */
+function wellFormedText(max: number, allowLines: boolean, min: number) {
   return z
     .string({ message: 'must be a string' })
-    .min(1, { message: 'must not be empty' })
+    .min(min, { message: 'must not be empty' })
     .max(max, { message: `must be at most ${max.toLocaleString('en-US')} characters` })
     .refine((s) => !CONTROL.test(allowLines ? s.replace(LINES, '') : s), {
       message: 'must not contain control characters',
     })
-    .refine((s) => !LONE_SURROGATE.test(s), { message: 'must be valid Unicode (a lone surrogate is not)' })
-    .refine((s) => VISIBLE.test(s), { message: 'must not be blank' });
+    .refine((s) => !LONE_SURROGATE.test(s), { message: 'must be valid Unicode (a lone surrogate is not)' });
+}
+
+function textRules(max: number, allowLines: boolean) {
+  return wellFormedText(max, allowLines, 1).refine((s) => VISIBLE.test(s), { message: 'must not be blank' });
 }
 
 /**
@@ -38,6 +42,15 @@ export function visibleText(max: number) {
 /** Free text (a prompt, a note, a reason): as visibleText, but tabs and line breaks are allowed. */
 export function freeText(max: number) {
   return textRules(max, true);
+}
+
+/**
+ * Text a client keeps for itself and gets back later (an agent runtime's checkpoint): it may be
+ * empty or blank, and have tabs and line breaks, but no other control characters and no lone
+ * surrogates, which a reader in another language may fail to decode.
+ */
+export function opaqueText(max: number) {
+  return wellFormedText(max, true, 0);
 }
 
 /**

@@ -34,7 +34,8 @@ function routeOf(req: IncomingMessage, context: RequestContext): string {
  * The longest a request waits for its answer to begin. Postgres or Temporal down answers 503
  * much sooner (refused connections fail at once, connects give up after 3 s, Temporal calls
  * after 4 s); this catches what hangs instead of failing, such as a database host that stopped
- * answering on open connections. Event streams have begun their answer and are not cut.
+ * answering on open connections, and clients that never finish sending their body (408).
+ * Event streams have begun their answer and are not cut.
  */
 export const REQUEST_DEADLINE_MS = 10_000;
 
@@ -56,19 +57,24 @@ export interface RunningServer {
  * the route. A client retrying a money-moving request with its Idempotency-Key or eventId gets
  * the original result if the late answer did commit.
  */
-function answerByDeadline(res: ServerResponse, ms: number): void {
+function answerByDeadline(req: IncomingMessage, res: ServerResponse, ms: number): void {
   const timer = setTimeout(() => {
     if (res.headersSent) return;
+    // The client has not sent all of its request yet (a body trickling in, or never ending):
+    // its delay, not a dependency's, so a 408 and the connection closed, not a 503 to retry.
+    const slowClient = !req.complete;
     const text = JSON.stringify(
-      errorBody(
-        'unavailable',
-        `no answer within ${ms / 1000} s (a dependency is slow or unreachable); try again in ${RETRY_AFTER_SECONDS} s`,
-      ),
+      slowClient
+        ? errorBody('request_timeout', `body: not received in full within ${ms / 1000} s`)
+        : errorBody(
+            'unavailable',
+            `no answer within ${ms / 1000} s (a dependency is slow or unreachable); try again in ${RETRY_AFTER_SECONDS} s`,
+          ),
     );
-    res.writeHead(503, {
+    res.writeHead(slowClient ? 408 : 503, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(text),
-      'retry-after': String(RETRY_AFTER_SECONDS),
+      ...(slowClient ? { connection: 'close' } : { 'retry-after': String(RETRY_AFTER_SECONDS) }),
     });
     res.end(text);
     res.setHeader = () => res;
@@ -97,7 +103,7 @@ export function listen(
     // its id is echoed as X-Request-Id and carried by every line logged while serving it; its
     // one request line is written when the answer is done.
     const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      answerByDeadline(res, deadlineMs);
+      answerByDeadline(req, res, deadlineMs);
       const context = beginRequest(req, res);
       if (logger) res.once('close', () => logRequest(logger, context, req.method, routeOf(req, context)));
       requestContext.run(context, serve, req, res);

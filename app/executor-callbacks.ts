@@ -75,9 +75,11 @@ export function taskTokenOf(
   if (secret === undefined)
     throw new Forbidden('executor callbacks are disabled: EXECUTOR_CALLBACK_SECRET is not set');
   if (token === null) throw new Unauthorized('Authorization: send "Bearer <callback token>"');
-  const expected = credentialFor(secret, callbackId);
-  const given = Buffer.from(token, 'base64url');
-  // Compared in constant time; a token of another length cannot match.
+  // Compared as the text issued, not as decoded bytes: Node's base64 decoder skips characters
+  // it does not know, so `<token>!` would decode to the same bytes and pass. Constant time; a
+  // token of another length cannot match.
+  const expected = Buffer.from(credentialFor(secret, callbackId).toString('base64url'));
+  const given = Buffer.from(token);
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new Unauthorized('Authorization: the callback token does not match this task');
   return Buffer.from(callbackId, 'base64url');

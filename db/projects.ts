@@ -93,6 +93,12 @@ export async function findProject(sql: Sql, id: string) {
   return row ? toView(row) : null;
 }
 
+/** Projects by id, in one query (the API's progress streams read every watched project at once). */
+export async function findProjects(sql: Sql, ids: string[]) {
+  const rows = await sql<ProjectRow[]>`SELECT * FROM projects WHERE id = ANY(${ids}::uuid[])`;
+  return rows.map(toView);
+}
+
 export async function listProjects(sql: Sql, userId: string, limit: number) {
   const rows = await sql<ProjectRow[]>`
     SELECT * FROM projects WHERE user_id = ${userId} ORDER BY created_at DESC, id LIMIT ${limit}`;

@@ -129,7 +129,11 @@ function executorCallbackRoutes(): RouteDoc[] {
     auth: 'executor',
     params: executorCallbacks.callbackParams,
     body,
-    responses: { 200: answer, 409: closed },
+    responses: {
+      200: answer,
+      409: closed,
+      415: error('unsupported_media_type: the body is not JSON (Content-Type: application/json, UTF-8)'),
+    },
   });
   return [
     route(
@@ -527,10 +531,19 @@ export const ROUTES: RouteDoc[] = [
     method: 'get',
     path: '/v1/projects/:id/events',
     summary: 'A project’s progress as Server-Sent Events',
+    description:
+      'A `progress` event (the project’s view) at once, then one per change; the stream ends after the project does. At most 20 open streams per user.',
     tags: ['projects'],
     auth: 'user',
     params: projects.idParam,
-    responses: { 200: eventsStream, 404: error('no such project of the caller') },
+    responses: {
+      200: eventsStream,
+      404: error('no such project of the caller'),
+      429: error('the user has as many of these streams open as allowed', { 'Retry-After': 'seconds' }),
+      503: error('this server holds all the streams it can, or Postgres is down', {
+        'Retry-After': 'seconds',
+      }),
+    },
   },
   // ---------------------------------------------------------------- agent runtime callbacks
   ...executorCallbackRoutes(),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   CallbackUnavailable,
   heartbeatDetails,
+  MAX_CHECKPOINT,
   reportCompletion,
   reportFailure,
   reportHeartbeat,
@@ -11,8 +12,8 @@ import {
 } from '../../app/executor-callbacks';
 import { MAX_CREDITS_PER_OPERATION } from '../../domain';
 import { bearer } from '../auth';
-import { parse, unavailable } from '../errors';
-import { freeText, wholeNumber } from '../schemas';
+import { parse, UnsupportedMediaType, unavailable } from '../errors';
+import { freeText, opaqueText, wholeNumber } from '../schemas';
 
 /** The longest task output kept (it travels through Temporal and lands in the task's row). */
 export const MAX_TASK_OUTPUT = 20_000;
@@ -25,7 +26,10 @@ export const callbackParams = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{16,2000}$/, { message: 'must be the callback id the task was sent with' }),
 });
-export const heartbeatBody = heartbeatDetails.strict();
+/** The checkpoint comes back to the runtime's next attempt: any text, but well formed. */
+export const heartbeatBody = heartbeatDetails
+  .extend({ checkpoint: opaqueText(MAX_CHECKPOINT).optional() })
+  .strict();
 export const completeBody = z
   .object({
     /** Settled up to the task's estimate (what was reserved); more is not charged. */
@@ -41,11 +45,23 @@ export const failBody = z
   .strict();
 
 /**
+ * The report's JSON body. A body the JSON parser did not read (another Content-Type, or none) is
+ * a 415, not an empty report: an empty heartbeat would otherwise be recorded from a body that
+ * said something else. An empty request (Content-Length: 0) is an empty report.
+ */
+function jsonBody(req: Request): unknown {
+  if (req.body !== undefined) return req.body;
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return {};
+  throw new UnsupportedMediaType('Content-Type: the body must be JSON (application/json)');
+}
+
+/**
  * The agent runtime's reports on a task (README "Agent runtime"): heartbeat, complete, fail, each
  * with the callback id and `Bearer <token>` the task was sent with. In this order: a malformed
- * id is a 400, a wrong token a 401 (before the body is read, so a stranger learns nothing), a bad
- * body a 400 naming the field, an attempt that has ended a 409 attempt_closed, Temporal out of
- * reach a 503 (the runtime retries the same report).
+ * id is a 400, a wrong token a 401 (before the body is read, so a stranger learns nothing), a
+ * body that is not JSON a 415, a bad body a 400 naming the field, an attempt that has ended a 409
+ * attempt_closed, Temporal out of reach a 503 (the runtime retries the same report).
  */
 export function executorCallbacksRouter(deps: {
   temporal: Client;
@@ -69,13 +85,13 @@ export function executorCallbacksRouter(deps: {
 
   router.post('/v1/executor/tasks/:callbackId/heartbeat', async (req, res) => {
     const token = taskToken(req);
-    const details = parse(heartbeatBody, req.body ?? {});
+    const details = parse(heartbeatBody, jsonBody(req));
     await answer(res, () => reportHeartbeat(deps, token, details));
   });
 
   router.post('/v1/executor/tasks/:callbackId/complete', async (req, res) => {
     const token = taskToken(req);
-    const result = parse(completeBody, req.body ?? {});
+    const result = parse(completeBody, jsonBody(req));
     await answer(res, async () => {
       await reportCompletion(deps, token, result);
       return { status: 'completed' };
@@ -84,7 +100,7 @@ export function executorCallbacksRouter(deps: {
 
   router.post('/v1/executor/tasks/:callbackId/fail', async (req, res) => {
     const token = taskToken(req);
-    const failure = parse(failBody, req.body ?? {});
+    const failure = parse(failBody, jsonBody(req));
     await answer(res, async () => {
       await reportFailure(deps, token, failure);
       return { status: 'failed', retryable: failure.retryable };

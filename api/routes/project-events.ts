@@ -1,11 +1,11 @@
-import { type RequestHandler, type Response, Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import type { Sql } from '../../db/pool';
 import { latestProjectsOf } from '../../db/projects';
 import { defaultLogger, errorLog, type Logger } from '../../observability/logger';
 import { currentUser } from '../auth';
-import { errorBody, unavailable } from '../errors';
+import { type StreamOptions, streamFromHub } from '../event-stream';
 import { PROJECT_EVENTS_PATH, projectRowView } from '../pages/projects';
-import { type ProgressHubLimits, ProjectProgressHub, type UserProject } from '../project-progress-hub';
+import { type ProgressHubLimits, ProjectProgressHub } from '../project-progress-hub';
 
 /** As many projects as the credits page lists (api/routes/credits-page.ts RECENT). */
 const PROJECTS_SHOWN = 10;
@@ -14,15 +14,19 @@ export const PROJECT_STREAM_LIMITS: ProgressHubLimits = {
   perUserStreams: 4,
   totalStreams: 1000,
 };
-/** A comment line this often: proxies keep an idle stream open, and a vanished client is noticed. */
-const HEARTBEAT_MS = 15_000;
-/**
- * A stream ends after this long and the browser's EventSource opens a new one `retry` later: the
- * session is checked again (a signed-out or expired session stops getting updates), and no
- * forgotten tab holds a slot for ever.
- */
-const MAX_STREAM_MS = 10 * 60_000;
 const RETRY_MS = 3000;
+const STREAM: StreamOptions = {
+  cacheControl: 'no-store',
+  retryMs: RETRY_MS,
+  /**
+   * A stream ends after this long and the browser's EventSource opens a new one `retry` later:
+   * the session is checked again (a signed-out or expired session stops getting updates), and no
+   * forgotten tab holds a slot for ever.
+   */
+  maxMs: 10 * 60_000,
+  userLimitMessage: `at most ${PROJECT_STREAM_LIMITS.perUserStreams} progress streams per user are open at once; close another tab`,
+  retryAfterSeconds: RETRY_MS / 1000,
+};
 
 type Deps = {
   sql: Sql;
@@ -37,51 +41,24 @@ type Deps = {
  * change, as `event: progress` with the row's view. Authenticated like the JSON API (the page's
  * session cookie, which EventSource sends, or a bearer key); 401 without. One shared poller per
  * process (api/project-progress-hub.ts); 429 over a user's stream limit, 503 over the process's.
+ * While Postgres is away the stream stays open and catches up when it is back.
  */
 export function projectEventsRouter(deps: Deps): Router {
   const log = deps.log ?? errorLog(deps.logger ?? defaultLogger());
   const hub = new ProjectProgressHub(
     (userIds) => latestProjectsOf(deps.sql, userIds, PROJECTS_SHOWN),
+    (row) => row.userId,
     PROJECT_STREAM_LIMITS,
     (error) => log('project progress: reading projects failed; streams wait for Postgres', error),
   );
   const router = Router();
-  router.get(PROJECT_EVENTS_PATH, deps.requireUser, (_req, res) => {
-    const subscription = hub.subscribe(currentUser(res).id, (projects) => sendProgress(res, projects));
-    if (subscription === 'user_limit') {
-      const message = `at most ${PROJECT_STREAM_LIMITS.perUserStreams} progress streams per user are open at once; close another tab`;
-      res
-        .status(429)
-        .set('retry-after', String(RETRY_MS / 1000))
-        .json(errorBody('too_many_streams', message));
-      return;
-    }
-    if (subscription === 'server_limit') {
-      const answer = unavailable('the progress stream (this server has all the streams it can hold)');
-      res.status(answer.status).set(answer.headers).json(answer.body);
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      // Proxies such as nginx would otherwise hold the events back in their buffers.
-      'x-accel-buffering': 'no',
-    });
-    res.write(`retry: ${RETRY_MS}\n\n`);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    const lifetime = setTimeout(() => res.end(), MAX_STREAM_MS);
-    res.once('close', () => {
-      clearInterval(heartbeat);
-      clearTimeout(lifetime);
-      subscription.unsubscribe();
+  router.get(PROJECT_EVENTS_PATH, deps.requireUser, (req, res) => {
+    const userId = currentUser(res).id;
+    streamFromHub(req, res, hub, { userId, topic: userId }, STREAM, {
+      projects: (stream, projects) => {
+        for (const project of projects) stream.send('progress', projectRowView(project));
+      },
     });
   });
   return router;
-}
-
-function sendProgress(res: Response, projects: UserProject[]): void {
-  for (const project of projects) {
-    res.write(`event: progress\ndata: ${JSON.stringify(projectRowView(project))}\n\n`);
-  }
 }

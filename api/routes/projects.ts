@@ -2,16 +2,33 @@ import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { isFinished, type Project, type UseCases } from '../../app';
 import type { Sql } from '../../db/pool';
-import { findProject, listProjects, listProjectTasks, type ProjectView } from '../../db/projects';
+import { findProjects, listProjects, listProjectTasks, type ProjectView } from '../../db/projects';
+import { defaultLogger, errorLog, type Logger } from '../../observability/logger';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
+import { type StreamOptions, streamFromHub } from '../event-stream';
 import { idempotencyKey, replayHeaders } from '../idempotency';
+import { type ProgressHubLimits, ProjectProgressHub } from '../project-progress-hub';
 import { integerParam, projectBody, projectBudgetBody } from '../schemas';
 
 export const idParam = z.object({ id: z.uuid({ message: 'must be a project id (UUID)' }) });
 export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
-/** How often the event stream looks for progress. */
-const EVENTS_POLL_MS = 250;
+/**
+ * The API's progress streams (`GET /v1/projects/:id/events`): every watched project of the
+ * process read in one query each 250 ms. A runner follows several projects at once, so a user
+ * may hold more of these than of the page's streams (api/routes/project-events.ts).
+ */
+export const PROJECT_API_STREAM_LIMITS: ProgressHubLimits = {
+  pollMs: 250,
+  perUserStreams: 20,
+  totalStreams: 1000,
+};
+const RETRY_AFTER_SECONDS = 3;
+const STREAM: StreamOptions = {
+  cacheControl: 'no-cache',
+  userLimitMessage: `at most ${PROJECT_API_STREAM_LIMITS.perUserStreams} project event streams per user are open at once; close one, or read GET /v1/projects/:id`,
+  retryAfterSeconds: RETRY_AFTER_SECONDS,
+};
 
 function view(p: ProjectView) {
   return {
@@ -35,11 +52,20 @@ function view(p: ProjectView) {
 type Deps = {
   sql: Sql;
   requireUser: RequestHandler;
+  logger?: Logger | undefined;
+  log?: ((message: string, error: unknown) => void) | undefined;
 } & Pick<UseCases, 'startProject' | 'ownProject' | 'cancelProject' | 'changeProjectBudget'>;
 
 /** MultiTask projects: each is a projectWorkflow; progress is read from Postgres. */
 export function projectsRouter(deps: Deps): Router {
   const router = Router();
+  const log = deps.log ?? errorLog(deps.logger ?? defaultLogger());
+  const progress = new ProjectProgressHub(
+    (ids) => findProjects(deps.sql, ids),
+    (row) => row.id,
+    PROJECT_API_STREAM_LIMITS,
+    (error) => log('project events: reading projects failed; streams end', error),
+  );
 
   const ownProject = (userId: string, rawId: unknown): Promise<Project> => {
     const { id } = parse(idParam, { id: rawId }, 'id');
@@ -84,31 +110,22 @@ export function projectsRouter(deps: Deps): Router {
     res.json(view(project));
   });
 
-  /** Server-Sent Events: one `progress` event per change, until the project ends. */
+  /**
+   * Server-Sent Events: one `progress` event (the project's view) per change, until the project
+   * ends. From the process's shared poller; 429 over the user's stream limit, 503 over the
+   * process's. Postgres going away ends the stream: the client reconnects and hears the 503.
+   */
   router.get('/v1/projects/:id/events', deps.requireUser, async (req, res) => {
-    const project = await ownProject(currentUser(res).id, req.params.id);
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
+    const userId = currentUser(res).id;
+    const project = await ownProject(userId, req.params.id);
+    streamFromHub(req, res, progress, { userId, topic: project.id }, STREAM, {
+      projects: (stream, [current]) => {
+        // No row: the project is gone; nothing more will come.
+        if (current) stream.send('progress', view(current));
+        if (!current || isFinished(current.status)) stream.end();
+      },
+      failed: (stream) => stream.end(),
     });
-    let last = '';
-    let open = true;
-    req.on('close', () => {
-      open = false;
-    });
-    while (open) {
-      const current = await findProject(deps.sql, project.id);
-      if (!current) break;
-      const data = JSON.stringify(view(current));
-      if (data !== last) {
-        res.write(`event: progress\ndata: ${data}\n\n`);
-        last = data;
-      }
-      if (isFinished(current.status)) break;
-      await new Promise((r) => setTimeout(r, EVENTS_POLL_MS));
-    }
-    res.end();
   });
   return router;
 }

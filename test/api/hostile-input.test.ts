@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { priceUsage, type TaskSize, taskPrice, ValidationError } from '../../domain';
 import { availableOf, LAUNCH_CARD, launchCard } from '../metering/support';
 import { ADMIN_KEY, http, signUp, startTestApp, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
+import { BAD_TEXT, expectRefused, PROTOTYPE_NAMES, rawRequest } from '../support/hostile';
 
 /**
  * Issue 13, item 1: every class of bad input answers 4xx naming the field (never 500) and moves
@@ -31,23 +31,6 @@ interface ErrorBody {
   error: { code: string; message: string };
 }
 
-/** A 400 whose message starts with the field's name, in the API's error shape. */
-function expectRefused(res: { status: number; body: unknown }, field: string): void {
-  expect({ status: res.status, body: res.body }).toEqual({
-    status: 400,
-    body: {
-      error: {
-        code: 'validation_error',
-        message: expect.stringMatching(new RegExp(`^${escapeRegExp(field)}: `)),
-      },
-    },
-  });
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** What a user has that bad input could change: balance, projects, purchases. */
 async function footprint(user: { id: string; apiKey: string }) {
   const [row] = await app.sql<{ projects: number; purchases: number; operations: number }[]>`
@@ -62,21 +45,6 @@ async function latestRateCardVersion(): Promise<number> {
   const [row] = await app.sql<{ version: number }[]>`SELECT max(version)::int AS version FROM rate_cards`;
   return row!.version;
 }
-
-/** Strings Postgres cannot store, or that name nothing. */
-const BAD_TEXT: Record<string, string> = {
-  NUL: 'a\u0000b',
-  'a C0 control character (BEL)': 'a\u0007b',
-  'an escape character': '\u001b[31mred',
-  DEL: 'a\u007fb',
-  'a C1 control character': 'a\u0085b',
-  'a lone high surrogate': 'a\ud800b',
-  'a lone low surrogate': '\udc00',
-  'only spaces': '   ',
-  'only a tab and a line break': '\t\n',
-  'only no-break spaces': '\u00a0\u00a0',
-  'only a zero-width space': '\u200b',
-};
 
 describe('strings Postgres cannot store or that mean nothing', () => {
   type Case = [
@@ -291,48 +259,14 @@ describe('strings Postgres cannot store or that mean nothing', () => {
 });
 
 /** Sends a POST with headers written byte for byte (latin1), and reads status and body. */
-function rawPost(
-  path: string,
-  key: string,
-  body: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; body: string }> {
-  const url = new URL(app.url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let received = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0);
-      resolve({ status, body: received.slice(received.indexOf('\r\n\r\n') + 4) });
-    });
-    const lines = [
-      `POST ${path} HTTP/1.1`,
-      `Host: ${url.host}`,
-      `Authorization: Bearer ${key}`,
-      'Content-Type: application/json',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      'Connection: close',
-      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    ];
-    socket.end(Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1'));
+function rawPost(path: string, key: string, body: string, headers: Record<string, string>) {
+  return rawRequest(app.url, {
+    method: 'POST',
+    path,
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', ...headers },
+    body,
   });
 }
-
-/** Names on Object.prototype: a plain-object lookup by any of them finds something. */
-const PROTOTYPE_NAMES = [
-  'constructor',
-  '__proto__',
-  'toString',
-  'hasOwnProperty',
-  'valueOf',
-  'isPrototypeOf',
-  '__defineGetter__',
-];
 
 describe('object-property names as lookup keys', () => {
   test('when a usage event names a prototype member as its model or feature, then 400 naming it and no charge', async () => {

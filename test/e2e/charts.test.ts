@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DAY_MS } from '../../db/usage';
 import { formatCredits, formatMoney } from '../../domain';
 import { projectsApi, tasks } from '../projects/support';
 import { refundsApi } from '../refunds/support';
 import { ADMIN_KEY, http, signUp, startTestApp, type TestApp } from '../support/app';
 import { seriousViolations } from '../support/axe';
-import { launchBrowser } from '../support/browser';
+import { useBrowser } from '../support/browser';
 import { checkout } from '../support/checkout';
 import { waitFor } from '../support/wait';
 import { startTestWorker, type TestWorker } from '../support/worker';
@@ -30,12 +30,11 @@ const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
 let app: TestApp;
 let worker: TestWorker;
 let api: ReturnType<typeof http>;
-let browser: Browser;
 let p: ReturnType<typeof projectsApi>;
-const contexts: BrowserContext[] = [];
+const { newPage } = useBrowser({ viewport: { width: 1100, height: 900 } });
 
 beforeAll(async () => {
-  [app, browser] = await Promise.all([startTestApp(), launchBrowser()]);
+  app = await startTestApp();
   // Tasks that take a while, so a project's progress can be watched moving.
   worker = await startTestWorker(app, { taskMs: 700, usageBp: 10_000 });
   api = http(app.url);
@@ -43,19 +42,9 @@ beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
 });
 afterAll(async () => {
-  await browser?.close();
   await worker?.stop();
   await app?.close();
 });
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
-
-async function newPage(options: { bypassCSP?: boolean; javaScriptEnabled?: boolean } = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, ...options });
-  contexts.push(context);
-  return context.newPage();
-}
 
 async function signedIn(apiKey: string, options: { bypassCSP?: boolean; javaScriptEnabled?: boolean } = {}) {
   const page = await newPage(options);

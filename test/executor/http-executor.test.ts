@@ -1,19 +1,12 @@
 import { createApp } from '../../api/app';
 import { listen } from '../../api/server';
-import { buildExecutor } from '../../composition/executor';
-import { type RunningWorker, startWorker } from '../../composition/worker';
-import { type ProjectBody, projectsApi, projectTaskTransfers, tasks } from '../projects/support';
-import { ADMIN_KEY, http, startTestApp, type TestApp } from '../support/app';
+import { type ProjectBody, projectTaskTransfers, tasks } from '../projects/support';
+import { ADMIN_KEY, http, type TestApp } from '../support/app';
 import { fundedUser } from '../support/db';
+import { type ErrorBody, errorCode } from '../support/hostile';
 import { sleep, waitFor } from '../support/wait';
-import { workflowBundle } from '../support/worker';
-import {
-  type AgentRuntime,
-  type Callback,
-  callbackOf,
-  type RuntimeTask,
-  startAgentRuntime,
-} from './agent-runtime';
+import { type AgentRuntime, type Callback, callbackOf, type RuntimeTask } from './agent-runtime';
+import { type ExecutorStack, useExecutorStack } from './support';
 
 /**
  * Issue 17: projects run on an agent runtime behind HTTP (EXECUTOR_URL). The worker sends each
@@ -21,31 +14,10 @@ import {
  * heartbeats and result come back through the API. Real Temporal, Postgres and HTTP; the
  * heartbeat timeout is the executor preset's (5 s), so the dying runtime costs one timeout.
  */
-const SECRET = 'test-executor-callback-secret-0123456789';
-
 let app: TestApp;
 let runtime: AgentRuntime;
-let worker: RunningWorker;
-let p: ReturnType<typeof projectsApi>;
-
-beforeAll(async () => {
-  app = await startTestApp({ executorCallbackSecret: SECRET });
-  runtime = await startAgentRuntime();
-  worker = await startWorker(app.root, {
-    executor: buildExecutor(
-      { kind: 'http', url: runtime.url, callbackUrl: app.url, secret: SECRET },
-      app.sql,
-    ),
-    workflowBundle: { codePath: await workflowBundle() },
-  });
-  p = projectsApi(app);
-});
-afterEach(() => runtime.idle());
-afterAll(async () => {
-  await worker?.stop();
-  await runtime?.stop();
-  await app?.close();
-});
+let p: ExecutorStack['p'];
+useExecutorStack((stack) => ({ app, runtime, p } = stack));
 
 /** Heartbeats `times` times, `everyMs` apart, each answered 200 without a cancellation. */
 async function heartbeats(callback: Callback, times: number, everyMs = 100) {
@@ -353,8 +325,3 @@ test('when a project is cancelled while the runtime works, then the next heartbe
   expect(done.tasks!.map((t) => t.status)).toEqual(['completed', 'cancelled', 'pending']);
   expect((await p.api.get('/v1/balance', apiKey)).body).toMatchObject({ available: 975, held: 0 });
 });
-
-type ErrorBody = { error: { code: string; message: string } };
-function errorCode(body: unknown): string | undefined {
-  return (body as Partial<ErrorBody>).error?.code;
-}

@@ -1,5 +1,11 @@
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 
 /** Where Chromium is: `CHROMIUM_PATH`, else Debian's package (`.ci/run` installs it when missing). */
 export function chromiumPath(): string {
@@ -21,4 +27,29 @@ export function launchBrowser(): Promise<Browser> {
     // --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
     args: ['--no-sandbox', '--disable-dev-shm-usage'],
   });
+}
+
+/**
+ * A test file's browser: launched before its tests, each test's pages closed after it, closed
+ * after all. `newPage` opens a page in a fresh context (its own cookies, nothing shared).
+ */
+export function useBrowser(defaults: BrowserContextOptions = {}) {
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    async newPage(options: BrowserContextOptions = {}): Promise<Page> {
+      const context = await browser!.newContext({ ...defaults, ...options });
+      contexts.push(context);
+      return context.newPage();
+    },
+  };
 }

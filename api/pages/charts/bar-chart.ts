@@ -121,58 +121,53 @@ function bars(spec: BarChartSpec, scale: Scale): Html {
   const band = PLOT_W / Math.max(1, spec.categories.length);
   const rects = spec.categories.flatMap((category, c) => {
     const left = MARGIN.left + c * band;
-    return spec.layout === 'stacked'
-      ? stackedBar(spec, scale, category, c, left, band)
-      : groupedBars(spec, scale, category, c, left, band);
+    const place = spec.layout === 'stacked' ? stacking(scale, left, band) : grouping(spec, scale, left, band);
+    // A zero draws nothing (it would be a zero-height rect); the table still shows it.
+    return spec.series.flatMap((s, index) => {
+      const value = s.values[c]!;
+      return value === 0 ? [] : [rect(spec, { category, index, value, ...place(index, value) })];
+    });
   });
   return html`<g class="bars">${rects}</g>`;
 }
 
 /** A bar or segment: `value` of series `index`, from `bottom` to `top` pixels above the baseline. */
-interface Bar {
+interface Bar extends Placed {
   category: string;
   index: number;
   value: number;
+}
+
+interface Placed {
   x: number;
   width: number;
   bottom: number;
   top: number;
 }
 
-function stackedBar(
-  spec: BarChartSpec,
-  scale: Scale,
-  category: string,
-  c: number,
-  left: number,
-  band: number,
-) {
+/** Where a layout puts series `index`'s value in one category's band; called in series order. */
+type Placement = (index: number, value: number) => Placed;
+
+/** Stacked: one bar per category, each series a segment on top of the ones before it. */
+function stacking(scale: Scale, left: number, band: number): Placement {
   const width = Math.max(1, band * 0.7);
   const x = left + (band - width) / 2;
   let below = 0;
-  return spec.series.flatMap((s, index) => {
-    const value = s.values[c]!;
-    if (value === 0) return [];
+  return (_index, value) => {
     const bottom = position(below, scale, PLOT_H);
     below += value;
-    return [rect(spec, { category, index, value, x, width, bottom, top: position(below, scale, PLOT_H) })];
-  });
+    return { x, width, bottom, top: position(below, scale, PLOT_H) };
+  };
 }
 
-function groupedBars(
-  spec: BarChartSpec,
-  scale: Scale,
-  category: string,
-  c: number,
-  left: number,
-  band: number,
-) {
+/** Grouped: the series side by side in the category's band, each bar from the baseline. */
+function grouping(spec: BarChartSpec, scale: Scale, left: number, band: number): Placement {
   const width = (band * 0.8) / Math.max(1, spec.series.length);
-  return spec.series.flatMap((s, index) => {
-    const value = s.values[c]!;
-    if (value === 0) return [];
-    const x = left + band * 0.1 + index * width;
-    return [rect(spec, { category, index, value, x, width, bottom: 0, top: position(value, scale, PLOT_H) })];
+  return (index, value) => ({
+    x: left + band * 0.1 + index * width,
+    width,
+    bottom: 0,
+    top: position(value, scale, PLOT_H),
   });
 }
 
