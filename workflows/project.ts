@@ -31,7 +31,7 @@ import {
   isProjectBudget,
   MAX_PROJECT_BUDGET,
 } from '../domain/projects';
-import { executorActivity, localLedgerActivity, plannerActivity } from './activity-options';
+import { executorActivity, ledgerActivity, localLedgerActivity, plannerActivity } from './activity-options';
 import {
   cancelProjectSignal,
   type PausedReason,
@@ -49,6 +49,16 @@ import { CreditsSpentKey, ProjectStatusKey } from './search-attributes';
 
 /** Money and progress steps, local (see localLedgerActivity): a task's hot path. */
 const ledger = proxyLocalActivities<ProjectLedgerActivities & ProjectBudgetActivities>(localLedgerActivity);
+/**
+ * The budget's record, written by the update handler while the main loop may have a local
+ * activity of its own in flight: two local activities completing in one workflow task replay in
+ * another order than they ran (the update's completion then meets the next task's schedule, a
+ * nondeterminism error on any other worker), so this one is an ordinary activity.
+ */
+const budgetRecords = proxyActivities<ProjectBudgetActivities>(ledgerActivity);
+
+/** Runs recorded while the budget's record was a local activity replay with it (see budgetRecords). */
+export const BUDGET_RECORD_ACTIVITY_PATCH = 'budget-record-activity';
 /** Whether the user's automatic top-up is being charged, asked before pausing for credits. */
 const autoTopUps = proxyLocalActivities<AutoTopUpWaitActivities>(localLedgerActivity);
 
@@ -131,8 +141,9 @@ export async function projectWorkflow(input: ProjectInput): Promise<ProjectProgr
       // same activation is validated against this one.
       budget = maxCredits;
       budgetChanges++;
+      const record = patched(BUDGET_RECORD_ACTIVITY_PATCH) ? budgetRecords : ledger;
       const save = budgetSaved.then(() =>
-        ledger.saveProjectBudget({ projectId: input.projectId, maxCredits }),
+        record.saveProjectBudget({ projectId: input.projectId, maxCredits }),
       );
       budgetSaved = save.then(
         () => undefined,

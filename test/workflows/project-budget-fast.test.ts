@@ -19,7 +19,7 @@ import {
   topUpSignal,
   workflowIds,
 } from '../../workflows/messages';
-import { PROJECT_BUDGET_PATCH, projectWorkflow } from '../../workflows/project';
+import { BUDGET_RECORD_ACTIVITY_PATCH, PROJECT_BUDGET_PATCH, projectWorkflow } from '../../workflows/project';
 import { waitFor } from '../support/wait';
 import { progressWhen } from './project-progress';
 import { type StubWorker, startStubWorker, startTimeSkipping, workflowBundle } from './time-skipping';
@@ -319,10 +319,13 @@ test('when a run with a budget is replayed, then its history holds the patch mar
   await handle.executeUpdate(setProjectBudgetUpdate, { args: [{ maxCredits: 75 }] });
   await handle.result();
   const history = await handle.fetchHistory();
-  const markers = (history.events ?? []).filter(
-    (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
-  );
-  expect(markers.length).toBe(1);
+  const patches = (history.events ?? [])
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return (JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { id: string }).id;
+    });
+  expect(patches.sort()).toEqual([BUDGET_RECORD_ACTIVITY_PATCH, PROJECT_BUDGET_PATCH].sort());
   await Worker.runReplayHistory({ workflowBundle: { codePath: await workflowBundle() } }, history, 'budget');
 });
 
@@ -344,4 +347,37 @@ test('when a run started with a budget was recorded by a worker that predates bu
     'pre-budget',
   );
   expect(PROJECT_BUDGET_PATCH).toBe('project-budget');
+});
+
+test('when the budget changes while a task’s reservation is in flight, then the run replays deterministically', async () => {
+  // The budget update and the main loop's reservation in the same workflow task: the update's
+  // record must not be a local activity racing the reservation's (chaos found the replay of
+  // such a history failing as nondeterministic on another worker).
+  const { state, stubs } = fakeLedger(1000);
+  let entered = () => {};
+  const reserving = new Promise<void>((resolve) => (entered = resolve));
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const reserveTask = stubs.reserveTask;
+  stubs.reserveTask = async (input) => {
+    if (input.position === 1) {
+      entered();
+      await released;
+    }
+    return reserveTask(input);
+  };
+  const handle = await start(stubs, projectInput(tasks(3), { maxCredits: 100 }));
+  await reserving;
+  const raised = handle.executeUpdate(setProjectBudgetUpdate, { args: [{ maxCredits: 200 }] });
+  await waitFor('the budget recorded', async () => state.budgetsSaved.length === 1 || null);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  release();
+  await expect(raised).resolves.toMatchObject({ maxCredits: 200 });
+  await handle.result();
+  expect(state.budgetsSaved).toEqual([200]);
+  await Worker.runReplayHistory(
+    { workflowBundle: { codePath: await workflowBundle() } },
+    await handle.fetchHistory(),
+    'budget-during-reservation',
+  );
 });
