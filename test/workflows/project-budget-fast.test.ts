@@ -367,12 +367,17 @@ test('when the budget changes while a task’s reservation is in flight, then th
     return reserveTask(input);
   };
   const handle = await start(stubs, projectInput(tasks(3), { maxCredits: 100 }));
-  await reserving;
-  const raised = handle.executeUpdate(setProjectBudgetUpdate, { args: [{ maxCredits: 200 }] });
-  await waitFor('the budget recorded', async () => state.budgetsSaved.length === 1 || null);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  release();
-  await expect(raised).resolves.toMatchObject({ maxCredits: 200 });
+  try {
+    await reserving;
+    const raised = handle.executeUpdate(setProjectBudgetUpdate, { args: [{ maxCredits: 200 }] });
+    await waitFor('the budget recorded', async () => state.budgetsSaved.length === 1 || null);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await expect(raised).resolves.toMatchObject({ maxCredits: 200 });
+  } finally {
+    // Never left held: the worker's shutdown would wait for the reservation for ever.
+    release();
+  }
   await handle.result();
   expect(state.budgetsSaved).toEqual([200]);
   await Worker.runReplayHistory(
