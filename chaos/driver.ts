@@ -1,3 +1,5 @@
+import { autoTopUpFlow } from './flows/auto-top-ups';
+import { budgetFlow } from './flows/budgets';
 import type { FlowContext } from './flows/context';
 import { runProject } from './flows/projects';
 import { buy } from './flows/purchases';
@@ -7,7 +9,7 @@ import { reversalFlow } from './flows/reversals';
 import { usageBurst } from './flows/usage';
 import { fundedUser, signUp } from './flows/users';
 import { withdrawalFlow } from './flows/withdrawals';
-import type { ChaosUser, ProjectIntent, PurchaseIntent } from './journal';
+import type { AutoTopUpRecord, ChaosUser, ProjectIntent, PurchaseIntent } from './journal';
 
 const PROJECT_INTENTS: readonly ProjectIntent[] = [
   'complete',
@@ -33,6 +35,7 @@ async function oneFlow(ctx: FlowContext, usageUsers: ChaosUser[]): Promise<void>
     usage: 6,
     purchase: 2,
     project: 2,
+    budget: 2,
     referral: 2,
     refund: 3,
     reversal: 2,
@@ -46,6 +49,7 @@ async function oneFlow(ctx: FlowContext, usageUsers: ChaosUser[]): Promise<void>
     return;
   }
   if (flow === 'project') return runProject(ctx, ctx.rng.pick(PROJECT_INTENTS));
+  if (flow === 'budget') return budgetFlow(ctx);
   if (flow === 'referral') return referralFlow(ctx);
   if (flow === 'refund') return refundFlow(ctx);
   if (flow === 'reversal') return reversalFlow(ctx);
@@ -67,18 +71,23 @@ async function actor(ctx: FlowContext, flow: () => Promise<void>): Promise<void>
 /**
  * `actors` concurrent clients, each running one random flow after another until the deadline;
  * `withdrawers` more, each one creator after another earning and cashing out (those flows mostly
- * wait: for the clearing period, the operator, the payout); and at the start, the capped
- * referrer's referees all buying at once.
+ * wait: for the clearing period, the operator, the payout); `autoTopUps.actors` more, each one
+ * auto top-up user after another, the seeded ones first (they wait for each top-up); and at the
+ * start, the capped referrer's referees all buying at once.
  */
 export async function runLoad(
   ctx: FlowContext,
   usageUsers: ChaosUser[],
   actors: number,
   withdrawers: number,
+  autoTopUps: { actors: number; seeded: AutoTopUpRecord[] },
 ): Promise<void> {
   await Promise.all([
     capBurst(ctx),
     ...Array.from({ length: actors }, () => actor(ctx, () => oneFlow(ctx, usageUsers))),
     ...Array.from({ length: withdrawers }, () => actor(ctx, () => withdrawalFlow(ctx))),
+    ...Array.from({ length: autoTopUps.actors }, () =>
+      actor(ctx, () => autoTopUpFlow(ctx, autoTopUps.seeded)),
+    ),
   ]);
 }

@@ -63,7 +63,35 @@ export interface PurchaseRecord {
   card?: string;
 }
 
-export type ProjectIntent = 'complete' | 'cancel' | 'pause, top-up by grant' | 'pause, top-up by purchase';
+export type ProjectIntent =
+  | 'complete'
+  | 'cancel'
+  | 'pause, top-up by grant'
+  | 'pause, top-up by purchase'
+  | BudgetIntent;
+
+/** A project started with a budget (DESIGN.md §13) that stops it, and what its owner then does. */
+export type BudgetIntent =
+  | 'budget, raised while paused'
+  | 'budget, cancelled while paused'
+  | 'budget, raised while running';
+
+/** The budget_exhausted pause as GET /v1/projects/:id showed it. */
+export interface BudgetPauseSeen {
+  budget: number;
+  spent: number;
+  needed: number;
+}
+
+export interface BudgetRecord {
+  /** The budget it was started with. */
+  maxCredits: number;
+  /** What the whole project costs: planning (when it has a prompt) and every task at its estimate. */
+  total: number;
+  pausedFor?: BudgetPauseSeen;
+  /** POST /v1/projects/:id/budget up to `total`: by its flow or, still paused for it then, by the settle phase. */
+  raise?: { to: number; when: 'paused' | 'running' | 'settle'; status: number };
+}
 
 export interface ProjectRecord {
   user: ChaosUser;
@@ -74,6 +102,7 @@ export interface ProjectRecord {
   sawPaused: boolean;
   toppedUp: boolean;
   cancelAnswered?: number;
+  budget?: BudgetRecord;
 }
 
 /**
@@ -227,6 +256,30 @@ export interface ReversalAttemptRecord {
   resentAtSettle?: boolean;
 }
 
+/**
+ * An auto top-up user (DESIGN.md §13): bought once through Checkout with `card` (which saved it),
+ * enabled auto top-up, then spent below the threshold again and again.
+ */
+export type AutoTopUpScenario =
+  | 'saved card pays'
+  | 'races a manual purchase'
+  | 'declines off-session'
+  | 'needs authentication';
+
+export interface AutoTopUpRecord {
+  user: ChaosUser;
+  scenario: AutoTopUpScenario;
+  card: string;
+  belowCredits: number;
+  monthlyLimitCents: number;
+  /** The status of the PUT /v1/settings answer that enabled it (0: none came). */
+  enabledStatus: number;
+  /** Debits the driver sent that took the balance it knew from at or above the threshold to below it. */
+  crossings: number;
+  /** Checkout purchases paid at the same moment as a crossing debit. */
+  racedPurchases: number;
+}
+
 export class Journal {
   readonly users: ChaosUser[] = [];
   readonly agents: ChaosAgent[] = [];
@@ -251,6 +304,7 @@ export class Journal {
   readonly dashboardRefunds: DashboardRefundRecord[] = [];
   readonly disputes: DisputeRecord[] = [];
   readonly reversals: ReversalAttemptRecord[] = [];
+  readonly autoTopUps: AutoTopUpRecord[] = [];
   /** Events the settle phase delivered again because none of their deliveries was answered 2xx. */
   readonly redelivered = new Set<string>();
   /** A retry under the same Idempotency-Key that named another resource. */

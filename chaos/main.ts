@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openLedger } from '../composition/root';
+import { autoTopUpChecks } from './checks/auto-top-ups';
+import { budgetChecks } from './checks/budgets';
 import type { CheckResult } from './checks/check';
 import { disputeChecks } from './checks/disputes';
 import { earningsChecks } from './checks/earnings';
@@ -27,6 +29,7 @@ import { runLoad, seedUsageUsers } from './driver';
 import { type FaultRecord, injectFaults, planFaults } from './faults';
 import { createFleet, type Fleet } from './fleet';
 import { seedAgents } from './flows/agents';
+import { seedAutoTopUpUsers } from './flows/auto-top-ups';
 import type { FlowContext } from './flows/context';
 import { seedReferrers } from './flows/referrals';
 import { seedRefusedRefunds } from './flows/refunds';
@@ -45,6 +48,8 @@ const ROOT = path.resolve(__dirname, '..');
 const ACTORS = 10;
 /** Clients that each run one creator after another through earning and cashing out. */
 const WITHDRAWERS = 3;
+/** Clients that each run one auto top-up user after another (DESIGN.md §13), one per seeded user. */
+const AUTO_TOP_UPPERS = 4;
 const USAGE_USERS = 12;
 /** Agents that one usage event in three names (each by its own creator). */
 const AGENTS = 3;
@@ -114,7 +119,12 @@ async function run(
   );
   const loadAverage = os.loadavg();
   const throughput = await measureThroughput(ctx, fleet.apiUrls, windows, options.throughputSeconds);
-  await Promise.all([seedAgents(ctx, AGENTS), seedReferrers(ctx), seedRefusedRefunds(ctx, REFUSED_REFUNDS)]);
+  const [autoTopUpUsers] = await Promise.all([
+    seedAutoTopUpUsers(ctx),
+    seedAgents(ctx, AGENTS),
+    seedReferrers(ctx),
+    seedRefusedRefunds(ctx, REFUSED_REFUNDS),
+  ]);
   const usageUsers = await seedUsageUsers(ctx, USAGE_USERS);
   const plan = planFaults(faultRng, options.chaosSeconds);
   log(`load with faults for ${options.chaosSeconds} s: ${plan.join(', ')}`);
@@ -127,7 +137,7 @@ async function run(
     ).finally(() => {
       ctx.deadlineMs = Date.now() + AFTER_LAST_FAULT_MS;
     }),
-    runLoad(ctx, usageUsers, ACTORS, WITHDRAWERS),
+    runLoad(ctx, usageUsers, ACTORS, WITHDRAWERS, { actors: AUTO_TOP_UPPERS, seeded: autoTopUpUsers }),
   ]);
   infra.standIn.faults.reset();
   // A process the supervisor is still restarting is waited for (start() joins that start).
@@ -155,6 +165,8 @@ async function run(
       ...(await disputeChecks(sql, journal, infra.standIn)),
       ...(await reversalChecks(sql, journal)),
       ...(await projectChecks(sql, journal)),
+      ...(await budgetChecks(sql, journal)),
+      ...(await autoTopUpChecks(sql, journal, infra.standIn)),
       ...httpChecks(stats, journal, options.strict),
       ...processChecks(
         crashes,

@@ -1,6 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Sql } from '../db/pool';
+import { autoTopUpProgressQuery, workflowIds } from '../workflows/messages';
 import { announcements } from './checks/purchase-timeline';
+import { raiseBudget } from './flows/budgets';
 import type { FlowContext } from './flows/context';
 import { sleep } from './flows/context';
 import { resendUnansweredProjects } from './flows/projects';
@@ -56,12 +58,17 @@ async function replayUnanswered(ctx: FlowContext): Promise<number> {
 async function unsettled(
   ctx: FlowContext,
   sql: Sql,
-): Promise<{ waiting: string[]; paused: { id: string; userId: string; tasks: number }[] }> {
+): Promise<{
+  waiting: string[];
+  paused: { id: string; userId: string; tasks: number; reason: string | null }[];
+}> {
   const paidIds = ctx.journal.purchases.filter((p) => p.paid).map((p) => p.purchaseId);
   // Every project in the database, not only those the driver knows: a start whose answers were
   // all lost still made its project, which still holds credits while it runs.
-  const projects = await sql<{ id: string; status: string; user_id: string; tasks: number }[]>`
-    SELECT id, status, user_id, tasks_total AS tasks FROM projects
+  const projects = await sql<
+    { id: string; status: string; user_id: string; tasks: number; reason: string | null }[]
+  >`
+    SELECT id, status, user_id, tasks_total AS tasks, paused_reason->>'code' AS reason FROM projects
     WHERE status NOT IN ('completed', 'cancelled', 'failed')`;
   const purchases = await sql<{ id: string }[]>`
     SELECT id FROM purchases WHERE id = ANY(${paidIds}::uuid[]) AND completed_at IS NULL`;
@@ -85,8 +92,12 @@ async function unsettled(
     SELECT r.referee_id AS referee FROM referrals r
     WHERE r.status = 'signed_up' AND (r.purchase_id IS NOT NULL OR EXISTS (
       SELECT 1 FROM purchases p WHERE p.user_id = r.referee_id AND p.completed_at IS NOT NULL))`;
+  // An automatic purchase is charged and credited (or failed) by its user's auto top-up workflow.
+  const automatic = await sql<{ id: string }[]>`
+    SELECT id FROM purchases WHERE origin = 'auto_top_up' AND status = 'pending'`;
   const waiting = [
-    ...projects.map((p) => `project ${p.id} ${p.status}`),
+    ...projects.map((p) => `project ${p.id} ${p.status}${p.reason ? ` (${p.reason})` : ''}`),
+    ...automatic.map((p) => `automatic purchase ${p.id} still being charged`),
     ...referrals.map((r) => `referral of ${r.referee} not decided and paid after its credited purchase`),
     ...purchases.map((p) => `paid purchase ${p.id} not completed`),
     ...(refunds[0]!.n < duePurchases.length
@@ -94,7 +105,44 @@ async function unsettled(
       : []),
   ];
   const paused = projects.filter((p) => p.status === 'paused');
-  return { waiting, paused: paused.map((p) => ({ id: p.id, userId: p.user_id, tasks: p.tasks })) };
+  return {
+    waiting,
+    paused: paused.map((p) => ({ id: p.id, userId: p.user_id, tasks: p.tasks, reason: p.reason })),
+  };
+}
+
+/**
+ * `project <id> …` with its workflow's state: status, the last events, its pending activities and
+ * the last workflow task failure (a nondeterminism error shows there, not in the database).
+ */
+async function withStory(temporal: Client, waiting: string): Promise<string> {
+  const id = /^project ([0-9a-f-]{36}) /.exec(waiting)?.[1];
+  if (!id) return waiting;
+  try {
+    const handle = temporal.workflow.getHandle(workflowIds.project(id));
+    const described = await handle.describe();
+    const pending = (described.raw.pendingActivities ?? []).map(
+      (a) =>
+        `${a.activityType?.name} attempt ${a.attempt}${a.lastFailure?.message ? ` (${a.lastFailure.message})` : ''}`,
+    );
+    const events = (await handle.fetchHistory()).events ?? [];
+    // Each history event carries exactly one set of attributes, named after its type.
+    const last = events.slice(-6).map(
+      (e) =>
+        Object.entries(e)
+          .find(([k, v]) => k.endsWith('EventAttributes') && v)?.[0]
+          .replace(/EventAttributes$/, '') ?? '?',
+    );
+    const failed = [...events]
+      .reverse()
+      .find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes;
+    const why = failed?.failure?.message
+      ? `; last workflow task failure: ${failed.failure.message.slice(0, 400)}`
+      : '';
+    return `${waiting}: workflow ${described.status.name}, ${events.length} events, last ${last.join(' → ')}; pending activities: ${pending.join(', ') || 'none'}${why}`;
+  } catch (error) {
+    return `${waiting}: workflow unknown (${error instanceof Error ? error.message : String(error)})`;
+  }
 }
 
 /**
@@ -125,8 +173,25 @@ export async function settle(
       return false;
     }
   };
+  // A crossing whose top-up the workflow took but has not opened a purchase for yet (a worker was
+  // killed under it) is seen only by asking the workflow.
+  const autoTopUpsInFlight = async () => {
+    const waiting: string[] = [];
+    for (const record of ctx.journal.autoTopUps.filter((r) => r.crossings > 0)) {
+      try {
+        const progress = await temporal.workflow
+          .getHandle(workflowIds.autoTopUp(record.user.id))
+          .query(autoTopUpProgressQuery);
+        if (progress.inFlight) waiting.push(`auto top-up of user ${record.user.id} in flight`);
+      } catch {
+        // No workflow: no crossing reached it (a lost signal charges nothing, which is allowed).
+      }
+    }
+    return waiting;
+  };
   let topUpsAtSettle = 0;
   const toppedUp = new Set(ctx.journal.projects.filter((p) => p.toppedUp).map((p) => p.projectId));
+  const budgetRaised = new Set<string>();
   let waitingFor: string[] = [];
   try {
     while (Date.now() - t0 < seconds * 1000) {
@@ -135,9 +200,20 @@ export async function settle(
         ...state.waiting,
         ...(await decidePending(ctx, sql)),
         ...(await refundsPending(ctx, sql, workflowDone)),
+        ...(await autoTopUpsInFlight()),
       ];
       if (waitingFor.length === 0) break;
       for (const paused of state.paused) {
+        if (paused.reason === 'budget_exhausted') {
+          // Only its budget stops it (a grant would not): raised to the whole project's cost.
+          // One whose raise to that cost was accepted already stays paused: the checks report it.
+          const record = ctx.journal.projects.find((p) => p.projectId === paused.id);
+          if (!record?.budget || record.budget.raise?.status === 200 || budgetRaised.has(paused.id)) continue;
+          // Counted by the budget checks (raise.when = 'settle'); sent again while unanswered.
+          const status = await raiseBudget(ctx, record, record.budget.total, 'settle');
+          if (status !== 0 && status < 500) budgetRaised.add(paused.id);
+          continue;
+        }
         if (toppedUp.has(paused.id)) continue;
         // Enough for every task at the largest size the driver uses (small, 25 credits).
         if (await grant(ctx, paused.userId, Math.max(1, paused.tasks) * 25)) {
@@ -149,6 +225,8 @@ export async function settle(
       }
       await sleep(1000);
     }
+    // Not settled: what each unfinished project's workflow is doing, so the report can be read alone.
+    if (waitingFor.length > 0) waitingFor = await Promise.all(waitingFor.map((w) => withStory(temporal, w)));
   } finally {
     await connection.close();
   }

@@ -13,8 +13,9 @@ interface TaskRow {
 
 /**
  * Projects: every completed task charged once (its hold posted by one operation, for its cost),
- * no other task charged, each project's credits_spent the sum of its tasks, every project
- * finished, and every project paused for lack of credits resumed by itself after its top-up.
+ * no other task charged, each project's credits_spent its planning charge and the sum of its
+ * tasks, every project finished, and every project paused for lack of credits resumed by itself
+ * after its top-up.
  */
 export async function projectChecks(sql: Sql, journal: Journal): Promise<CheckResult[]> {
   // Every project in the database (the run's own), also those whose start was never answered.
@@ -32,13 +33,22 @@ export async function projectChecks(sql: Sql, journal: Journal): Promise<CheckRe
   const otherViolations = tasks
     .filter((t) => t.status !== 'completed' && t.posted !== 0)
     .map((t) => `task ${t.project_id}#${t.position} ${t.status} but charged ${t.posted}`);
-  const projects = await sql<{ id: string; status: string; spent: number; costs: number }[]>`
+  // A project planned from a prompt spent its planning charge too (from the ledger).
+  const projects = await sql<
+    { id: string; status: string; spent: number; costs: number; planning: number }[]
+  >`
     SELECT p.id, p.status, p.credits_spent AS spent,
-           coalesce((SELECT sum(cost) FROM project_tasks WHERE project_id = p.id AND status = 'completed'), 0)::bigint AS costs
+           coalesce((SELECT sum(cost) FROM project_tasks WHERE project_id = p.id AND status = 'completed'), 0)::bigint AS costs,
+           coalesce((SELECT sum(amount) FROM transfers
+                     WHERE cause_type = 'project_planning' AND cause_id = p.id::text), 0)::bigint AS planning
     FROM projects p`;
   const byId = new Map(projects.map((p) => [p.id, p]));
   const spentViolations = projects.flatMap((p) =>
-    p.spent === p.costs ? [] : [`project ${p.id}: credits_spent ${p.spent}, completed tasks cost ${p.costs}`],
+    p.spent === p.planning + p.costs
+      ? []
+      : [
+          `project ${p.id}: credits_spent ${p.spent}, planning charged ${p.planning}, completed tasks cost ${p.costs}`,
+        ],
   );
   const finished = new Set(['completed', 'cancelled', 'failed']);
   const intent = new Map(journal.projects.map((p) => [p.projectId, p.intent]));
@@ -58,7 +68,11 @@ export async function projectChecks(sql: Sql, journal: Journal): Promise<CheckRe
   return [
     check('every completed task charged once, for its cost', completed.length, taskViolations),
     check('no task charged unless completed', tasks.length - completed.length, otherViolations),
-    check("each project's credits spent = its completed tasks' costs", projects.length, spentViolations),
+    check(
+      "each project's credits spent = its planning charge + its completed tasks' costs",
+      projects.length,
+      spentViolations,
+    ),
     check('every project finished (completed, cancelled or failed)', projects.length, [
       ...unfinished,
       ...missing,

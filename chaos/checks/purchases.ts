@@ -4,7 +4,8 @@ import type { Journal, PurchaseRecord } from '../journal';
 import { type CheckResult, check } from './check';
 import { announcements, purchaseTimeline } from './purchase-timeline';
 
-const CREDITED: ReadonlySet<string> = new Set(['completed', 'partially_refunded', 'refunded']);
+/** A purchase's statuses once it was credited (refunds since included). */
+export const CREDITED: ReadonlySet<string> = new Set(['completed', 'partially_refunded', 'refunded']);
 
 /** Every paid purchase credited exactly once, nothing unpaid credited, every second charge refunded once. */
 export async function purchaseChecks(

@@ -22,3 +22,11 @@ export interface FlowContext {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * `seconds`, or fewer when the load's deadline comes first: a flow waits no longer than the load
+ * runs, so the run does not outlast its faults; the settle phase waits for what is left.
+ */
+export function withinLoad(ctx: FlowContext, seconds: number): number {
+  return Math.max(0, Math.min(seconds, (ctx.deadlineMs - Date.now()) / 1000));
+}

@@ -6,22 +6,34 @@ import { buy } from './purchases';
 import { fundedUser, grant, signUp } from './users';
 
 const project = z.object({ id: z.uuid(), status: z.string() });
+/** GET /v1/projects/:id: the pause's reason says which limit stopped the work (the budget's with its numbers). */
+const projectView = project.extend({
+  pausedReason: z
+    .object({
+      code: z.string(),
+      budget: z.number().int().optional(),
+      spent: z.number().int().optional(),
+      needed: z.number().int().optional(),
+    })
+    .nullable(),
+});
+export type PausedReason = NonNullable<z.infer<typeof projectView>['pausedReason']>;
 /** Rate card v1: a small task costs 25 credits. */
-const SMALL_TASK = 25;
+export const SMALL_TASK = 25;
 
-function tasks(n: number, failLast = false) {
+export function smallTasks(n: number, failLast = false) {
   return Array.from({ length: n }, (_, i) => ({
     title: failLast && i === n - 1 ? `task ${i + 1} [fail]` : `task ${i + 1}`,
     size: 'small',
   }));
 }
 
-async function startProject(
+/** POST /v1/projects with `body` (its tasks or its prompt, maybe a budget), retried under one key. */
+export async function startProject(
   ctx: FlowContext,
   record: Omit<ProjectRecord, 'projectId'>,
-  failLast: boolean,
+  body: Record<string, unknown>,
 ): Promise<ProjectRecord | null> {
-  const body = { name: `chaos ${record.intent}`, tasks: tasks(record.tasks, failLast) };
   const key = `chaos-project-${randomUUID()}`;
   const answer = await ctx.api.call({
     kind: 'project',
@@ -67,8 +79,12 @@ export async function resendUnansweredProjects(ctx: FlowContext): Promise<number
   return unanswered.length;
 }
 
-/** Polls the project until it is paused (for lack of credits), up to `seconds`. */
-async function waitPaused(ctx: FlowContext, record: ProjectRecord, seconds: number): Promise<boolean> {
+/** Polls the project until it is paused, up to `seconds`: why it paused, or null if it did not. */
+export async function waitPaused(
+  ctx: FlowContext,
+  record: ProjectRecord,
+  seconds: number,
+): Promise<PausedReason | null> {
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
     const answer = await ctx.api.once({
@@ -77,10 +93,13 @@ async function waitPaused(ctx: FlowContext, record: ProjectRecord, seconds: numb
       path: `/v1/projects/${record.projectId}`,
       key: record.user.apiKey,
     });
-    if (answer.status === 200 && project.parse(answer.body).status === 'paused') return true;
+    if (answer.status === 200) {
+      const seen = projectView.parse(answer.body);
+      if (seen.status === 'paused' && seen.pausedReason) return seen.pausedReason;
+    }
     await sleep(500);
   }
-  return false;
+  return null;
 }
 
 /**
@@ -97,7 +116,7 @@ export async function runProject(ctx: FlowContext, intent: ProjectIntent): Promi
   const record = await startProject(
     ctx,
     { user, intent, tasks: n, sawPaused: false, toppedUp: false },
-    failLast,
+    { name: `chaos ${intent}`, tasks: smallTasks(n, failLast) },
   );
   if (!record) return;
   if (intent === 'cancel') {
@@ -112,7 +131,7 @@ export async function runProject(ctx: FlowContext, intent: ProjectIntent): Promi
     return;
   }
   if (!paused) return;
-  record.sawPaused = await waitPaused(ctx, record, 20);
+  record.sawPaused = (await waitPaused(ctx, record, 20)) !== null;
   if (!record.sawPaused) return; // the settle phase tops it up
   if (intent === 'pause, top-up by grant') record.toppedUp = await grant(ctx, user.id, n * SMALL_TASK);
   else record.toppedUp = (await buy(ctx, user, 'paid', { topUpFor: record.projectId }))?.paid ?? false;

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ChaosUser, PurchaseIntent, PurchaseRecord } from '../journal';
-import type { FlowContext } from './context';
+import { type FlowContext, sleep } from './context';
+
+/** The starter package every chaos purchase buys (db/migrations/002_catalog.sql). */
+export const STARTER = { credits: 4500, priceCents: 5000 } as const;
 
 const started = z.object({ id: z.uuid(), credits: z.number().int().positive(), checkoutUrl: z.url() });
+const receipts = z.object({ data: z.array(z.object({ kind: z.string() })) });
 
 /** Presses a button on the stand-in's hosted checkout page, as the buyer's browser would. */
 async function pressCheckout(
@@ -79,4 +83,25 @@ export async function buy(
     record.duplicate = { paymentIntentId: paymentIntent.id, eventId: event.id };
   }
   return record;
+}
+
+/**
+ * Waits until the user's receipt is in GET /v1/receipts: the purchase workflow sends it after
+ * the credit activity has finished, and that activity records the paying card's fingerprint and
+ * saves the card (when the buyer consented) before it returns. So from then on every referral
+ * decision sees the card, and auto top-up can charge it.
+ */
+export async function waitForReceipt(ctx: FlowContext, apiKey: string, seconds: number): Promise<boolean> {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const answer = await ctx.api.once({
+      kind: 'receipts (read)',
+      method: 'GET',
+      path: '/v1/receipts',
+      key: apiKey,
+    });
+    if (answer.status === 200 && receipts.parse(answer.body).data.length > 0) return true;
+    await sleep(250);
+  }
+  return false;
 }

@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import type { PurchaseIntent, RefereeRecord, ReferrerKind, ReferrerRecord } from '../journal';
-import { type FlowContext, sleep } from './context';
-import { buy } from './purchases';
+import type { FlowContext } from './context';
+import { buy, waitForReceipt } from './purchases';
 import { chaosEmail, signUp } from './users';
 
 /** The stand-in's prefilled card, which every chaos purchase pays with unless it says otherwise. */
@@ -11,32 +10,10 @@ export const OTHER_CARD = '5555555555554444';
 /** Referees of the capped referrer, all buying at once: more than the monthly cap of 20 rewards. */
 export const CAP_REFEREES = 24;
 
-const receipts = z.object({ data: z.array(z.object({ kind: z.string() })) });
-
 /** `chaos-x@example.test` → `chaos-x+tag@example.test`: the same mailbox (DESIGN.md §11). */
 function tagged(email: string, tag: string): string {
   const at = email.lastIndexOf('@');
   return `${email.slice(0, at)}+${tag}${email.slice(at)}`;
-}
-
-/**
- * Waits until the user's receipt is in GET /v1/receipts: the purchase workflow sends it after
- * the credit activity has finished, and that activity records the paying card's fingerprint
- * before it returns. So from then on every referral decision sees the card.
- */
-async function waitForReceipt(ctx: FlowContext, apiKey: string, seconds: number): Promise<boolean> {
-  const until = Date.now() + seconds * 1000;
-  while (Date.now() < until) {
-    const answer = await ctx.api.once({
-      kind: 'receipts (read)',
-      method: 'GET',
-      path: '/v1/receipts',
-      key: apiKey,
-    });
-    if (answer.status === 200 && receipts.parse(answer.body).data.length > 0) return true;
-    await sleep(250);
-  }
-  return false;
 }
 
 async function referrer(ctx: FlowContext, kind: ReferrerKind): Promise<ReferrerRecord | null> {

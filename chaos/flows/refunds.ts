@@ -15,8 +15,6 @@ import { buy } from './purchases';
 import { chargeUsage } from './usage';
 import { signUp } from './users';
 
-/** The starter package every chaos purchase buys (db/migrations/002_catalog.sql). */
-export const STARTER = { credits: 4500, priceCents: 5000 } as const;
 export const REFUND_FINAL: ReadonlySet<string> = new Set(['succeeded', 'failed']);
 const REASONS = ['unused', 'technical_issue', 'duplicate', 'other'] as const;
 
