@@ -330,8 +330,16 @@ function askViolation(r: OperatorRefundRequestRecord, byId: Map<string, RefundRo
     return row?.status === 'failed' && /Stripe refused/.test(row.failure_reason ?? '')
       ? []
       : [`refund refused by Stripe ${r.id}: ${row?.status} (${row?.failure_reason}), answered ${r.status}`];
-  if (r.ask === 'while disputed' && row && row.status !== 'failed')
-    return [`refund ${row.id} asked while its charge was disputed: ${row.status}`];
+  // Judged only when the refund ended while the dispute was still open (the flow closes it after
+  // waiting): one re-sent at settle, or still on its way to Stripe then, may rightly succeed.
+  if (
+    r.ask === 'while disputed' &&
+    row &&
+    !r.resentAtSettle &&
+    r.seenFinal !== undefined &&
+    r.seenFinal !== 'failed'
+  )
+    return [`refund ${row.id} asked while its charge was disputed: ${r.seenFinal} before the dispute closed`];
   if (r.ask === 'refund' && r.refundableSeen !== undefined && !r.resentAtSettle) {
     const want = r.credits ?? r.refundableSeen;
     if (!ok2xx(r.status)) return [`refund of ${want} of ${r.refundableSeen} refundable answered ${r.status}`];
