@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BudgetIntent, BudgetRecord, ProjectRecord } from '../journal';
 import { type FlowContext, sleep, withinLoad } from './context';
-import { SMALL_TASK, smallTasks, startProject, waitPaused } from './projects';
+import { cancelProject, SMALL_TASK, smallTasks, startProject, waitPaused } from './projects';
 import { fundedUser } from './users';
 
 /** Rate card v1: planning a project from a prompt costs 50 credits. */
@@ -83,11 +83,5 @@ export async function budgetFlow(ctx: FlowContext): Promise<void> {
     await raiseBudget(ctx, record, total, 'paused');
     return;
   }
-  const answer = await ctx.api.call({
-    kind: 'project cancel',
-    method: 'POST',
-    path: `/v1/projects/${record.projectId}/cancel`,
-    key: user.apiKey,
-  });
-  record.cancelAnswered = answer.status;
+  await cancelProject(ctx, record);
 }

@@ -107,6 +107,17 @@ export async function waitPaused(
  * cancelled mid-run, or started without credits so it pauses, then topped up by an operator
  * grant or by a purchase, after which it must resume by itself.
  */
+/** Cancels the project as its owner, recording the answer. */
+export async function cancelProject(ctx: FlowContext, record: ProjectRecord): Promise<void> {
+  const answer = await ctx.api.call({
+    kind: 'project cancel',
+    method: 'POST',
+    path: `/v1/projects/${record.projectId}/cancel`,
+    key: record.user.apiKey,
+  });
+  record.cancelAnswered = answer.status;
+}
+
 export async function runProject(ctx: FlowContext, intent: ProjectIntent): Promise<void> {
   const paused = intent.startsWith('pause');
   const n = paused ? 3 : intent === 'cancel' ? 10 : 4;
@@ -121,13 +132,7 @@ export async function runProject(ctx: FlowContext, intent: ProjectIntent): Promi
   if (!record) return;
   if (intent === 'cancel') {
     await sleep(ctx.rng.int(300, 2000));
-    const answer = await ctx.api.call({
-      kind: 'project cancel',
-      method: 'POST',
-      path: `/v1/projects/${record.projectId}/cancel`,
-      key: user.apiKey,
-    });
-    record.cancelAnswered = answer.status;
+    await cancelProject(ctx, record);
     return;
   }
   if (!paused) return;
