@@ -75,13 +75,8 @@ export const Package = obj({
   pricePer1000Cents: int(),
 }).meta({ id: 'Package' });
 
-export const AdminPackage = obj({
-  id: z.string(),
-  name: z.string(),
-  credits: credits(),
-  priceCents: int(),
-  currency: z.string(),
-  pricePer1000Cents: int(),
+/** A package as the operator sees it: what users see, plus its lifecycle and limits. */
+export const AdminPackage = Package.extend({
   status: z.enum(PACKAGE_STATUSES),
   custom: z.boolean(),
   visibleTo: z.array(z.string()).nullable(),
