@@ -1,6 +1,13 @@
 import Stripe from 'stripe';
 import { cardFingerprint, type StripeStandIn, startStripeStandIn } from '../../dev/stripe';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
+import {
+  type StandInSetup,
+  sdkFor,
+  settleStandIn,
+  startStandInSetup,
+  stopStandInSetup,
+} from './stand-in-setup';
+import type { WebhookReceiver } from './webhook-receiver';
 
 /**
  * The stand-in's Connect payouts (DESIGN.md §11: Express accounts, onboarding links and page,
@@ -12,41 +19,17 @@ const WEBHOOK_SECRET = 'whsec_connect_test';
 const RETURN_URL = 'https://app.example/payouts/return';
 const REFRESH_URL = 'https://app.example/payouts/refresh';
 
+let setup: StandInSetup;
 let standIn: StripeStandIn;
 let receiver: WebhookReceiver;
 let stripe: Stripe;
 
-const sdkFor = (target: StripeStandIn) =>
-  new Stripe(target.secretKey, {
-    host: target.host,
-    port: target.port,
-    protocol: 'http',
-    // A retry would hide a wrong status from the assertions.
-    maxNetworkRetries: 0,
-  });
-
 beforeAll(async () => {
-  receiver = await startWebhookReceiver(WEBHOOK_SECRET);
-  standIn = await startStripeStandIn({
-    webhookSecret: WEBHOOK_SECRET,
-    webhookUrl: receiver.url,
-    retryBaseMs: 50,
-  });
-  stripe = sdkFor(standIn);
+  setup = await startStandInSetup(WEBHOOK_SECRET);
+  ({ standIn, receiver, stripe } = setup);
 });
-
-afterEach(async () => {
-  await standIn.idle();
-  expect(receiver.rejected).toEqual([]);
-  standIn.faults.reset();
-  standIn.transferFaults.reset();
-  receiver.reset();
-});
-
-afterAll(async () => {
-  await standIn?.stop();
-  await receiver?.close();
-});
+afterEach(() => settleStandIn(setup));
+afterAll(() => stopStandInSetup(setup ?? {}));
 
 /** What a browser does when a page's form is submitted. */
 const press = (url: string, fields: Record<string, string>) =>

@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
-import { cardFingerprint, type StripeStandIn, startStripeStandIn } from '../../dev/stripe';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
+import { cardFingerprint, type StripeStandIn } from '../../dev/stripe';
+import { type StandInSetup, settleStandIn, startStandInSetup, stopStandInSetup } from './stand-in-setup';
+import type { WebhookReceiver } from './webhook-receiver';
 
 /**
  * The stand-in's Customers, saved cards, off-session payment intents and Billing Portal
@@ -12,35 +13,17 @@ const PAYS = '4242424242424242';
 const DECLINES = '4000000000000002';
 const NEEDS_AUTHENTICATION = '4000002500003155';
 
+let setup: StandInSetup;
 let standIn: StripeStandIn;
 let receiver: WebhookReceiver;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  receiver = await startWebhookReceiver(WEBHOOK_SECRET);
-  standIn = await startStripeStandIn({
-    webhookSecret: WEBHOOK_SECRET,
-    webhookUrl: receiver.url,
-    retryBaseMs: 50,
-  });
-  stripe = new Stripe(standIn.secretKey, {
-    host: standIn.host,
-    port: standIn.port,
-    protocol: 'http',
-    maxNetworkRetries: 0,
-  });
+  setup = await startStandInSetup(WEBHOOK_SECRET);
+  ({ standIn, receiver, stripe } = setup);
 });
-
-afterEach(async () => {
-  await standIn.idle();
-  expect(receiver.rejected).toEqual([]);
-  receiver.reset();
-});
-
-afterAll(async () => {
-  await standIn?.stop();
-  await receiver?.close();
-});
+afterEach(() => settleStandIn(setup));
+afterAll(() => stopStandInSetup(setup ?? {}));
 
 /** A Customer whose card (`card`) was saved by paying a Checkout Session with consent. */
 async function customerWithSavedCard(card: string) {

@@ -1,7 +1,8 @@
 import Stripe from 'stripe';
 import { type StripeStandIn, startStripeStandIn } from '../../dev/stripe';
 import { parseForm } from '../../dev/stripe/form';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
+import { type StandInSetup, settleStandIn, startStandInSetup, stopStandInSetup } from './stand-in-setup';
+import type { WebhookReceiver } from './webhook-receiver';
 
 /**
  * The Stripe stand-in (DESIGN.md §8) driven by the real `stripe` SDK, its checkout page driven by
@@ -12,37 +13,17 @@ const WEBHOOK_SECRET = 'whsec_standin_test';
 const SUCCESS_URL = 'https://app.example/credits/success?session={CHECKOUT_SESSION_ID}';
 const CANCEL_URL = 'https://app.example/credits/cancelled';
 
+let setup: StandInSetup;
 let standIn: StripeStandIn;
 let receiver: WebhookReceiver;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  receiver = await startWebhookReceiver(WEBHOOK_SECRET);
-  standIn = await startStripeStandIn({
-    webhookSecret: WEBHOOK_SECRET,
-    webhookUrl: receiver.url,
-    retryBaseMs: 50,
-  });
-  stripe = new Stripe(standIn.secretKey, {
-    host: standIn.host,
-    port: standIn.port,
-    protocol: 'http',
-    // A retry would hide a wrong status from the assertions.
-    maxNetworkRetries: 0,
-  });
+  setup = await startStandInSetup(WEBHOOK_SECRET);
+  ({ standIn, receiver, stripe } = setup);
 });
-
-afterEach(async () => {
-  await standIn.idle();
-  expect(receiver.rejected).toEqual([]);
-  standIn.faults.reset();
-  receiver.reset();
-});
-
-afterAll(async () => {
-  await standIn?.stop();
-  await receiver?.close();
-});
+afterEach(() => settleStandIn(setup));
+afterAll(() => stopStandInSetup(setup ?? {}));
 
 const sessionParams = (overrides: Partial<Stripe.Checkout.SessionCreateParams> = {}) =>
   ({
