@@ -2,10 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import Stripe from 'stripe';
 import { DEFAULT_EARNING_SETTINGS } from '../../app';
 import { workflowIds } from '../../workflows/messages';
 import { WithdrawalStatusKey } from '../../workflows/search-attributes';
+import { sdkFor } from '../stripe/stand-in-setup';
 import { ADMIN_KEY, signUp, startTestApp, type TestApp } from '../support/app';
 import { waitFor } from '../support/wait';
 import { startTestWorker, type TestWorker, workflowBundle } from '../support/worker';
@@ -32,13 +32,7 @@ afterAll(async () => {
 });
 afterEach(() => app.standIn.transferFaults.reset());
 
-const stripeSdk = () =>
-  new Stripe(app.standIn.secretKey, {
-    host: app.standIn.host,
-    port: app.standIn.port,
-    protocol: 'http',
-    maxNetworkRetries: 0,
-  });
+const stripeSdk = () => sdkFor(app.standIn);
 
 /** Withdrawal holds the ledger has for the user, by status. */
 async function withdrawalHolds(userId: string) {
