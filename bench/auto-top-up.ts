@@ -12,7 +12,7 @@
  * top-up's credit transfer (their transactions' timestamps), with no HTTP and no polling.
  */
 import { randomUUID } from 'node:crypto';
-import { type BenchStack, call, startBenchStack } from './stack';
+import { type BenchStack, call, payCheckout, startBenchStack, startStarterPurchase } from './stack';
 import { machine, percentile, runBench } from './support';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100);
@@ -29,16 +29,7 @@ async function preparedUser(stack: BenchStack): Promise<{ id: string; apiKey: st
     body: JSON.stringify({ email: `bench-${randomUUID()}@example.test` }),
   });
   const user = (await signUp.json()) as { id: string; apiKey: string };
-  const started = await call<{ checkoutUrl: string }>(`${stack.url}/v1/purchases`, 'POST', user.apiKey, {
-    packageId: 'starter',
-  });
-  if (started.status !== 201) throw new Error(`purchase: ${started.status}`);
-  const paid = await fetch(started.body.checkoutUrl, {
-    method: 'POST',
-    body: new URLSearchParams({ action: 'pay' }),
-    redirect: 'manual',
-  });
-  if (paid.status !== 303) throw new Error(`pay: ${paid.status}`);
+  await payCheckout(await startStarterPurchase(stack, user.apiKey));
   // The card is saved when the purchase is credited.
   for (;;) {
     const [row] = await stack.services.sql<{ payment_method_id: string | null }[]>`

@@ -5,7 +5,7 @@
  * "webhook arrival → credits visible": it also holds the stand-in's delivery hop.
  */
 import { randomUUID } from 'node:crypto';
-import { type BenchStack, call, startBenchStack } from './stack';
+import { type BenchStack, call, payCheckout, startBenchStack, startStarterPurchase } from './stack';
 import { machine, percentile, runBench } from './support';
 
 const PURCHASES = Number(process.env.BENCH_PURCHASES ?? 200);
@@ -18,17 +18,9 @@ async function onePurchase(stack: BenchStack): Promise<number> {
     body: JSON.stringify({ email: `bench-${randomUUID()}@example.test` }),
   });
   const user = (await signUp.json()) as { apiKey: string };
-  const started = await call<{ checkoutUrl: string }>(`${stack.url}/v1/purchases`, 'POST', user.apiKey, {
-    packageId: 'starter',
-  });
-  if (started.status !== 201) throw new Error(`purchase: ${started.status}`);
+  const checkoutUrl = await startStarterPurchase(stack, user.apiKey);
   const t0 = performance.now();
-  const paid = await fetch(started.body.checkoutUrl, {
-    method: 'POST',
-    body: new URLSearchParams({ action: 'pay' }),
-    redirect: 'manual',
-  });
-  if (paid.status !== 303) throw new Error(`pay: ${paid.status}`);
+  await payCheckout(checkoutUrl);
   for (;;) {
     const balance = await call<{ available: number }>(`${stack.url}/v1/balance`, 'GET', user.apiKey);
     if (balance.body.available === 4500) return performance.now() - t0;

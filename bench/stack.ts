@@ -92,3 +92,22 @@ export async function call<T>(
   });
   return { status: res.status, body: (await res.json()) as T };
 }
+
+/** Starts a Starter purchase for the user; its Checkout URL on the stand-in. */
+export async function startStarterPurchase(stack: BenchStack, apiKey: string): Promise<string> {
+  const started = await call<{ checkoutUrl: string }>(`${stack.url}/v1/purchases`, 'POST', apiKey, {
+    packageId: 'starter',
+  });
+  if (started.status !== 201) throw new Error(`purchase: ${started.status}`);
+  return started.body.checkoutUrl;
+}
+
+/** Pays a Checkout Session on the stand-in's page, as its form's "pay" button does. */
+export async function payCheckout(checkoutUrl: string): Promise<void> {
+  const paid = await fetch(checkoutUrl, {
+    method: 'POST',
+    body: new URLSearchParams({ action: 'pay' }),
+    redirect: 'manual',
+  });
+  if (paid.status !== 303) throw new Error(`pay: ${paid.status}`);
+}
