@@ -362,7 +362,14 @@ async function main() {
       0,
       { ...agentEvent, agentId },
     );
-    const agentRows: { load: 'plain' | 'agentId'; charges: number; p99: number }[] = [];
+    const agentRows: {
+      load: 'plain' | 'agentId';
+      charges: number;
+      p99: number;
+      /** CPU per charge, µs: this process (API + autocannon) and Postgres. */
+      processUs: number;
+      postgresUs: number;
+    }[] = [];
     // ABBA order (plain first in even pairs, agentId first in odd ones): the machine's drift within
     // a run, and the ledger growing as it runs, then weigh on both loads alike.
     const pair = [
@@ -371,11 +378,16 @@ async function main() {
     ] as const;
     for (let i = 0; i < AGENT_RUNS; i++)
       for (const [label, hook] of i % 2 === 0 ? pair : [...pair].reverse()) {
-        const { result } = await load(byPath['group-commit'], hook, { seconds: SECONDS });
+        const { result, cpu } = await load(byPath['group-commit'], hook, { seconds: SECONDS });
+        const charges = result['2xx'] / result.duration;
+        // The probe's shares are of all cores: × cores × 1 s in µs ÷ charges per second.
+        const perCharge = (share: number) => Math.round((share * os.cpus().length * 1e6) / charges);
         agentRows.push({
           load: label,
-          charges: Math.round(result['2xx'] / result.duration),
+          charges: Math.round(charges),
           p99: result.latency.p99,
+          processUs: perCharge(cpu.process),
+          postgresUs: perCharge(cpu.postgres),
         });
         console.error(`${label}: ${agentRows.at(-1)!.charges} charges/s`);
       }
@@ -491,9 +503,12 @@ async function main() {
       '',
       `Every event naming another user's agent (\`agentId\`: the creator's share is a second leg of the same operation), ${USERS} users, group commit, alternating with the same events without it (${AGENT_EVENT_OUTPUT_TOKENS} output tokens each):`,
       '',
-      '| load | charges/s | p99 ms |',
-      '| --- | ---: | ---: |',
-      ...agentRows.map((r) => `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.p99} |`),
+      '| load | charges/s | p99 ms | CPU µs per charge: API + autocannon | Postgres |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...agentRows.map(
+        (r) =>
+          `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.p99} | ${r.processUs} | ${r.postgresUs} |`,
+      ),
       '',
       `- With \`agentId\`, charges/s are ${agentRatio.toFixed(2)}× plain events' (medians of ${AGENT_RUNS} runs each; the limit is ${1 - AGENT_MAX_COST}×: ${agentRatio >= 1 - AGENT_MAX_COST ? 'met' : 'NOT met'}). ${shares.n.toLocaleString('en-US')} creator shares (${Number(shares.credits).toLocaleString('en-US')} credits) for ${agentCharges.n.toLocaleString('en-US')} agent charges (${sharesOk ? 'one each' : 'MISMATCH'}).`,
     ];
