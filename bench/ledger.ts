@@ -3,8 +3,9 @@
  * one transaction per debit (debitAlone) against group commit (debit), on 1,000 accounts and on
  * one hot account; hold-then-post pairs (the project task path) on 1,000 accounts; the bare-row
  * floor; and, with PGLEDGER_DIR set to a snapshot of pgr0ss/pgledger kept outside this repo,
- * pgledger's one transfer per transaction in the same server and window (bench/pgledger.ts).
- * Prints Markdown tables for BENCHMARKS.md.
+ * pgledger's one transfer per transaction in the same server and window (bench/pgledger.ts),
+ * then BENCH_PGLEDGER_PAIRS (default 3) alternations of the two on 1,000 accounts, in ABBA order,
+ * so the machine's drift within a run weighs on both. Prints Markdown tables for BENCHMARKS.md.
  */
 import { randomUUID } from 'node:crypto';
 import { openLedger } from '../composition/ledger';
@@ -21,6 +22,8 @@ const FUNDS = 10_000_000;
 const FLOOR_BATCH = 32;
 /** Issue 3's target, which the floor is compared with. */
 const TARGET_PER_SECOND = 20_000;
+/** Alternations of one debit per transaction here and pgledger's one transfer per transaction. */
+const PGLEDGER_PAIRS = Number(process.env.BENCH_PGLEDGER_PAIRS ?? 3);
 
 /** Funded users' ids. */
 async function fundedIds(sql: Sql, ledger: Ledger, count: number, credits: number): Promise<string[]> {
@@ -98,20 +101,48 @@ async function bareRowFloor(sql: Sql, streams: number, rows: 1 | 2): Promise<num
   }
 }
 
-/** pgledger on 1,000 accounts and on one hot pair, when PGLEDGER_DIR names a snapshot. */
-async function pgledgerSideBySide(serverUrl: string): Promise<Record<string, PgledgerRun> | null> {
+interface PgledgerSide {
+  sql: Sql;
+  /** Its 1,000 accounts' ids. */
+  many: string[];
+}
+
+/** pgledger loaded next to the bench's database, when PGLEDGER_DIR names a snapshot. */
+async function openPgledgerSide(serverUrl: string): Promise<PgledgerSide | null> {
   const dir = process.env.PGLEDGER_DIR;
   if (!dir) return null;
   const sql = await openPgledger(serverUrl, dir, 70);
-  try {
-    const many = await pgledgerAccounts(sql, ACCOUNTS);
-    const runs: Record<string, PgledgerRun> = {};
-    runs['1,000 accounts'] = await pgledgerTransfers(sql, many, CALLERS, SECONDS);
-    runs['1 hot pair'] = await pgledgerTransfers(sql, many.slice(0, 2), CALLERS, SECONDS);
-    return runs;
-  } finally {
-    await sql.end();
+  return { sql, many: await pgledgerAccounts(sql, ACCOUNTS) };
+}
+
+/** pgledger on 1,000 accounts and on one hot pair. */
+async function pgledgerRows(pg: PgledgerSide): Promise<Record<string, PgledgerRun>> {
+  return {
+    '1,000 accounts': await pgledgerTransfers(pg.sql, pg.many, CALLERS, SECONDS),
+    '1 hot pair': await pgledgerTransfers(pg.sql, pg.many.slice(0, 2), CALLERS, SECONDS),
+  };
+}
+
+/** One debit per transaction here against pgledger's one transfer per transaction, ABBA. */
+async function alternateWithPgledger(
+  ledger: Ledger,
+  accounts: string[],
+  pg: PgledgerSide,
+): Promise<{ ours: number; theirs: number }[]> {
+  const ours = async () => (await scenario(ledger, 'one transaction per debit', accounts)).perSecond;
+  const theirs = async () => (await pgledgerTransfers(pg.sql, pg.many, CALLERS, SECONDS)).perSecond;
+  const pairs: { ours: number; theirs: number }[] = [];
+  for (let i = 0; i < PGLEDGER_PAIRS; i++) {
+    if (i % 2 === 0) {
+      const o = await ours();
+      pairs.push({ ours: o, theirs: await theirs() });
+    } else {
+      const t = await theirs();
+      pairs.push({ ours: await ours(), theirs: t });
+    }
+    console.error(`pair ${i + 1}: ours ${pairs.at(-1)!.ours}/s, pgledger ${pairs.at(-1)!.theirs}/s`);
   }
+  return pairs;
 }
 
 /** Fund one account for exactly 1,000 debits, fire 3,000 at once: exactly 1,000 may succeed. */
@@ -158,7 +189,10 @@ async function main() {
       `| 1,000 accounts | hold then post (pairs) | ${pairs.perSecond.toLocaleString('en-US')} | ${pairs.p50.toFixed(1)} | ${pairs.p99.toFixed(1)} | ${pairs.failed} |`,
     );
     console.error(rows.at(-1));
-    const pgledger = await pgledgerSideBySide(db.url);
+    const pgSide = await openPgledgerSide(db.url);
+    const pgledger = pgSide ? await pgledgerRows(pgSide) : null;
+    const alternations = pgSide ? await alternateWithPgledger(ledger, many, pgSide) : [];
+    await pgSide?.sql.end();
     const floors: string[] = [];
     /** Debits/s of the floor on one connection, by bare rows per debit. */
     const floorRates: Record<number, number> = {};
@@ -194,6 +228,23 @@ async function main() {
       console.log(
         `\n1,000 accounts: one debit per transaction here is ${(ours / pgledger['1,000 accounts']!.perSecond).toFixed(2)}× pgledger's one transfer per transaction.`,
       );
+      if (alternations.length > 0) {
+        console.log(
+          '\nAlternating, 1,000 accounts (ABBA), one debit per transaction here against pgledger:\n',
+        );
+        console.log('| pair | here, debits/s | pgledger, transfers/s | ratio |');
+        console.log('| ---: | ---: | ---: | ---: |');
+        for (const [i, p] of alternations.entries())
+          console.log(
+            `| ${i + 1} | ${p.ours.toLocaleString('en-US')} | ${p.theirs.toLocaleString('en-US')} | ${(p.ours / p.theirs).toFixed(2)}× |`,
+          );
+        const ratios = alternations.map((p) => p.ours / p.theirs).sort((a, b) => a - b);
+        const sum = (pick: (p: { ours: number; theirs: number }) => number) =>
+          alternations.reduce((total, p) => total + pick(p), 0);
+        console.log(
+          `\nMedian of the pairs' ratios ${percentile(ratios, 50).toFixed(2)}×; summed ${(sum((p) => p.ours) / sum((p) => p.theirs)).toFixed(2)}× (target ≥ 1×).`,
+        );
+      }
     } else {
       console.log('\npgledger: not run (set PGLEDGER_DIR to a snapshot of pgr0ss/pgledger).');
     }
