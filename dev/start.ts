@@ -13,6 +13,7 @@ import { executorSettings } from '../config/executor';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger';
 import { ensureHoldSweeper } from '../workflows/starters';
 import { localStripe } from './local-stripe';
+import { surviveUnawaitedPostgresOutages } from './postgres-rejections';
 import { startInfrastructure } from './stack';
 
 /**
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   // Handlers first: a Ctrl-C during start-up still stops whatever has started by then.
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
+  surviveUnawaitedPostgresOutages((message, error) => logger.warn({ err: error }, message));
   say('starting Postgres and Temporal…');
   const infra = await startInfrastructure({
     dataDir: path.resolve(env.DATA_DIR),
