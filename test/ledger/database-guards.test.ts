@@ -82,6 +82,10 @@ describe('when code outside the ledger module tries to change money state direct
     await expect(
       rawTransfer(user.id, { key: 'raw-no-operation', amount: 1, withOperation: false }),
     ).rejects.toThrow(/names an operation that does not exist/);
+    // Refused as that even when its amount would also overdraw the account.
+    await expect(
+      rawTransfer(user.id, { key: 'raw-no-operation-overdraw', amount: 11, withOperation: false }),
+    ).rejects.toThrow(/names an operation that does not exist/);
     // One statement naming a recorded operation and a missing one is refused as a whole.
     await expect(
       sql.begin(async (tx) => {

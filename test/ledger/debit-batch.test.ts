@@ -142,7 +142,12 @@ describe('when a batch holds one request', () => {
   }
   type Scenario = (world: World, key: string) => DebitRequest;
 
-  async function world(purchased: number, earned: number, heldCredits = 0): Promise<World> {
+  async function world(
+    purchased: number,
+    earned: number,
+    heldCredits = 0,
+    holdSeconds = 600,
+  ): Promise<World> {
     const { user } = await fundedUser(sql, ledger, purchased);
     if (earned > 0) await grantCredits(ledger, user.id, earned, 'earned');
     if (heldCredits > 0)
@@ -152,7 +157,7 @@ describe('when a batch holds one request', () => {
         userId: user.id,
         amount: heldCredits,
         kind: 'test',
-        expiresInSeconds: 600,
+        expiresInSeconds: holdSeconds,
       });
     const { user: creator } = await fundedUser(sql, ledger, 0);
     return { payer: user.id, creator: creator.id };
@@ -290,6 +295,49 @@ describe('when a batch holds one request', () => {
       (request) => ({ ...request, amount: 6 }),
     );
     expect(conflicting.answers[1]).toMatchObject({ error: 'IdempotencyConflict' });
+  });
+
+  test('when the payer is also the share receiver, then both paths pay the share into their earned bucket', async () => {
+    const out = await bothPaths(
+      () => world(20, 0),
+      (w, key) =>
+        usage(w, key, 10, { agentId: 'agent-x', share: { userId: w.payer, amount: 3, clearSeconds: 0 } }),
+    );
+    expect(out.legs.map((l) => [l.kind, l.from_account, l.amount])).toEqual([
+      ['usage:conversation', 'payer:purchased', 10],
+      ['creator_share', 'system:usage', 3],
+    ]);
+    expect(out.balance).toMatchObject({ available: 13 });
+  });
+
+  test('when the share receiver has no accounts, then both paths charge without a share', async () => {
+    const nobody = randomUUID();
+    const out = await bothPaths(
+      () => world(20, 0),
+      (w, key) =>
+        usage(w, key, 10, { agentId: 'agent-x', share: { userId: nobody, amount: 3, clearSeconds: 0 } }),
+    );
+    expect(out.legs.map((l) => l.kind)).toEqual(['usage:conversation']);
+  });
+
+  test('when it carries no memo, then both paths store the same record without one', async () => {
+    const out = await bothPaths(
+      () => world(20, 0),
+      (w, key) => ({ idempotencyKey: key, userId: w.payer, amount: 4, kind: 'test' }),
+    );
+    expect(out.result).toEqual({ amount: 4, availableAfter: 16, legs: [{ bucket: 'purchased', amount: 4 }] });
+  });
+
+  test('when the payer’s hold has expired, then both paths release it and spend the credits it held', async () => {
+    const out = await bothPaths(
+      async () => {
+        const w = await world(30, 0, 25, 1);
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        return w;
+      },
+      (w, key) => usage(w, key, 26),
+    );
+    expect(out.answers[0]).toMatchObject({ availableAfter: 4 });
   });
 
   test('when the payer has credits on hold, then both paths spend only what is not held', async () => {
