@@ -4,7 +4,7 @@ import type { AutoTopUpRecord, AutoTopUpScenario, ChaosUser } from '../journal';
 import { type FlowContext, sleep, withinLoad } from './context';
 import { buy, STARTER, waitForReceipt } from './purchases';
 import { chargeUsage } from './usage';
-import { grant, signUp } from './users';
+import { grant, readBalance, signUp } from './users';
 
 /** Auto top-up charges the saved card for the starter package when the balance falls below this. */
 const BELOW_CREDITS = 3000;
@@ -25,7 +25,6 @@ const CARD: Record<AutoTopUpScenario, string> = {
 /** buy()'s options for paying with `card`: none for the page's prefilled card, as the other flows buy. */
 const paying = (card: string) => (card === PAYING_CARD ? {} : { card });
 
-const available = z.object({ available: z.number().int() });
 const settings = z.object({
   autoTopUp: z.object({
     state: z.enum(['active', 'suspended']),
@@ -44,13 +43,7 @@ interface Seen {
 }
 
 async function availableOf(ctx: FlowContext, user: ChaosUser): Promise<number | null> {
-  const answer = await ctx.api.call({
-    kind: 'balance',
-    method: 'GET',
-    path: '/v1/balance',
-    key: user.apiKey,
-  });
-  return answer.status === 200 ? available.parse(answer.body).available : null;
+  return (await readBalance(ctx, user))?.available ?? null;
 }
 
 /** The setting as GET /v1/settings shows it (null when no answer came). */

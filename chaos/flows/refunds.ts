@@ -13,7 +13,7 @@ import type {
 import { type FlowContext, sleep } from './context';
 import { buy } from './purchases';
 import { chargeUsage } from './usage';
-import { signUp } from './users';
+import { readBalance, signUp } from './users';
 
 export const REFUND_FINAL: ReadonlySet<string> = new Set(['succeeded', 'failed']);
 const REASONS = ['unused', 'technical_issue', 'duplicate', 'other'] as const;
@@ -26,10 +26,6 @@ const refundAnswer = z.object({
   status: z.enum(['pending', 'succeeded', 'failed']),
 });
 const purchaseView = z.object({ status: z.string() });
-const balance = z.object({
-  buckets: z.object({ purchased: z.object({ available: z.number().int().min(0) }) }),
-});
-
 // ── The Stripe side: the Dashboard (refunds) and the cardholder's bank (disputes) ─────────────
 
 const clients = new WeakMap<object, Stripe>();
@@ -207,13 +203,7 @@ async function waitCredited(ctx: FlowContext, user: ChaosUser, purchaseId: strin
 
 /** The buyer's purchased credits available now (null when no answer came). */
 async function purchasedAvailable(ctx: FlowContext, user: ChaosUser): Promise<number | null> {
-  const answer = await ctx.api.call({
-    kind: 'balance',
-    method: 'GET',
-    path: '/v1/balance',
-    key: user.apiKey,
-  });
-  return answer.status === 200 ? balance.parse(answer.body).buckets.purchased.available : null;
+  return (await readBalance(ctx, user))?.buckets.purchased.available ?? null;
 }
 
 /**

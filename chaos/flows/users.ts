@@ -10,6 +10,15 @@ const signedUp = z.object({
   referralCode: z.string().min(1),
 });
 const granted = z.object({ credits: z.number().int() });
+const credits = z.number().int().min(0);
+const balanceAnswer = z.object({
+  available: credits,
+  buckets: z.object({
+    purchased: z.object({ available: credits }),
+    earned: z.object({ available: credits, withdrawable: credits }),
+  }),
+});
+export type ChaosBalance = z.infer<typeof balanceAnswer>;
 
 /** A fresh address at the test domain. */
 export const chaosEmail = () => `chaos-${randomUUID()}@example.test`;
@@ -57,4 +66,15 @@ export async function fundedUser(ctx: FlowContext, credits: number): Promise<Cha
   const user = await signUp(ctx);
   if (!user) return null;
   return (await grant(ctx, user.id, credits)) ? user : null;
+}
+
+/** The user's balance as GET /v1/balance answers it (null when no answer came). */
+export async function readBalance(ctx: FlowContext, user: ChaosUser): Promise<ChaosBalance | null> {
+  const answer = await ctx.api.call({
+    kind: 'balance',
+    method: 'GET',
+    path: '/v1/balance',
+    key: user.apiKey,
+  });
+  return answer.status === 200 ? balanceAnswer.parse(answer.body) : null;
 }
