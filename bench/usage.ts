@@ -12,7 +12,8 @@
  *   BENCH_PROFILE (a file: CPU profile of the API thread during the first group-commit run),
  *   BENCH_PATHS (default `group-commit,one-transaction`), BENCH_RUNS (group-commit runs per
  *   scenario, default 3: the median is compared with the target), BENCH_BAD_RUNS and
- *   BENCH_AGENT_RUNS (alternations of the two comparisons, default 2 each).
+ *   BENCH_AGENT_RUNS (alternations of the two comparisons, default 2 each), BENCH_AGENT_PROFILE (a
+ *   prefix: CPU profiles of the API thread during the first plain and agentId runs).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
@@ -41,6 +42,8 @@ const FUNDS = 1_000_000_000;
 const PATHS = (process.env.BENCH_PATHS ?? 'group-commit,one-transaction').split(',') as DebitPath[];
 /** BENCH_PROFILE=file.cpuprofile: a CPU profile of the API's thread during the first group-commit run. */
 const PROFILE = process.env.BENCH_PROFILE;
+/** BENCH_AGENT_PROFILE=prefix: CPU profiles of the API's thread during the first plain and agentId runs (prefix-plain.cpuprofile, prefix-agentId.cpuprofile). */
+const AGENT_PROFILE = process.env.BENCH_AGENT_PROFILE;
 /** Group-commit runs per scenario (this VM's runs spread by ±20%): the median is reported. */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** Issue 4's target. */
@@ -124,6 +127,13 @@ function postgresTicks(): number {
     if (stat?.ppid === postmasterPid) ticks += stat.ticks;
   }
   return ticks;
+}
+
+/** CPU ticks used so far by the group commit's batch connections' backends. */
+async function batchBackendTicks(services: Services): Promise<number> {
+  const rows = await services.sql<{ pid: number }[]>`
+    SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'credits-debit-batches:%'`;
+  return rows.reduce((sum, r) => sum + (procStat(r.pid)?.ticks ?? 0), 0);
 }
 
 /**
@@ -369,6 +379,8 @@ async function main() {
       /** CPU per charge, µs: this process (API + autocannon) and Postgres. */
       processUs: number;
       postgresUs: number;
+      /** Of Postgres's: the batches' backend (the group commit runs one batch at a time there). */
+      batchUs: number;
     }[] = [];
     // ABBA order (plain first in even pairs, agentId first in odd ones): the machine's drift within
     // a run, and the ledger growing as it runs, then weigh on both loads alike.
@@ -378,7 +390,12 @@ async function main() {
     ] as const;
     for (let i = 0; i < AGENT_RUNS; i++)
       for (const [label, hook] of i % 2 === 0 ? pair : [...pair].reverse()) {
+        const session = AGENT_PROFILE && i === 0 ? await startProfile() : null;
+        const batchTicks = await batchBackendTicks(services);
         const { result, cpu } = await load(byPath['group-commit'], hook, { seconds: SECONDS });
+        // Clock ticks are 10 ms (USER_HZ 100).
+        const batchUs = (((await batchBackendTicks(services)) - batchTicks) * 10_000) / result['2xx'];
+        if (session) await stopProfile(session, `${AGENT_PROFILE}-${label}.cpuprofile`);
         const charges = result['2xx'] / result.duration;
         // The probe's shares are of all cores: × cores × 1 s in µs ÷ charges per second.
         const perCharge = (share: number) => Math.round((share * os.cpus().length * 1e6) / charges);
@@ -388,6 +405,7 @@ async function main() {
           p99: result.latency.p99,
           processUs: perCharge(cpu.process),
           postgresUs: perCharge(cpu.postgres),
+          batchUs: Math.round(batchUs),
         });
         console.error(`${label}: ${agentRows.at(-1)!.charges} charges/s`);
       }
@@ -503,11 +521,11 @@ async function main() {
       '',
       `Every event naming another user's agent (\`agentId\`: the creator's share is a second leg of the same operation), ${USERS} users, group commit, alternating with the same events without it (${AGENT_EVENT_OUTPUT_TOKENS} output tokens each):`,
       '',
-      '| load | charges/s | p99 ms | CPU µs per charge: API + autocannon | Postgres |',
-      '| --- | ---: | ---: | ---: | ---: |',
+      "| load | charges/s | p99 ms | CPU µs per charge: API + autocannon | Postgres | of which the batches' backend |",
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
       ...agentRows.map(
         (r) =>
-          `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.p99} | ${r.processUs} | ${r.postgresUs} |`,
+          `| ${r.load} | ${r.charges.toLocaleString('en-US')} | ${r.p99} | ${r.processUs} | ${r.postgresUs} | ${r.batchUs} |`,
       ),
       '',
       `- With \`agentId\`, charges/s are ${agentRatio.toFixed(2)}× plain events' (medians of ${AGENT_RUNS} runs each; the limit is ${1 - AGENT_MAX_COST}×: ${agentRatio >= 1 - AGENT_MAX_COST ? 'met' : 'NOT met'}). ${shares.n.toLocaleString('en-US')} creator shares (${Number(shares.credits).toLocaleString('en-US')} credits) for ${agentCharges.n.toLocaleString('en-US')} agent charges (${sharesOk ? 'one each' : 'MISMATCH'}).`,

@@ -100,6 +100,43 @@ describe('when code outside the ledger module tries to change money state direct
     expect((await ledger.balance(user.id)).available).toBe(10);
   });
 
+  test('then a transfer or hold says what caused it only with a lower-case word of at most 40 characters', async () => {
+    const { user } = await fundedUser(sql, ledger, 100);
+    const withCause = (key: string, causeType: string) =>
+      sql.begin(async (tx) => {
+        await tx`INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result) VALUES (${key}, 'raw', 'x', '{}')`;
+        await tx`
+          INSERT INTO transfers (operation_key, debit_account_id, credit_account_id, amount, kind, cause_type, cause_id)
+          SELECT ${key}, a.id, (SELECT id FROM accounts WHERE code = 'system:usage'), 1, 'raw', ${causeType}, 'c1'
+          FROM accounts a WHERE a.user_id = ${user.id} AND a.bucket = 'purchased'`;
+      });
+    const holdWithCause = (causeType: string) =>
+      sql`
+        INSERT INTO holds (id, operation_key, user_id, credit_account_id, amount, status, kind, expires_at, resolved_at, cause_type, cause_id)
+        VALUES (gen_random_uuid(), ${`test-fund:${user.id}:purchased`}, ${user.id},
+                (SELECT id FROM accounts WHERE code = 'system:usage'), 1, 'voided', 'raw', now(), now(), ${causeType}, 'c1')`;
+    const forty = `a${'b_'.repeat(19)}c`;
+    expect(forty).toHaveLength(40);
+    for (const [i, good] of ['a', 'usage_event', forty].entries()) {
+      await withCause(`raw-cause-ok-${i}`, good);
+      await holdWithCause(good);
+    }
+    for (const [i, bad] of [
+      '',
+      'Usage',
+      '_usage',
+      'usage-event',
+      'usage event',
+      'é',
+      `${forty}d`,
+      'usage\n',
+    ].entries()) {
+      await expect(withCause(`raw-cause-bad-${i}`, bad)).rejects.toThrow(/transfers_cause_type_check/);
+      await expect(holdWithCause(bad)).rejects.toThrow(/holds_cause_type_check/);
+    }
+    expect((await ledger.balance(user.id)).available).toBe(97);
+  });
+
   test('then accounts and idempotency records cannot be deleted, truncated or rewritten', async () => {
     const { user } = await fundedUser(sql, ledger, 10);
     await expect(sql`DELETE FROM accounts WHERE user_id = ${user.id}`).rejects.toThrow(/immutable/);
