@@ -3,11 +3,15 @@
  * its charge back, with a reason, within a window after the charge. The charge and its creator
  * share are reversed in one ledger operation keyed by the event, exactly once.
  *
- * The creator may have spent their share (or be withdrawing it) by then. The user's refund is
- * never held hostage to that: the charge goes back in full, the creator gives back what their
- * earned bucket still has, and the rest is the shortfall (recorded; the platform absorbs it,
- * as it would a chargeback). The ledger caps those legs under the accounts' locks
- * (`capWithdrawable`), so "what they still have" cannot race their spending.
+ * The creator may have spent their share (or be withdrawing it) by then. The reversal is never
+ * refused for that: the creator gives back what their earned bucket still has, and the rest is
+ * the shortfall (recorded), which the user's refund withholds: the charge comes back less what
+ * the creator could not return. A full refund on top of a share already spent would pay out
+ * credits nobody paid for: spent on another creator's agent, the share pays that creator a share
+ * of its own, which clears and is withdrawn as cash, and the payer reverses again (a loop of
+ * three accounts). Earned credits are spent last, so an honest creator's share is rarely short.
+ * The ledger caps and withholds under the accounts' locks (`capWithdrawable`), so "what they
+ * still have" cannot race their spending.
  */
 import type { Ledger } from '../db/ledger';
 import type { Sql } from '../db/pool';

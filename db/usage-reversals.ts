@@ -9,11 +9,11 @@ export interface UsageReversal {
   eventId: string;
   userId: string;
   reason: string;
-  /** Credits that went back to the user: the whole charge. */
+  /** Credits that went back to the user: the charge, less the creator's shortfall. */
   reversedCredits: number;
   /** Credits that came back from the agent's creator (0 when the charge paid no share). */
   creatorShareReversed: number;
-  /** The part of the creator's share they had already spent or held, so it stayed with them. */
+  /** The part of the creator's share they had already spent or held, so it stayed with them (and was withheld from the user's refund). */
   creatorShareShortfall: number;
   createdAt: string;
 }

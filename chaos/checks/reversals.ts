@@ -30,9 +30,10 @@ const refused = (s: number) => s >= 400 && s < 500;
 
 /**
  * Usage reversals (DESIGN.md §12): every reversed event has exactly one reversal operation
- * (ledger_operations.reverses), which gives the user the whole charge back and takes from the
- * agent's creator at most the share they were paid (what their earned bucket still had; the rest
- * is the recorded shortfall); no other usage charge is reversed; every answer is the one stored
+ * (ledger_operations.reverses), which takes from the agent's creator at most the share they were
+ * paid (what their earned bucket still had; the rest is the recorded shortfall) and gives the
+ * user the charge back less that shortfall, so it pays out exactly what it takes back; no other
+ * usage charge is reversed; every answer is the one stored
  * reversal, a 201 at most once per event, and a reversal asked after one was answered is a 200 replay.
  */
 export async function reversalChecks(sql: Sql, journal: Journal): Promise<CheckResult[]> {
@@ -83,14 +84,18 @@ export async function reversalChecks(sql: Sql, journal: Journal): Promise<CheckR
     if (share > 0) withShare++;
     const problems = [
       ...(mine[0] === `usage-reversal:${key.slice('usage:'.length)}` ? [] : [`operation key ${mine[0]}`]),
-      ...(leg?.to_user === charged ? [] : [`user got back ${leg?.to_user ?? 0} of a charge of ${charged}`]),
+      ...(leg?.to_user === charged - share + (leg?.from_others ?? 0)
+        ? []
+        : [
+            `user got back ${leg?.to_user ?? 0} of a charge of ${charged} (creator share ${share}, ${leg?.from_others ?? 0} of it taken back)`,
+          ]),
       ...((leg?.from_others ?? 0) <= share
         ? []
         : [`creator gave back ${leg?.from_others} of a share of ${share}`]),
       ...(!row
         ? ['no stored reversal']
         : [
-            ...(row.credits === charged ? [] : [`stored ${row.credits} reversed`]),
+            ...(row.credits === (leg?.to_user ?? 0) ? [] : [`stored ${row.credits} reversed`]),
             ...(row.creator_share_reversed === (leg?.from_others ?? 0) &&
             row.creator_share_reversed + row.creator_shortfall === share
               ? []
@@ -149,7 +154,7 @@ export async function reversalChecks(sql: Sql, journal: Journal): Promise<CheckR
       onceViolations,
     ),
     check(
-      `a reversal gives the user the whole charge back, once, and takes from the creator at most their share (stored: reversed + shortfall = share) (${withShare} with a creator share)`,
+      `a reversal takes from the creator at most their share (stored: reversed + shortfall = share) and gives the user the charge back less the shortfall, once (${withShare} with a creator share)`,
       reversed.length,
       moneyViolations,
     ),

@@ -67,7 +67,9 @@ export async function reverse(sql: Sql, req: ReverseRequest): Promise<ReverseRes
       if (done?.idempotency_key === req.idempotencyKey) return replayOrConflict<ReverseResult>(done, hash);
       if (done)
         throw new Conflict(`operation ${req.operationKey} was already reversed by ${done.idempotency_key}`);
-      const amounts = capped ? cappedAmounts(original, locked) : original.map((t) => t.amount);
+      const { amounts, shortfall } = capped
+        ? cappedAmounts(original, locked)
+        : { amounts: original.map((t) => t.amount), shortfall: 0 };
       const legs: Leg[] = original.map((t, i) => ({
         from: t.credit_account_id,
         to: t.debit_account_id,
@@ -84,7 +86,7 @@ export async function reverse(sql: Sql, req: ReverseRequest): Promise<ReverseRes
       };
       if (capped) {
         const owner = new Map(locked.map((a) => [a.id, a.user_id]));
-        result.shortfall = original.reduce((s, t, i) => s + t.amount - amounts[i]!, 0);
+        result.shortfall = shortfall;
         result.legs = original.map(
           (t, i): ReversedLeg => ({
             kind: t.kind,
@@ -113,16 +115,41 @@ export async function reverse(sql: Sql, req: ReverseRequest): Promise<ReverseRes
 /**
  * What each mirror may move when legs out of withdrawable accounts are capped: at most what the
  * locked account has available, spent in the original's order when several legs leave one
- * account. Other legs move in full (system accounts may go negative; an all-or-nothing refusal
- * from any other account is still the database's).
+ * account. What a capped leg cannot take back never returns to the system account it came from
+ * (a creator's share goes back to the account the charge paid), so the mirrors out of that
+ * account (the payer's refund) withhold it, last leg first: a reversal never pays out more than
+ * it takes back. Otherwise a creator who spent a share on another creator's agent, and a payer
+ * who then reversed the charge in full, would leave that second share standing on credits nobody
+ * paid for, withdrawable as cash (a loop of three accounts). Other legs move in full (system
+ * accounts may go negative; an all-or-nothing refusal from any other account is still the
+ * database's). `shortfall`: what the capped legs could not take back.
  */
-function cappedAmounts(original: TransferRow[], locked: LockedAccount[]): number[] {
+function cappedAmounts(
+  original: TransferRow[],
+  locked: LockedAccount[],
+): { amounts: number[]; shortfall: number } {
   const left = new Map(locked.map((a) => [a.id, available(a)]));
-  return original.map((t) => {
+  // Per system account: what the capped mirrors should have paid back into it and did not.
+  const notReturned = new Map<number, number>();
+  let shortfall = 0;
+  const amounts = original.map((t) => {
     if (!t.credit_withdrawable) return t.amount;
     const has = Math.max(0, left.get(t.credit_account_id) ?? 0);
     const take = Math.min(t.amount, has);
     left.set(t.credit_account_id, has - take);
+    if (take < t.amount) {
+      shortfall += t.amount - take;
+      notReturned.set(t.debit_account_id, (notReturned.get(t.debit_account_id) ?? 0) + t.amount - take);
+    }
     return take;
   });
+  for (let i = original.length - 1; i >= 0; i--) {
+    const t = original[i]!;
+    const owed = notReturned.get(t.credit_account_id) ?? 0;
+    if (owed === 0 || t.credit_withdrawable) continue;
+    const withheld = Math.min(owed, amounts[i]!);
+    amounts[i] = amounts[i]! - withheld;
+    notReturned.set(t.credit_account_id, owed - withheld);
+  }
+  return { amounts, shortfall };
 }

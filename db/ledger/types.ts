@@ -133,9 +133,11 @@ export interface ReverseRequest {
   description?: string;
   /**
    * Take back out of withdrawable (earned) accounts only what each still has available (a
-   * creator's share already spent or held for a withdrawal): those legs are capped, every other
-   * leg is mirrored in full, and what could not be taken back is the result's `shortfall`. Without
-   * it the reversal is all or nothing (InsufficientCredits when an account cannot give back).
+   * creator's share already spent or held for a withdrawal): those legs are capped, and what
+   * could not be taken back is the result's `shortfall`, withheld from the mirrors that pay out of
+   * the system account it should have returned to (the payer's refund), so a reversal never pays
+   * out more than it takes back. Every other leg is mirrored in full. Without it the reversal is
+   * all or nothing (InsufficientCredits when an account cannot give back).
    */
   capWithdrawable?: boolean;
 }

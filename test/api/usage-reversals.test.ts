@@ -198,7 +198,7 @@ describe('POST /v1/usage/:eventId/reversal', () => {
     expect(await earned(creator.apiKey)).toMatchObject({ posted: 0 });
   });
 
-  test('when the creator already spent part of the share, then the payer still gets the whole charge back and the shortfall is recorded', async () => {
+  test('when the creator already spent part of the share, then the payer gets the charge back less the shortfall, which is recorded', async () => {
     const creator = await fundedUser(0);
     const payer = await fundedUser(1000);
     const agentId = await publishedAgent(creator.id);
@@ -218,19 +218,23 @@ describe('POST /v1/usage/:eventId/reversal', () => {
     const res = await reverse(payer.apiKey, eventId);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      reversedCredits: cost,
+      reversedCredits: cost - (share - left),
       creatorShareReversed: left,
       creatorShareShortfall: share - left,
-      balance: 1000,
+      balance: 1000 - (share - left),
     });
-    expect(await available(payer.apiKey)).toBe(1000);
+    expect(await available(payer.apiKey)).toBe(1000 - (share - left));
     expect(await earned(creator.apiKey)).toMatchObject({ posted: 0, available: 0 });
     const [row] = await app.sql<
       { credits: number; creator_share_reversed: number; creator_shortfall: number }[]
     >`
       SELECT credits, creator_share_reversed, creator_shortfall FROM usage_reversals
       WHERE user_id = ${payer.id} AND event_id = ${eventId}`;
-    expect(row).toEqual({ credits: cost, creator_share_reversed: left, creator_shortfall: share - left });
+    expect(row).toEqual({
+      credits: cost - (share - left),
+      creator_share_reversed: left,
+      creator_shortfall: share - left,
+    });
     const [negative] = await app.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM accounts WHERE NOT allow_negative AND posted - held < 0`;
     expect(negative!.n).toBe(0);
@@ -244,7 +248,7 @@ describe('POST /v1/usage/:eventId/reversal', () => {
     expect(earnings.body.byAgent).toEqual([expect.objectContaining({ agentId, credits: share - left })]);
   });
 
-  test('when the creator spent all of the share, then the payer still gets the whole charge back', async () => {
+  test('when the creator spent all of the share, then the payer gets back what the platform kept', async () => {
     const creator = await fundedUser(0);
     const payer = await fundedUser(1000);
     const agentId = await publishedAgent(creator.id);
@@ -261,13 +265,48 @@ describe('POST /v1/usage/:eventId/reversal', () => {
     const res = await reverse(payer.apiKey, eventId);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      reversedCredits: cost,
+      reversedCredits: cost - share,
       creatorShareReversed: 0,
       creatorShareShortfall: share,
-      balance: 1000,
+      balance: 1000 - share,
     });
     expect(await earned(creator.apiKey)).toMatchObject({ posted: 0 });
     expect((await reverse(payer.apiKey, eventId)).status).toBe(200);
+  });
+
+  test('when the creator spent the share on a second creator’s agent and the charge is reversed, then the three accounts end with less than they began, never more', async () => {
+    // The loop a reversal must not pay for: a payer charges creator A's agent, A spends the share
+    // on creator B's agent (B earns a share of it, which clears), the payer reverses the charge.
+    const a = await fundedUser(0);
+    const b = await fundedUser(0);
+    const payer = await fundedUser(1000);
+    const agentA = await publishedAgent(a.id);
+    const agentB = await publishedAgent(b.id);
+    const { eventId, charged: cost } = await charged(payer.apiKey, 5, agentA);
+    const share = shareOf(cost);
+    const spend = await api.post<{ charged: number }>(
+      '/v1/usage',
+      {
+        feature: 'conversation',
+        eventId: `evt-${randomUUID()}`,
+        inputTokens: (share - 2) * 1000,
+        agentId: agentB,
+      },
+      a.apiKey,
+    );
+    expect(spend.status).toBe(201);
+    expect(spend.body.charged).toBe(share);
+    expect(await earned(a.apiKey)).toMatchObject({ posted: 0 });
+    const bEarned = shareOf(share);
+    expect(bEarned).toBeGreaterThan(0);
+    expect(await earned(b.apiKey)).toMatchObject({ posted: bEarned });
+
+    const res = await reverse(payer.apiKey, eventId);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ reversedCredits: cost - share, creatorShareShortfall: share });
+    const total = (await available(payer.apiKey)) + (await available(a.apiKey)) + (await available(b.apiKey));
+    expect(total).toBe(1000 - share + bEarned);
+    expect(total).toBeLessThan(1000);
   });
 
   test('when the share is reversed in full, then the creator’s earnings net it to nothing', async () => {

@@ -6,8 +6,9 @@ import { closeTestLedger, fundedUser, openTestLedger } from '../support/db';
 
 /**
  * A reversal that caps what it takes back out of withdrawable (earned) accounts: a creator who
- * spent their share cannot block the payer's refund. The payer's legs go back in full, the
- * creator gives back what their earned bucket has under its lock, the rest is the shortfall.
+ * spent their share cannot block the payer's refund. The creator gives back what their earned
+ * bucket has under its lock, the rest is the shortfall, and the payer's legs withhold it: the
+ * reversal pays out of the system account exactly what it takes back into it.
  */
 let sql: Sql;
 let ledger: Ledger;
@@ -77,23 +78,25 @@ describe('a capped reversal', () => {
     ]);
   });
 
-  test('when the creator spent part of the share, then the payer gets the whole charge back and the creator gives what is left', async () => {
+  test('when the creator spent part of the share, then the creator gives what is left and the payer gets the charge less the shortfall', async () => {
     const { payer, creator, reversal } = await chargeWithShare(40, 12);
     await creatorSpends(creator.id, 7);
     const result = await ledger.reverse(reversal);
-    expect(result).toMatchObject({ amount: 45, transfers: 2, shortfall: 7 });
-    expect(result.legs!.map((l) => l.reversed)).toEqual([40, 5]);
-    expect((await ledger.balance(payer.id)).available).toBe(100);
+    expect(result).toMatchObject({ amount: 38, transfers: 2, shortfall: 7 });
+    expect(result.legs!.map((l) => l.reversed)).toEqual([33, 5]);
+    expect((await ledger.balance(payer.id)).available).toBe(93);
     expect((await ledger.balance(creator.id)).byBucket.earned).toMatchObject({ posted: 0, available: 0 });
   });
 
-  test('when the creator spent all of it, then only the charge moves, the share is all shortfall, and it stays reversed once', async () => {
+  test('when the creator spent all of it, then only the charge less the share moves, the share is all shortfall, and it stays reversed once', async () => {
     const { payer, creator, key, reversal } = await chargeWithShare(40, 12);
     await creatorSpends(creator.id, 12);
     const result = await ledger.reverse(reversal);
-    expect(result).toMatchObject({ amount: 40, transfers: 1, shortfall: 12 });
-    expect(await reversalTransfers(reversal.idempotencyKey)).toHaveLength(1);
-    expect((await ledger.balance(payer.id)).available).toBe(100);
+    expect(result).toMatchObject({ amount: 28, transfers: 1, shortfall: 12 });
+    expect(await reversalTransfers(reversal.idempotencyKey)).toEqual([
+      { kind: 'usage_reversal', amount: 28, agent_id: 'agent-cap' },
+    ]);
+    expect((await ledger.balance(payer.id)).available).toBe(88);
     expect((await ledger.balance(creator.id)).posted).toBe(0);
     await expect(ledger.reverse({ ...reversal, idempotencyKey: `again:${key}` })).rejects.toBeInstanceOf(
       Conflict,
@@ -113,7 +116,7 @@ describe('a capped reversal', () => {
       expiresInSeconds: 3600,
       bucket: 'earned',
     });
-    expect(await ledger.reverse(reversal)).toMatchObject({ amount: 42, shortfall: 10 });
+    expect(await ledger.reverse(reversal)).toMatchObject({ amount: 32, shortfall: 10 });
     expect((await ledger.balance(creator.id)).byBucket.earned).toMatchObject({
       posted: 10,
       held: 10,
@@ -126,7 +129,7 @@ describe('a capped reversal', () => {
     const { creator, reversal } = await chargeWithShare(40, 12);
     await creatorSpends(creator.id, 4);
     const first = await ledger.reverse(reversal);
-    expect(first).toMatchObject({ amount: 48, shortfall: 4 });
+    expect(first).toMatchObject({ amount: 44, shortfall: 4 });
     // The creator has credits again: a replay still takes nothing more.
     await ledger.credit({
       idempotencyKey: `more:${creator.id}`,
