@@ -91,10 +91,16 @@ export function wholeNumber(min: number, max: number) {
 const TOKENS_MAX = 10_000_000;
 
 /**
- * An agent's id: a UUID, in lowercase as agents are stored, so `ABC…` and `abc…` name the same
- * agent for its creator's share, its ratings and its earnings.
+ * An id from outside (a path, a body): a UUID, in lowercase as Postgres writes them, so `ABC…`
+ * and `abc…` name the same thing everywhere the id is used as text: Temporal workflow ids
+ * (`withdrawal-<id>`), agents' creator shares, ratings and earnings. `what` names it in the
+ * message: "must be a withdrawal id (UUID)".
  */
-const agentIdSchema = z.uuid({ message: 'must be an agent id (UUID)' }).transform((id) => id.toLowerCase());
+export function uuidOf(what: string) {
+  return z.uuid({ message: `must be ${what} (UUID)` }).transform((id) => id.toLowerCase());
+}
+
+const agentIdSchema = uuidOf('an agent id');
 
 const usageFields = {
   feature: z.enum(FEATURES, { message: `must be one of ${FEATURES.join(', ')}` }),

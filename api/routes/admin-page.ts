@@ -27,7 +27,7 @@ import {
 import { moneySection } from '../pages/admin-charts';
 import { disputesSection, refundsSection } from '../pages/admin-money';
 import { customPackagesSection, packageRequestsSection } from '../pages/admin-packages';
-import { freeText, visibleText } from '../schemas';
+import { freeText, uuidOf, visibleText } from '../schemas';
 import { ownOrigin } from '../session';
 
 const SHOWN = 20;
@@ -36,7 +36,7 @@ const CHART_DAYS = 30;
 const NOT_HERE = adminMessagePage('Not allowed', 'This form must be sent from the operator page itself.');
 
 export const signInForm = z.object({ operatorKey: z.string().trim().min(1).max(200) });
-export const idParam = z.object({ id: z.uuid(), decision: z.enum(['approve', 'reject']) });
+export const idParam = z.object({ id: uuidOf('a withdrawal id'), decision: z.enum(['approve', 'reject']) });
 export const answerForm = z.object({
   name: visibleText(200),
   credits: z

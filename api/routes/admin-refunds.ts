@@ -7,7 +7,7 @@ import { listOperatorRefunds, OPERATOR_REFUND_REASONS, OPERATOR_REFUND_STATUSES 
 import { MAX_CREDITS_PER_OPERATION } from '../../domain';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { integerParam } from '../schemas';
+import { integerParam, uuidOf } from '../schemas';
 
 export const refundBody = z
   .object({
@@ -23,7 +23,7 @@ export const refundBody = z
     }),
   })
   .strict();
-export const idParam = z.object({ id: z.uuid({ message: 'must be a refund id (UUID)' }) });
+export const idParam = z.object({ id: uuidOf('a refund id') });
 export const listQuery = z
   .object({
     status: z.enum(OPERATOR_REFUND_STATUSES).optional(),

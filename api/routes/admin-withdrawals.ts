@@ -5,10 +5,10 @@ import type { Sql } from '../../db/pool';
 import { listAllWithdrawals, WITHDRAWAL_STATUSES } from '../../db/withdrawals';
 import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
 import { parse } from '../errors';
-import { freeText, integerParam } from '../schemas';
+import { freeText, integerParam, uuidOf } from '../schemas';
 import { withdrawalView } from './withdrawals';
 
-export const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
+export const idParam = z.object({ id: uuidOf('a withdrawal id') });
 export const listQuery = z
   .object({ status: z.enum(WITHDRAWAL_STATUSES).optional(), limit: integerParam(1, 500).default(100) })
   .strict();

@@ -4,7 +4,7 @@ import type { Agent, UseCases } from '../../app';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { freeText, integerParam, visibleText } from '../schemas';
+import { freeText, integerParam, uuidOf, visibleText } from '../schemas';
 
 export const agentBody = z
   .object({
@@ -34,7 +34,7 @@ export const listQuery = z
   .strict();
 
 /** A malformed id is a 400 naming `id`, as GET /v1/projects/:id answers. */
-export const idParam = z.object({ id: z.uuid({ message: 'must be an agent id (UUID)' }) });
+export const idParam = z.object({ id: uuidOf('an agent id') });
 
 function view(a: Agent) {
   return {

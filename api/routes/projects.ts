@@ -9,9 +9,9 @@ import { parse } from '../errors';
 import { type StreamOptions, streamFromHub } from '../event-stream';
 import { idempotencyKey, replayHeaders } from '../idempotency';
 import { type ProgressHubLimits, ProjectProgressHub } from '../project-progress-hub';
-import { integerParam, projectBody, projectBudgetBody } from '../schemas';
+import { integerParam, projectBody, projectBudgetBody, uuidOf } from '../schemas';
 
-export const idParam = z.object({ id: z.uuid({ message: 'must be a project id (UUID)' }) });
+export const idParam = z.object({ id: uuidOf('a project id') });
 export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 /**
  * The API's progress streams (`GET /v1/projects/:id/events`): every watched project of the

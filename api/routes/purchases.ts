@@ -8,12 +8,12 @@ import { listPurchases, listRefunds, type Purchase } from '../../db/purchases';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { integerParam, visibleText } from '../schemas';
+import { integerParam, uuidOf, visibleText } from '../schemas';
 import { ownOrigin } from '../session';
 import { disputeView } from './admin-refunds';
 
 export const purchaseBody = z.object({ packageId: visibleText(100) }).strict();
-export const idParam = z.object({ id: z.uuid({ message: 'must be a purchase id (UUID)' }) });
+export const idParam = z.object({ id: uuidOf('a purchase id') });
 export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 
 /** This API's own origin, as the caller reached it: Checkout sends the browser back here. */

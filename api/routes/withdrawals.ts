@@ -7,11 +7,11 @@ import { MAX_CREDITS_PER_OPERATION, NotFound } from '../../domain';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { integerParam, wholeNumber } from '../schemas';
+import { integerParam, uuidOf, wholeNumber } from '../schemas';
 import { ownOrigin } from '../session';
 
 export const withdrawalBody = z.object({ credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION) }).strict();
-export const idParam = z.object({ id: z.uuid({ message: 'must be a withdrawal id (UUID)' }) });
+export const idParam = z.object({ id: uuidOf('a withdrawal id') });
 export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
 
 /** A withdrawal as its owner sees it (the operator's view adds the user). */

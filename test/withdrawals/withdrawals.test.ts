@@ -292,6 +292,19 @@ test('when an operator rejects a withdrawal, then the hold is voided, the credit
   expect(badReason.status).toBe(400);
 });
 
+test('when the withdrawal id is written in capital letters, then it names the same withdrawal, to its owner and to the operator', async () => {
+  const creator = await w.creator(1500);
+  const { id } = (await w.withdraw(creator.apiKey, { credits: 1500 })).body;
+  const upper = id.toUpperCase();
+  expect(upper).not.toBe(id);
+  expect((await w.get(creator.apiKey, upper)).body).toMatchObject({ id, status: 'pending_approval' });
+  const approved = await w.decide(upper, 'approve');
+  expect(approved.status).toBe(200);
+  expect(approved.body).toMatchObject({ id, status: 'paid', decision: 'approve' });
+  expect(w.transfersOf(id)).toHaveLength(1);
+  expect((await w.decide(upper, 'reject')).status).toBe(409);
+});
+
 test('when Stripe refuses the transfer, then the withdrawal fails with the reason and the credits come back', async () => {
   const creator = await w.creator(1500);
   const { id } = (await w.withdraw(creator.apiKey, { credits: 1500 })).body;
