@@ -69,15 +69,28 @@ function isTemporalUnavailable(error: unknown): boolean {
   return false;
 }
 
-/** Parses `input` with `schema`; a failure is a ValidationError naming the first bad field. */
+/** The longest unknown key a message repeats: a client may send any key, of any length. */
+const UNKNOWN_KEY_SHOWN = 64;
+
+/**
+ * Parses `input` with `schema`; a failure is a ValidationError naming the first bad field. Of
+ * several unknown keys on one object, the first is named (cut to UNKNOWN_KEY_SHOWN characters)
+ * and the others counted: they are siblings, not a path.
+ */
 export function parse<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-  const field = [...issue.path, ...keys].map(String).join('.') || where;
-  const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message;
-  throw new ValidationError(field, message);
+  if (issue.code === 'unrecognized_keys') {
+    const first = issue.keys[0] ?? '';
+    const shown = first.length > UNKNOWN_KEY_SHOWN ? `${first.slice(0, UNKNOWN_KEY_SHOWN)}…` : first;
+    const others = issue.keys.length - 1;
+    throw new ValidationError(
+      [...issue.path.map(String), shown].join('.'),
+      `is not a known field${others > 0 ? ` (nor ${others === 1 ? 'is 1 other' : `are ${others} others`})` : ''}`,
+    );
+  }
+  throw new ValidationError(issue.path.map(String).join('.') || where, issue.message);
 }
 
 export const notFoundRoute: RequestHandler = (req, res) => {

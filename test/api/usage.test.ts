@@ -255,8 +255,21 @@ describe('POST /v1/usage: bad input', () => {
     ['agentId not a UUID', 'agentId', { agentId: 'agent-7' }],
     ['agentId a number', 'agentId', { agentId: 7 }],
     ['an unknown field', 'colour', { colour: 'blue' }],
+    ['two unknown fields', 'colour', { colour: 'blue', size: 2 }],
     ['a price sent by the client', 'credits', { credits: 1 }],
   ];
+
+  test('when many unknown fields come, one of them very long, then the message names the first, cut short, and counts the rest', async () => {
+    const user = await fundedUser(1000);
+    const long = 'k'.repeat(5000);
+    const extra = Object.fromEntries(
+      [long, ...Array.from({ length: 1500 }, (_, i) => `x${i}`)].map((k) => [k, 1]),
+    );
+    const res = await charge(api, user.apiKey, { ...usageEvent(), ...extra });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe(`${'k'.repeat(64)}…: is not a known field (nor are 1500 others)`);
+    expect(await debitsOf(user.id)).toBe(0);
+  });
 
   test.each(cases)(
     'when %s, then 400 names %s and the balance is unchanged',
