@@ -16,13 +16,17 @@ const blankToUndefined = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
 export const signupQuery = z.object({ ref: z.string().optional() });
-export const signupForm = z.object({
-  email: z
-    .string()
-    .trim()
-    .pipe(z.email({ message: 'must be an email address' }).max(254)),
-  referralCode: z.preprocess(blankToUndefined, z.string().trim().regex(REFERRAL_CODE).optional()),
-});
+// Strict: a field the page does not have (`referralCode[a]`, a misspelt name) is refused, not
+// ignored: ignored, a mangled referral code would make an account without its referral.
+export const signupForm = z
+  .object({
+    email: z
+      .string()
+      .trim()
+      .pipe(z.email({ message: 'must be an email address' }).max(254)),
+    referralCode: z.preprocess(blankToUndefined, z.string().trim().regex(REFERRAL_CODE).optional()),
+  })
+  .strict();
 
 /**
  * The sign-up page (DESIGN.md §11): `GET /signup?ref=CODE` shows the form with the invitation's
@@ -64,11 +68,14 @@ export function signupPageRouter(deps: { sql: Sql }): Router {
     const raw = formFields(req);
     const body = signupForm.safeParse(req.body ?? {});
     if (!body.success) {
-      const field = String(body.error.issues[0]?.path[0] ?? 'email');
+      const issue = body.error.issues[0];
+      const field = String(issue?.path[0] ?? 'email');
       const error =
-        field === 'referralCode'
-          ? 'A referral code is 4 to 32 letters or digits.'
-          : 'Enter a valid email address.';
+        issue?.code === 'unrecognized_keys'
+          ? 'This form sent a field the sign-up page does not have; send only email and referralCode.'
+          : field === 'referralCode'
+            ? 'A referral code is 4 to 32 letters or digits.'
+            : 'Enter a valid email address.';
       sendSignupPage(res, 400, signupPage({ ...raw, error }));
       return;
     }

@@ -156,6 +156,24 @@ describe('the /signup page', () => {
     expect(await usersWithEmail(email)).toBe(0);
   });
 
+  test('when the form mangles the code field (referralCode[a], referralCode[]) or adds one, then 400 and nothing is created', async () => {
+    const { referralCode } = await r.signUp();
+    const mangled: Record<string, string>[] = [
+      { 'referralCode[a]': referralCode },
+      { 'referralCode[]': referralCode },
+      { 'referralCode[__proto__]': referralCode },
+      { referralCode, plan: 'free' },
+    ];
+    for (const fields of mangled) {
+      const email = freshEmail('mangled');
+      const res = await postSignupForm({ email, ...fields });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('does not have');
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(await usersWithEmail(email)).toBe(0);
+    }
+  });
+
   test('when the form is sent without a code, then the account is made without a referral', async () => {
     const email = freshEmail('plain');
     const res = await postSignupForm({ email, referralCode: '' });
