@@ -162,6 +162,45 @@ describe('a capped reversal', () => {
   });
 });
 
+describe('withdrawable credits after a reversal', () => {
+  test('when a share still clearing is taken back, then what had cleared stays withdrawable, and once it clears nothing more does', async () => {
+    const { user: payer } = await fundedUser(sql, ledger, 100);
+    const { user: creator } = await fundedUser(sql, ledger, 0);
+    const charge = async (share: number, clearSeconds: number) => {
+      const key = `usage:${payer.id}:${randomUUID()}`;
+      await ledger.debit({
+        idempotencyKey: key,
+        userId: payer.id,
+        amount: 40,
+        kind: 'usage:conversation',
+        share: { userId: creator.id, amount: share, clearSeconds },
+      });
+      return key;
+    };
+    await charge(12, 0);
+    const clearing = await charge(9, 2);
+    expect((await ledger.balance(creator.id)).byBucket.earned).toMatchObject({
+      posted: 21,
+      withdrawable: 12,
+    });
+    await ledger.reverse({
+      idempotencyKey: `usage-reversal:${clearing}`,
+      operationKey: clearing,
+      kind: 'usage_reversal',
+      capWithdrawable: true,
+    });
+    expect((await ledger.balance(creator.id)).byBucket.earned).toMatchObject({
+      posted: 12,
+      withdrawable: 12,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await ledger.balance(creator.id)).byBucket.earned).toMatchObject({
+      posted: 12,
+      withdrawable: 12,
+    });
+  });
+});
+
 describe('without the cap', () => {
   test('when the creator spent the share, then the reversal is refused whole and nothing moves', async () => {
     const { payer, creator, reversal } = await chargeWithShare(40, 12);
