@@ -97,7 +97,8 @@ export async function requestWithdrawal(
   const id = withdrawalId(user.id, request.key);
   const existing = await findWithdrawal(deps.sql, id);
   if (existing) {
-    if (existing.userId !== user.id || existing.credits !== credits) throw new IdempotencyConflict(id);
+    if (existing.userId !== user.id || existing.credits !== credits)
+      throw new IdempotencyConflict(request.key ?? id);
     // A retry after a crash between the row and the start: start it now (a no-op when it runs).
     if (existing.status === 'pending_approval') await startWorkflow(deps, existing);
     return { created: false, withdrawal: existing };

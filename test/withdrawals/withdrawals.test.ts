@@ -207,7 +207,11 @@ test('when an operator approves a withdrawal, then Stripe transfers it once with
   const retried = await w.withdraw(creator.apiKey, { credits: 1200 }, 'cash-out-1');
   expect(retried.status).toBe(200);
   expect(retried.body).toMatchObject({ id, status: 'paid' });
-  expect((await w.withdraw(creator.apiKey, { credits: 1100 }, 'cash-out-1')).status).toBe(409);
+  const conflict = await w.withdraw(creator.apiKey, { credits: 1100 }, 'cash-out-1');
+  expect(conflict.status).toBe(409);
+  expect(conflict.body.error.message).toBe(
+    'idempotency key cash-out-1 was already used for a different request',
+  );
   expect(w.transfersOf(id)).toHaveLength(1);
 
   await recordHistory(handle.workflowId);
