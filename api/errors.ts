@@ -98,6 +98,12 @@ export const notFoundRoute: RequestHandler = (req, res) => {
 };
 
 /**
+ * What a body that is not JSON, or JSON but not an object or array (`null`, `"x"`, `1`: a strict
+ * parser's refusal), is told: both miss the same thing.
+ */
+export const INVALID_JSON_MESSAGE = 'body: must be a JSON object';
+
+/**
  * The status, body and headers for any error: the one mapping both the Express app and the fast
  * path use. A dependency that cannot be reached is a 503 with Retry-After, never a 500: the
  * request was fine and will succeed once Postgres or Temporal is back.
@@ -114,7 +120,7 @@ export function errorResponse(error: unknown, log: (message: string, error: unkn
   // body-parser's own errors carry a status and a type.
   const status = (error as { status?: number }).status;
   const type = (error as { type?: string }).type;
-  if (type === 'entity.parse.failed') return answer(400, 'invalid_json', 'body: is not valid JSON');
+  if (type === 'entity.parse.failed') return answer(400, 'invalid_json', INVALID_JSON_MESSAGE);
   if (type === 'entity.too.large') return answer(413, 'payload_too_large', 'body: is larger than 100kb');
   if (type === 'charset.unsupported')
     return answer(415, 'unsupported_media_type', `Content-Type: ${(error as Error).message}`);

@@ -5,7 +5,7 @@ import type { Sql } from '../db/pool';
 import { requestContext } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { bearer, userForApiKey } from './auth';
-import { errorBody, errorResponse } from './errors';
+import { errorBody, errorResponse, INVALID_JSON_MESSAGE } from './errors';
 import { answerUsage } from './routes/usage';
 
 const MAX_BODY_BYTES = 100 * 1024;
@@ -120,7 +120,7 @@ export function usageFastPath(deps: {
     try {
       const parsed = readJsonLikeExpress(text);
       if (parsed === undefined) {
-        return { status: 400, body: errorBody('invalid_json', 'body: is not valid JSON'), headers: {} };
+        return { status: 400, body: errorBody('invalid_json', INVALID_JSON_MESSAGE), headers: {} };
       }
       const user = await userForApiKey(deps.sql, key);
       const context = requestContext.getStore();

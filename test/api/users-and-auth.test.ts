@@ -91,6 +91,21 @@ describe('POST /v1/users', () => {
     },
   );
 
+  test.each([['{"email": '], ['"just a string"'], ['null'], ['1'], ['1e308'], ['true']])(
+    'when the body is %j (not JSON, or JSON but no object), then 400 says an object is wanted, on the Express routes and the usage fast path alike',
+    async (raw) => {
+      const { apiKey } = await signUp(api);
+      for (const [path, key] of [
+        ['/v1/users', undefined],
+        ['/v1/usage', apiKey],
+      ] as const) {
+        const res = await api.raw('POST', path, { raw, ...(key ? { key } : {}) });
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual({ error: { code: 'invalid_json', message: 'body: must be a JSON object' } });
+      }
+    },
+  );
+
   test('when the body is too large, then 413', async () => {
     const res = await api.raw('POST', '/v1/users', { raw: JSON.stringify({ email: 'a'.repeat(200_000) }) });
     expect(res.status).toBe(413);
