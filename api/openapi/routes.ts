@@ -608,6 +608,7 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Open (or resume) the Stripe Connect account withdrawals are paid to',
     tags: ['agents'],
     auth: 'user',
+    body: z.object({}).strict(),
     responses: { 200: json(c.PayoutAccount, 'the account and a fresh onboarding link') },
   },
   {

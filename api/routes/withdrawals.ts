@@ -43,7 +43,10 @@ export function withdrawalsRouter(deps: Deps): Router {
   const router = Router();
 
   router.post('/v1/payout-account', deps.requireUser, async (req, res) => {
-    // No body: the account is the caller's. Stripe's onboarding brings the browser back to the credits page.
+    // No fields: the account is the caller's (an empty object or no body; anything else is refused,
+    // as on every route, so a client's mistaken field is not silently ignored). Stripe's
+    // onboarding brings the browser back to the credits page.
+    parse(z.object({}).strict(), req.body ?? {});
     const returnUrl = `${ownOrigin(req)}/usercredits`;
     res.json(await deps.openPayoutAccount({ user: currentUser(res), returnUrl }));
   });

@@ -7,6 +7,7 @@ import { workflowIds } from '../../workflows/messages';
 import { WithdrawalStatusKey } from '../../workflows/search-attributes';
 import { sdkFor } from '../stripe/stand-in-setup';
 import { ADMIN_KEY, signUp, startTestApp, type TestApp } from '../support/app';
+import type { ErrorBody } from '../support/hostile';
 import { waitFor } from '../support/wait';
 import { startTestWorker, type TestWorker, workflowBundle } from '../support/worker';
 import { withdrawalsApi } from './support';
@@ -59,6 +60,15 @@ test('when a creator asks for a payout account, then one Express account is made
   );
   expect(again.body.accountId).toBe(first.body.accountId);
   expect(again.body.onboardingUrl).not.toBe(first.body.onboardingUrl);
+  // It takes no fields: one sent is refused, not ignored.
+  for (const [body, field] of [
+    [{ country: 'US' }, 'country'],
+    [[], 'body'],
+  ] as const) {
+    const refused = await w.api.post<ErrorBody>('/v1/payout-account', body, user.apiKey);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(new RegExp(`^${field}: `));
+  }
 
   const pressed = await fetch(again.body.onboardingUrl, {
     method: 'POST',
