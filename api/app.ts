@@ -9,6 +9,7 @@ import { defaultLogger, errorLog, type Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { optionalUser, requireMetricsToken, requireOperator, requireUser } from './auth';
 import { errorHandler, notFoundRoute } from './errors';
+import { jsonBodyParser, refuseBodiesThatAreNotJson } from './json-body';
 import { accountRouter } from './routes/account';
 import { adminRouter } from './routes/admin';
 import { adminPackagesRouter } from './routes/admin-packages';
@@ -77,7 +78,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(deps.metrics.httpTimer());
   // Before the JSON parser: the webhook signature is checked on the raw body.
   app.use(webhooksRouter(deps));
-  app.use(express.json({ limit: '100kb', strict: true }));
+  app.use(jsonBodyParser());
+  app.use(refuseBodiesThatAreNotJson());
   const routeDeps = {
     ...deps,
     ...deps.useCases,

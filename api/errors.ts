@@ -98,10 +98,11 @@ export const notFoundRoute: RequestHandler = (req, res) => {
 };
 
 /**
- * What a body that is not JSON, or JSON but not an object or array (`null`, `"x"`, `1`: a strict
- * parser's refusal), is told: both miss the same thing.
+ * What a body that is not JSON (its bytes not UTF-8 included: api/json-body.ts), or JSON but not
+ * an object or array (`null`, `"x"`, `1`: a strict parser's refusal), is told: all miss the same
+ * thing.
  */
-export const INVALID_JSON_MESSAGE = 'body: must be a JSON object';
+export const INVALID_JSON_MESSAGE = 'body: must be a JSON object, in UTF-8';
 
 /**
  * The status, body and headers for any error: the one mapping both the Express app and the fast

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UsageCharger } from '../app';
 import type { Sql } from '../db/pool';
@@ -22,15 +23,19 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 const PLAIN_JSON = /^application\/json(?:; ?charset=utf-8)?$/i;
 
 /**
- * Calls `then` with the request's whole body as UTF-8 text, once it has arrived, in the caller's
+ * Calls `then` with the request's whole body as UTF-8 text (null when its bytes are not UTF-8,
+ * which the JSON parser refuses too: api/json-body.ts), once it has arrived, in the caller's
  * async context (as express.json does): the socket's events would otherwise lose the request's
  * context, and with it the request id of the lines logged while serving it.
  */
-export function onBody(req: IncomingMessage, then: (text: string) => void): void {
+export function onBody(req: IncomingMessage, then: (text: string | null) => void): void {
   const chunks: Buffer[] = [];
   const inContext = AsyncLocalStorage.snapshot();
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
-  req.on('end', () => inContext(then, Buffer.concat(chunks).toString('utf8')));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    inContext(then, isUtf8(body) ? body.toString('utf8') : null);
+  });
 }
 
 /** Answers `body` as JSON with its length (what Express's res.json sends, without Express). */
@@ -115,10 +120,10 @@ export function usageFastPath(deps: {
 
   async function serve(
     key: string,
-    text: string,
+    text: string | null,
   ): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
     try {
-      const parsed = readJsonLikeExpress(text);
+      const parsed = text === null ? undefined : readJsonLikeExpress(text);
       if (parsed === undefined) {
         return { status: 400, body: errorBody('invalid_json', INVALID_JSON_MESSAGE), headers: {} };
       }

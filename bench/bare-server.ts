@@ -12,7 +12,7 @@ export function bareUsageServer(): Promise<RunningServer> {
   const app = express();
   registerFastPath(app, (req, res) => {
     onBody(req, (text) => {
-      const body = JSON.parse(text) as { eventId?: unknown };
+      const body = JSON.parse(text ?? '{}') as { eventId?: unknown };
       writeJson(res, 201, {
         eventId: body.eventId,
         charged: 3,

@@ -153,6 +153,15 @@ function commonErrors(route: RouteDoc): Record<number, string> {
   const hasInput = Boolean(route.params || route.query || route.body || route.idempotencyKey);
   if (hasInput && !page) errors[400] = 'validation_error: `message` names the field or header';
   if (route.body && !page) errors[413] = 'payload_too_large: the body is over its limit';
+  // api/json-body.ts: any API request that carries a body the JSON parser did not read.
+  if (
+    !page &&
+    route.method !== 'get' &&
+    route.path.startsWith('/v1/') &&
+    !route.path.startsWith('/v1/webhooks/')
+  )
+    errors[415] =
+      'unsupported_media_type: a body that is not JSON (application/json), or in a charset or encoding the parser does not read';
   if (route.auth === 'user' || route.auth === 'operator' || route.auth === 'metrics')
     errors[401] = 'unauthorized: no key, or an unknown one';
   if (route.auth === 'optionalUser' || route.auth === 'page')

@@ -52,7 +52,8 @@ export interface RouteDoc {
   idempotencyKey?: boolean;
   /**
    * The answers. The builder adds the common errors (400 when there is input, 401/403 by auth,
-   * 413 for JSON bodies, 503 everywhere) unless the route lists that status itself.
+   * 413 for JSON bodies, 415 for API requests that may carry one, 503 everywhere) unless the
+   * route lists that status itself.
    */
   responses: Record<number, ResponseDoc>;
 }

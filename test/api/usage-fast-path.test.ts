@@ -121,11 +121,11 @@ test('when the body is chunked (no Content-Length), then Express serves it and t
   expect(await res.json()).toMatchObject({ charged: 2, balance: 98 });
 });
 
-test('when the content type is not JSON, then Express answers 400 naming the body, as before', async () => {
+test('when the content type is not JSON, then Express answers 415 naming the Content-Type', async () => {
   const { apiKey } = await fundedUser(app.sql, app.ledger, 100);
   const res = await through('Express', () => post(apiKey, event(), { 'content-type': 'text/plain' }));
-  expect(res.status).toBe(400);
-  expect((res.body as { error: { message: string } }).error.message).toMatch(/^body: /);
+  expect(res.status).toBe(415);
+  expect((res.body as { error: { message: string } }).error.message).toMatch(/^Content-Type: /);
 });
 
 test('when charges go through the fast path, then /metrics counts them under the route', async () => {

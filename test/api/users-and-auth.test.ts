@@ -101,10 +101,65 @@ describe('POST /v1/users', () => {
       ] as const) {
         const res = await api.raw('POST', path, { raw, ...(key ? { key } : {}) });
         expect(res.status).toBe(400);
-        expect(res.body).toEqual({ error: { code: 'invalid_json', message: 'body: must be a JSON object' } });
+        expect(res.body).toEqual({ error: { code: 'invalid_json', message: 'body: must be a JSON object, in UTF-8' } });
       }
     },
   );
+
+  test('when a body comes as another content type (or none), then 415 on every API route, and a request without a body is still served', async () => {
+    const { apiKey } = await signUp(api);
+    const before = await userCount();
+    for (const [path, contentType] of [
+      ['/v1/users', 'text/plain'],
+      ['/v1/users', undefined],
+      ['/v1/payout-account', 'application/x-www-form-urlencoded'],
+      ['/v1/usage', 'text/plain'],
+    ] as const) {
+      const res = await fetch(`${app.url}${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          ...(contentType ? { 'content-type': contentType } : {}),
+        },
+        body: JSON.stringify({ email: `nobody-${Date.now()}@example.test` }),
+      });
+      expect(res.status).toBe(415);
+      expect(await res.json()).toEqual({
+        error: {
+          code: 'unsupported_media_type',
+          message: 'Content-Type: the body must be JSON (application/json)',
+        },
+      });
+    }
+    expect(await userCount()).toBe(before);
+    const noBody = await fetch(`${app.url}/v1/payout-account`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(noBody.status).toBe(200);
+  });
+
+  test('when the body is not UTF-8, then 400 like any body that is not JSON, on the Express routes and the usage fast path alike, and nothing is stored', async () => {
+    const { apiKey } = await signUp(api);
+    const before = await userCount();
+    const bytes = Buffer.concat([
+      Buffer.from('{"email":"a'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('@example.test"}'),
+    ]);
+    for (const path of ['/v1/users', '/v1/usage']) {
+      const res = await fetch(`${app.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: bytes,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: { code: 'invalid_json', message: 'body: must be a JSON object, in UTF-8' },
+      });
+    }
+    expect(await userCount()).toBe(before);
+  });
 
   test('when the body is too large, then 413', async () => {
     const res = await api.raw('POST', '/v1/users', { raw: JSON.stringify({ email: 'a'.repeat(200_000) }) });
