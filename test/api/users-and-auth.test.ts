@@ -101,7 +101,9 @@ describe('POST /v1/users', () => {
       ] as const) {
         const res = await api.raw('POST', path, { raw, ...(key ? { key } : {}) });
         expect(res.status).toBe(400);
-        expect(res.body).toEqual({ error: { code: 'invalid_json', message: 'body: must be a JSON object, in UTF-8' } });
+        expect(res.body).toEqual({
+          error: { code: 'invalid_json', message: 'body: must be a JSON object, in UTF-8' },
+        });
       }
     },
   );
