@@ -250,9 +250,12 @@ export async function escrowDispute(deps: DisputeLedgerDeps, input: { disputeId:
 
 /**
  * The dispute closed. Lost: the held credits leave for system:disputes (already there when
- * escrowed). Won: they are released (or, escrowed, credited back to the purchased bucket) and
- * the user's paused projects hear about it. Once: the row leaves `open` last, and every ledger
- * step is keyed by the dispute.
+ * escrowed), and so do as many of the rest of its credits due as the user has now: credits that
+ * came back after the hold was planned (an operator refund pending when the dispute opened, which
+ * Stripe then refused because the charge was disputed, voids its hold) would otherwise stay
+ * with a user whose bank already returned their money. Won: the held credits are released (or,
+ * escrowed, credited back to the purchased bucket) and the user's paused projects hear about it.
+ * Once: the row leaves `open` last, and every ledger step is keyed by the dispute.
  */
 export async function closeDispute(
   deps: DisputeLedgerDeps,
@@ -264,7 +267,8 @@ export async function closeDispute(
   if (input.outcome === 'lost') {
     // Escrowed: the credits are in system:disputes already.
     const taken = d.escrowedAt === null ? await postHeld(deps, d, `dispute-lost:${d.id}`) : held;
-    return closeDisputeRow(deps.sql, d.id, 'lost', taken);
+    const rest = await takeUpTo(deps, d, `dispute-lost-rest:${d.id}`, d.creditsDue - taken);
+    return closeDisputeRow(deps.sql, d.id, 'lost', taken + rest);
   }
   if (d.escrowedAt !== null) {
     if (held > 0)

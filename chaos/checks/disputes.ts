@@ -29,8 +29,8 @@ const isOk = (status: number | undefined) => status !== undefined && status >= 2
 /**
  * Disputes (DESIGN.md §12): each dispute the cardholder's bank opened is one row, ending as Stripe
  * closed it; its credits due are at most the disputed amount's share of the purchase, its hold at
- * most that; lost ⇒ the held credits posted to system:disputes once; won ⇒ released, nothing
- * taken. Also when charge.dispute.closed reached the API before charge.dispute.created.
+ * most that; lost ⇒ the held credits, and as much of the rest of its credits due as the user had
+ * at the close, taken to system:disputes once; won ⇒ released, nothing taken. Also when charge.dispute.closed reached the API before charge.dispute.created.
  */
 export async function disputeChecks(
   sql: Sql,
@@ -75,15 +75,21 @@ export async function disputeChecks(
     const problems = [
       ...(r.credits_due <= share ? [] : [`credits due ${r.credits_due} > the disputed share ${share}`]),
       ...(held <= r.credits_due ? [] : [`held ${held} > due ${r.credits_due}`]),
+      // Lost: what the row says was taken (the hold, then as much of the rest as was there at
+      // the close) went to system:disputes in at most two operations, and no hold is left pending.
       ...(r.status === 'lost'
         ? held === 0
           ? posting
-            ? [`nothing held but ${posting.sum} taken`]
+            ? [`nothing taken but ${posting.sum} moved`]
             : []
-          : posting?.ops === 1 && posting.sum === held && posting.to_disputes && r.hold_status === 'posted'
+          : posting &&
+              posting.ops <= 2 &&
+              posting.sum === held &&
+              posting.to_disputes &&
+              r.hold_status !== 'pending'
             ? []
             : [
-                `lost: hold ${r.hold_status}; ${posting?.ops ?? 0} postings of ${posting?.sum ?? 0} for ${held} held`,
+                `lost: hold ${r.hold_status}; ${posting?.ops ?? 0} postings of ${posting?.sum ?? 0} for ${held} taken`,
               ]
         : []),
       ...(r.status === 'won'
@@ -116,7 +122,7 @@ export async function disputeChecks(
       outcomeViolations,
     ),
     check(
-      "a dispute holds at most the disputed amount's share of the credits; lost ⇒ the held credits taken once (to system:disputes), won ⇒ released, nothing taken",
+      "a dispute holds at most the disputed amount's share of the credits; lost ⇒ the held credits and what the user had of the rest taken once (to system:disputes), won ⇒ released, nothing taken",
       rows.length,
       ledgerViolations,
     ),

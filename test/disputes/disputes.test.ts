@@ -142,6 +142,29 @@ test('when most of the disputed credits were already spent, then what is left is
   expect(await x.purchased(b.apiKey)).toEqual({ posted: 0, held: 0, available: 0 });
 });
 
+test('when credits come back to the user after the hold was planned, then a lost dispute takes them too, up to its credits due, once', async () => {
+  const b = await buyer();
+  await spend(app, b.id, 4000);
+  const dispute = app.standIn.openDispute(b.paymentIntentId);
+  expect(await held(dispute.id)).toMatchObject({ credits_due: 4500, credits_held: 500 });
+  // Credits back in the purchased bucket while the dispute is open (as an operator refund that
+  // Stripe refused for the dispute gives back its hold): 1,200 of them.
+  await app.ledger.credit({
+    idempotencyKey: `back:${b.id}`,
+    userId: b.id,
+    amount: 1200,
+    from: 'grants',
+    kind: 'grant',
+  });
+  expect(await x.purchased(b.apiKey)).toEqual({ posted: 1700, held: 500, available: 1200 });
+  app.standIn.closeDispute(dispute.id, 'lost');
+  expect(await closed(dispute.id)).toMatchObject({ status: 'lost', credits_held: 1700 });
+  expect(await x.purchased(b.apiKey)).toEqual({ posted: 0, held: 0, available: 0 });
+  expect(await disputesOf(b.apiKey, b.purchaseId)).toEqual([
+    expect.objectContaining({ creditsDue: 4500, creditsHeld: 1700, creditsShortfall: 2800 }),
+  ]);
+});
+
 test('when the dispute’s webhooks come duplicated and closed before created, then it still ends lost with its credits taken once', async () => {
   const b = await buyer();
   app.standIn.faults.duplicate(3);
