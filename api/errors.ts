@@ -127,6 +127,16 @@ export function errorResponse(error: unknown, log: (message: string, error: unkn
     return answer(415, 'unsupported_media_type', `Content-Type: ${(error as Error).message}`);
   if (type === 'encoding.unsupported')
     return answer(415, 'unsupported_media_type', `Content-Encoding: ${(error as Error).message}`);
+  // The router could not percent-decode a path parameter (`/v1/withdrawals/%ff`): it says which
+  // text, not which parameter, and every API path parameter is an id.
+  if (error instanceof URIError && status === 400)
+    return answer(400, 'validation_error', 'id: is not valid percent-encoding');
+  // zlib could not inflate a body its Content-Encoding named (a plain body sent as gzip).
+  if (
+    typeof (error as { errno?: unknown }).errno === 'number' &&
+    /^Z_/.test(String((error as { code?: unknown }).code))
+  )
+    return answer(400, 'validation_error', 'Content-Encoding: the body is not in the encoding it names');
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return answer(status, 'bad_request', (error as Error).message);
   }

@@ -207,7 +207,7 @@ async function notifyRequester(
 
 /** Archives a package: nobody may start buying it any more; a second archive changes nothing. */
 export async function archiveCustomPackage(deps: { sql: Sql }, id: string): Promise<AdminPackage> {
-  if (!(await archivePackage(deps.sql, id))) throw new NotFound(`package ${id} not found`);
+  if (!(await archivePackage(deps.sql, id))) throw new NotFound(`id: no custom package ${id}`);
   return (await findAdminPackage(deps.sql, id))!;
 }
 

@@ -278,9 +278,10 @@ export async function insertCustomPackage(sql: Sql, p: NewCustomPackage): Promis
 
 /** Archives a package (no new checkouts, hidden from buyers); archiving again changes nothing. */
 export async function archivePackage(sql: Sql, id: string): Promise<boolean> {
+  // Custom packages only: the catalog's (starter…) are the product's, and no route brings one back.
   const rows = await sql`
     UPDATE packages SET active = false, archived_at = coalesce(archived_at, now())
-    WHERE id = ${id} RETURNING id`;
+    WHERE id = ${id} AND custom RETURNING id`;
   return rows.length === 1;
 }
 

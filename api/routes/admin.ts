@@ -7,12 +7,12 @@ import { isRecorded } from '../../db/usage';
 import { BUCKETS, MAX_CREDITS_PER_OPERATION } from '../../domain';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { freeText } from '../schemas';
+import { freeText, uuidOf, wholeNumber } from '../schemas';
 
 export const grant = z
   .object({
-    userId: z.uuid({ message: 'must be a user id (UUID)' }),
-    credits: z.number().int().positive().max(MAX_CREDITS_PER_OPERATION),
+    userId: uuidOf('a user id'),
+    credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION),
     bucket: z.enum(BUCKETS).default('purchased'),
     reason: freeText(500).optional(),
   })

@@ -300,6 +300,13 @@ describe('limits: maxPurchases, expiry, archive', () => {
     expect(again.body.archivedAt).toBe(archived.body.archivedAt);
     const unknown = await api.raw<ErrorBody>('DELETE', '/v1/admin/packages/custom-nope', { key: ADMIN_KEY });
     expect(unknown.status).toBe(404);
+    // A catalog package is the product's, not a custom one: it cannot be archived here.
+    const catalog = await api.raw<ErrorBody>('DELETE', '/v1/admin/packages/starter', { key: ADMIN_KEY });
+    expect(catalog.status).toBe(404);
+    expect(catalog.body.error.message).toBe('id: no custom package starter');
+    expect((await api.get<{ data: { id: string }[] }>('/v1/packages')).body.data.map((p) => p.id)).toContain(
+      'starter',
+    );
   });
 
   test('when the operator lists packages, then each has its status and counts, and a status filter narrows the list', async () => {

@@ -530,5 +530,11 @@ describe('dates and numbers that pass a format check but not Postgres, and loose
       `{"feature":"conversation","eventId":"${randomUUID()}","inputTokens":1e2,"outputTokens":250.0}`,
     );
     expect(res).toMatchObject({ status: 201, body: { charged: 2 + 1 + 1 } });
+    // A user id in capital letters names the same user, as every id does.
+    const upper = await api.raw<{ userId: string; credits: number }>('POST', '/v1/admin/grants', {
+      key: ADMIN_KEY,
+      json: { userId: who.id.toUpperCase(), credits: 7 },
+    });
+    expect(upper).toMatchObject({ status: 201, body: { userId: who.id, credits: 7 } });
   });
 });

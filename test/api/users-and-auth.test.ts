@@ -1,4 +1,5 @@
 import { http, signUp, startTestApp, type TestApp } from '../support/app';
+import type { ErrorBody } from '../support/hostile';
 
 let app: TestApp;
 let api: ReturnType<typeof http>;
@@ -161,6 +162,27 @@ describe('POST /v1/users', () => {
       });
     }
     expect(await userCount()).toBe(before);
+  });
+
+  test('when a path id cannot be percent-decoded, or a body is not in the encoding it names, then 400 naming which', async () => {
+    const { apiKey } = await signUp(api);
+    const badPath = await api.get<ErrorBody>('/v1/withdrawals/%ff', apiKey);
+    expect(badPath.status).toBe(400);
+    expect(badPath.body).toEqual({
+      error: { code: 'validation_error', message: 'id: is not valid percent-encoding' },
+    });
+    const notGzip = await fetch(`${app.url}/v1/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: JSON.stringify({ email: 'gzip@example.test' }),
+    });
+    expect(notGzip.status).toBe(400);
+    expect(await notGzip.json()).toEqual({
+      error: {
+        code: 'validation_error',
+        message: 'Content-Encoding: the body is not in the encoding it names',
+      },
+    });
   });
 
   test('when the body is too large, then 413', async () => {
