@@ -127,10 +127,10 @@ export function errorResponse(error: unknown, log: (message: string, error: unkn
     return answer(415, 'unsupported_media_type', `Content-Type: ${(error as Error).message}`);
   if (type === 'encoding.unsupported')
     return answer(415, 'unsupported_media_type', `Content-Encoding: ${(error as Error).message}`);
-  // The router could not percent-decode a path parameter (`/v1/withdrawals/%ff`): it says which
-  // text, not which parameter, and every API path parameter is an id.
+  // The router could not percent-decode a path parameter (`/v1/withdrawals/%ff`); it does not
+  // say which one, so the path is named.
   if (error instanceof URIError && status === 400)
-    return answer(400, 'validation_error', 'id: is not valid percent-encoding');
+    return answer(400, 'validation_error', 'path: a parameter is not valid percent-encoding (UTF-8)');
   // zlib could not inflate a body its Content-Encoding named (a plain body sent as gzip).
   if (
     typeof (error as { errno?: unknown }).errno === 'number' &&

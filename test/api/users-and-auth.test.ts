@@ -169,7 +169,7 @@ describe('POST /v1/users', () => {
     const badPath = await api.get<ErrorBody>('/v1/withdrawals/%ff', apiKey);
     expect(badPath.status).toBe(400);
     expect(badPath.body).toEqual({
-      error: { code: 'validation_error', message: 'id: is not valid percent-encoding' },
+      error: { code: 'validation_error', message: 'path: a parameter is not valid percent-encoding (UTF-8)' },
     });
     const notGzip = await fetch(`${app.url}/v1/users`, {
       method: 'POST',

@@ -302,7 +302,7 @@ async function probe(held: Awaited<ReturnType<typeof heldTask>>) {
     `${'A'.repeat(20)}%`,
   ]) {
     const res = await api.post(`${base}/${id}/complete`, GOOD.complete, token);
-    expectError(res, 400, 'bad_request');
+    expectError(res, 400, 'validation_error', 'path');
   }
   // An id of the right shape that names no attempt, prototype names included: this token is not its.
   for (const id of ['__proto____proto__', 'constructorconstructor', 'A'.repeat(2000)]) {
