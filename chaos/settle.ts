@@ -70,6 +70,13 @@ async function unsettled(
   >`
     SELECT id, status, user_id, tasks_total AS tasks, paused_reason->>'code' AS reason FROM projects
     WHERE status NOT IN ('completed', 'cancelled', 'failed')`;
+  // A project can read cancelled while a task it ran is still being wound down: its worker was
+  // killed under it, so the workflow learns of the task's end only at the activity's heartbeat
+  // timeout, and then releases its hold. Settled means that has happened too.
+  const windingDown = await sql<{ project: string; hold: string }[]>`
+    SELECT p.id AS project, h.id AS hold FROM holds h
+    JOIN project_tasks pt ON pt.hold_id = h.id JOIN projects p ON p.id = pt.project_id
+    WHERE h.status = 'pending' AND p.status IN ('completed', 'cancelled', 'failed')`;
   const purchases = await sql<{ id: string }[]>`
     SELECT id FROM purchases WHERE id = ANY(${paidIds}::uuid[]) AND completed_at IS NULL`;
   const delivered = new Set(
@@ -97,6 +104,7 @@ async function unsettled(
     SELECT id FROM purchases WHERE origin = 'auto_top_up' AND status = 'pending'`;
   const waiting = [
     ...projects.map((p) => `project ${p.id} ${p.status}${p.reason ? ` (${p.reason})` : ''}`),
+    ...windingDown.map((w) => `project ${w.project} finished, its task's hold ${w.hold} still pending`),
     ...automatic.map((p) => `automatic purchase ${p.id} still being charged`),
     ...referrals.map((r) => `referral of ${r.referee} not decided and paid after its credited purchase`),
     ...purchases.map((p) => `paid purchase ${p.id} not completed`),
