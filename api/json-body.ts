@@ -4,7 +4,7 @@ import express, { type RequestHandler } from 'express';
 import { UnsupportedMediaType } from './errors';
 
 /** The largest JSON body the API reads (errorResponse's 413 says the same). */
-export const JSON_BODY_LIMIT = '100kb';
+const JSON_BODY_LIMIT = '100kb';
 
 /** What a request whose body is not JSON is told (the API's routes read JSON only). */
 const NOT_JSON = 'Content-Type: the body must be JSON (application/json)';
@@ -26,7 +26,7 @@ export function jsonBodyParser(): RequestHandler {
 }
 
 /** Whether a request carries a body at all (chunked, or a non-zero Content-Length). */
-export function hasBody(req: IncomingMessage): boolean {
+function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
