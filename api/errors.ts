@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { isDatabaseUnavailable } from '../db/pool';
 import { DomainError, ValidationError } from '../domain';
+import { MAX_JSON_BODY_TEXT } from './body-limit';
 
 /** Domain error codes to HTTP statuses: the one place this mapping lives. */
 const STATUS: Record<string, number> = {
@@ -122,7 +123,8 @@ export function errorResponse(error: unknown, log: (message: string, error: unkn
   const status = (error as { status?: number }).status;
   const type = (error as { type?: string }).type;
   if (type === 'entity.parse.failed') return answer(400, 'invalid_json', INVALID_JSON_MESSAGE);
-  if (type === 'entity.too.large') return answer(413, 'payload_too_large', 'body: is larger than 100kb');
+  if (type === 'entity.too.large')
+    return answer(413, 'payload_too_large', `body: is larger than ${MAX_JSON_BODY_TEXT}`);
   if (type === 'charset.unsupported')
     return answer(415, 'unsupported_media_type', `Content-Type: ${(error as Error).message}`);
   if (type === 'encoding.unsupported')

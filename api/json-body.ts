@@ -1,10 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
+import { MAX_JSON_BODY_BYTES } from './body-limit';
 import { UnsupportedMediaType } from './errors';
-
-/** The largest JSON body the API reads (errorResponse's 413 says the same). */
-const JSON_BODY_LIMIT = '100kb';
 
 /** What a request whose body is not JSON is told (the API's routes read JSON only). */
 const NOT_JSON = 'Content-Type: the body must be JSON (application/json)';
@@ -20,9 +18,9 @@ function refuseBadUtf8(_req: IncomingMessage, _res: unknown, body: Buffer, encod
     throw Object.assign(new Error('body: is not UTF-8'), { status: 400, type: 'entity.parse.failed' });
 }
 
-/** The API's JSON parser: strict (an object or array), at most JSON_BODY_LIMIT, UTF-8 checked. */
+/** The API's JSON parser: strict (an object or array), at most MAX_JSON_BODY_BYTES, UTF-8 checked. */
 export function jsonBodyParser(): RequestHandler {
-  return express.json({ limit: JSON_BODY_LIMIT, strict: true, verify: refuseBadUtf8 });
+  return express.json({ limit: MAX_JSON_BODY_BYTES, strict: true, verify: refuseBadUtf8 });
 }
 
 /** Whether a request carries a body at all (chunked, or a non-zero Content-Length). */

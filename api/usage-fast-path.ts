@@ -6,10 +6,10 @@ import type { Sql } from '../db/pool';
 import { requestContext } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { bearer, userForApiKey } from './auth';
+import { MAX_JSON_BODY_BYTES } from './body-limit';
 import { errorBody, errorResponse, INVALID_JSON_MESSAGE } from './errors';
 import { answerUsage } from './routes/usage';
 
-const MAX_BODY_BYTES = 100 * 1024;
 const ROUTE = '/v1/usage';
 
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -86,7 +86,7 @@ function servable(req: IncomingMessage): boolean {
     req.headers['content-encoding'] === undefined &&
     req.headers['transfer-encoding'] === undefined &&
     Number.isSafeInteger(length) &&
-    length <= MAX_BODY_BYTES
+    length <= MAX_JSON_BODY_BYTES
   );
 }
 

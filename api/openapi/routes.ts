@@ -30,6 +30,7 @@ import {
   projectEstimateBody,
   usageBody,
   usageEstimateBody,
+  uuidOf,
 } from '../schemas';
 import * as c from './components';
 import type { ResponseDoc, RouteDoc } from './types';
@@ -104,7 +105,7 @@ const webhookAnswer = z.looseObject({
 const payoutAccountState = z.looseObject({ accountId: z.string(), payoutsEnabled: z.boolean() });
 /** The page routes' path parameters, as Express names them (admin-page.ts checks them itself). */
 const packageIdParam = z.object({ id: z.string() });
-const requestIdParam = z.object({ id: z.uuid() });
+const requestIdParam = z.object({ id: uuidOf('a package request id') });
 
 /**
  * The agent runtime's reports on a task attempt (README "Agent runtime"): the same path

@@ -155,7 +155,7 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
 
   router.post('/admin/package-requests/:id/answer', form, async (req, res) => {
     if (refuseCrossSite(req, res, NOT_HERE) || !(await signedIn(req, res))) return;
-    const id = z.uuid().safeParse(req.params.id);
+    const id = uuidOf('a package request id').safeParse(req.params.id);
     const body = answerForm.safeParse(req.body ?? {});
     const priceCents = body.success ? parseMoney(body.data.price, body.data.currency) : null;
     if (!id.success || !body.success || priceCents === null || priceCents < 1) {

@@ -38,7 +38,7 @@ import {
   signInPage,
 } from '../pages/credits';
 import { type EarningView, PAYOUT_ACCOUNT_PATH, WITHDRAW_PATH } from '../pages/earning';
-import { visibleText } from '../schemas';
+import { uuidOf, visibleText } from '../schemas';
 import { sessionToken, signIn, signOut } from '../session';
 import { packageRequestBody } from './package-requests';
 import { checkoutReturnUrl, startedPurchaseView } from './purchases';
@@ -50,7 +50,7 @@ const USAGE_DAYS = 30;
 
 /** Other query parameters (tracking tags and the like) are ignored; these two are checked. */
 export const pageQuery = z.object({
-  purchase: z.uuid().optional(),
+  purchase: uuidOf('a purchase id').optional(),
   cancelled: z.literal('1').optional(),
 });
 /** Where to go after signing in: only the credits page itself, optionally back from Checkout. */
@@ -64,12 +64,12 @@ export const withdrawForm = z.object({
     .string()
     .regex(/^\d{1,12}$/)
     .transform(Number),
-  requestId: z.uuid().optional(),
+  requestId: uuidOf('a request id').optional(),
 });
 export const buyForm = z.object({
   packageId: visibleText(100),
   /** A key per rendered Buy form (CreditsPageView.newRequestId): a double submit is one purchase. */
-  requestId: z.uuid().optional(),
+  requestId: uuidOf('a request id').optional(),
 });
 /** The contact-sales form: the API's body (routes/package-requests.ts) from form strings. */
 export const salesForm = z.object({
@@ -78,7 +78,7 @@ export const salesForm = z.object({
     .regex(/^\d{1,12}$/, { message: 'must be a whole number' })
     .transform(Number),
   message: z.string().transform((m) => (m.trim() === '' ? undefined : m)),
-  requestId: z.uuid().optional(),
+  requestId: uuidOf('a request id').optional(),
 });
 
 /**
