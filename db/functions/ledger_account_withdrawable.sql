@@ -3,6 +3,11 @@
 -- credits withdrawable: it is counted against the cleared ones first). 0 for accounts that are
 -- not withdrawable. Read by the balance and, under the account's lock, by a withdrawal's hold.
 --
+-- Computed as the account's posted balance (every credit less every debit, kept by the transfers
+-- trigger) less what is held and less the credits still clearing: one read of the account's
+-- credits (those still clearing), not of its whole history's credits and debits as the sums
+-- would be.
+--
 -- A reversal that took back a credit still clearing (a reversed usage charge's creator share) is
 -- counted against that credit, not against the cleared ones: until the credit clears neither
 -- counts, after it both do. Found through the reversals that name the credits still clearing
@@ -15,16 +20,25 @@
 -- is checked against tables that a fresh database does not have yet.
 CREATE OR REPLACE FUNCTION ledger_account_withdrawable(p_account bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  v_withdrawable boolean;
+  v_posted bigint;
+  v_held bigint;
+  v_clearing bigint;
+  v_clearing_keys text[];
+  v_reversed bigint;
 BEGIN
-  RETURN (SELECT CASE WHEN NOT a.withdrawable THEN 0 ELSE greatest(0,
-           coalesce((SELECT sum(t.amount) FROM transfers t
-                     WHERE t.credit_account_id = a.id AND (t.clears_at IS NULL OR t.clears_at <= now())), 0)
-           - coalesce((SELECT sum(t.amount) FROM transfers t WHERE t.debit_account_id = a.id), 0)
-           + coalesce((SELECT sum(m.amount)
-                       FROM (SELECT DISTINCT c.operation_key FROM transfers c
-                             WHERE c.credit_account_id = a.id AND c.clears_at > now()) clearing
-                       JOIN ledger_operations r ON r.reverses = clearing.operation_key
-                       JOIN transfers m ON m.operation_key = r.idempotency_key AND m.debit_account_id = a.id), 0)
-           - a.held) END::bigint
-  FROM accounts a WHERE a.id = p_account);
+  SELECT a.withdrawable, a.posted, a.held INTO v_withdrawable, v_posted, v_held
+  FROM accounts a WHERE a.id = p_account;
+  IF NOT coalesce(v_withdrawable, false) THEN
+    RETURN 0;
+  END IF;
+  SELECT coalesce(sum(c.amount), 0), array_agg(DISTINCT c.operation_key)
+  INTO v_clearing, v_clearing_keys
+  FROM transfers c WHERE c.credit_account_id = p_account AND c.clears_at > now();
+  SELECT coalesce(sum(m.amount), 0) INTO v_reversed
+  FROM ledger_operations r
+  JOIN transfers m ON m.operation_key = r.idempotency_key AND m.debit_account_id = p_account
+  WHERE r.reverses = ANY (v_clearing_keys);
+  RETURN greatest(0, v_posted - v_held - v_clearing + v_reversed);
 END $$;

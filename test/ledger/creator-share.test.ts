@@ -192,6 +192,58 @@ describe('a hold of withdrawable credits only', () => {
     expect((await ledger.balance(user.id)).byBucket.earned).toMatchObject({ held: 900, withdrawable: 100 });
   });
 
+  test('when cleared, clearing, reversed, spent and held credits mix, then withdrawable is what its definition says at each step', async () => {
+    // The definition, summed over the account's whole history: the cleared credits, less every
+    // debit and what is held, plus the reversals of credits still clearing. The function reads
+    // only the credits still clearing, from the posted balance.
+    const byDefinition = async (userId: string) => {
+      const [row] = await sql<{ account: number; defined: number; computed: number }[]>`
+        SELECT a.id AS account, ledger_account_withdrawable(a.id)::int AS computed, greatest(0,
+          coalesce((SELECT sum(t.amount) FROM transfers t
+                    WHERE t.credit_account_id = a.id AND (t.clears_at IS NULL OR t.clears_at <= now())), 0)
+          - coalesce((SELECT sum(t.amount) FROM transfers t WHERE t.debit_account_id = a.id), 0)
+          + coalesce((SELECT sum(m.amount)
+                      FROM (SELECT DISTINCT c.operation_key FROM transfers c
+                            WHERE c.credit_account_id = a.id AND c.clears_at > now()) clearing
+                      JOIN ledger_operations r ON r.reverses = clearing.operation_key
+                      JOIN transfers m ON m.operation_key = r.idempotency_key AND m.debit_account_id = a.id), 0)
+          - a.held)::int AS defined
+        FROM accounts a WHERE a.user_id = ${userId} AND a.bucket = 'earned'`;
+      return row!;
+    };
+    const steps: number[] = [];
+    const check = async (userId: string) => {
+      const { defined, computed } = await byDefinition(userId);
+      expect(computed).toBe(defined);
+      steps.push(computed);
+    };
+    const user = await earner(500, 300);
+    await check(user.id);
+    const { user: payer } = await fundedUser(sql, ledger, 100);
+    const first = charge(payer.id, user.id, 40, 12);
+    const second = charge(payer.id, user.id, 40, 12, 0);
+    await ledger.debit(first.request);
+    await ledger.debit(second.request);
+    await check(user.id);
+    await ledger.reverse({
+      idempotencyKey: `reverse:${first.key}`,
+      operationKey: first.key,
+      kind: 'usage_reversal',
+    });
+    await check(user.id);
+    await ledger.debit({
+      idempotencyKey: `spend:${user.id}`,
+      userId: user.id,
+      amount: 150,
+      kind: 'usage:conversation',
+    });
+    await check(user.id);
+    await withdraw(user.id, 200);
+    await check(user.id);
+    // 500 + 12 cleared; the reversed share was still clearing; 150 spent; 200 held.
+    expect(steps).toEqual([500, 512, 512, 362, 162]);
+  });
+
   test('when it names no bucket, then it is refused as a mistake', async () => {
     const user = await earner(100, 0);
     const holdId = randomUUID();
