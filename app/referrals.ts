@@ -21,6 +21,7 @@ import {
   markReferralRewarded,
   type Referral,
   type ReferredUser,
+  rewardingPurchasesPaidWith,
   rewardKey,
 } from '../db/referrals';
 import type { User } from '../db/users';
@@ -59,6 +60,7 @@ export async function rewardReferral(
   input: { purchaseId: string; userId: string; paymentIntentId: string },
 ): Promise<Referral | null> {
   const cardFingerprint = await recordPaymentCard(deps, input);
+  if (cardFingerprint) await takeBackRewardsPaidWithCard(deps, { referrerId: input.userId, cardFingerprint });
   const referral = await decideFirstPurchase(
     deps.sql,
     {
@@ -73,6 +75,20 @@ export async function rewardReferral(
   if (referral?.status !== 'signed_up') return referral;
   await payReward(deps, referral);
   return referral;
+}
+
+/**
+ * A referrer paying with the card that paid a referee's rewarding purchase shares that card with
+ * them: had the referrer paid first, the referral would have been rejected as same_card. Rewards
+ * not yet cleared are taken back (clawed_back, reason same_card); cleared ones stay, as they do
+ * after a late refund.
+ */
+async function takeBackRewardsPaidWithCard(
+  deps: ReferralDeps,
+  input: { referrerId: string; cardFingerprint: string },
+): Promise<void> {
+  for (const purchaseId of await rewardingPurchasesPaidWith(deps.sql, input))
+    await clawBackReferralReward(deps, { purchaseId, reason: 'same_card' });
 }
 
 /**
@@ -233,6 +249,8 @@ export interface ReferredView {
   clawedBackCredits?: number;
   /** The part of the reward that was already spent when it was taken back (clawed_back only). */
   shortfallCredits?: number;
+  /** Why it was taken back (clawed_back only): refunded, disputed or same_card. */
+  clawbackReason?: ClawbackReason;
 }
 
 export interface ReferralSummary {
@@ -280,7 +298,13 @@ function referredView(r: ReferredUser): ReferredView {
     case 'clawed_back': {
       const clawedBack = r.clawedBackCredits ?? 0;
       const kept = r.rewardCredits - clawedBack;
-      return { ...base, rewardCredits: kept, clawedBackCredits: clawedBack, shortfallCredits: kept };
+      return {
+        ...base,
+        rewardCredits: kept,
+        clawedBackCredits: clawedBack,
+        shortfallCredits: kept,
+        ...(r.clawbackReason ? { clawbackReason: r.clawbackReason } : {}),
+      };
     }
     default: {
       const unknown: never = r.status;

@@ -96,8 +96,11 @@ export async function insertReferral(
     VALUES (${randomUUID()}, ${input.referrerId}, ${input.refereeId})`;
 }
 
-/** Any constant: the first half of the per-referrer advisory lock that serialises the monthly cap. */
-const MONTHLY_CAP_LOCK = 7_241_013;
+/**
+ * Any constant: the first half of the per-referrer advisory lock that serialises what is decided
+ * about a referrer's rewards: the monthly cap, and a card the referrer shares with a referee.
+ */
+const REFERRER_LOCK = 7_241_013;
 
 /**
  * Decides the referee's referral on the credit of `purchaseId`, if that is their first paid
@@ -136,11 +139,13 @@ export async function decideFirstPurchase(
     const [people] = await tx<{ referrer_email: string; referee_email: string }[]>`
       SELECT r.email AS referrer_email, e.email AS referee_email
       FROM users r, users e WHERE r.id = ${row.referrer_id} AND e.id = ${row.referee_id}`;
+    await tx`SELECT pg_advisory_xact_lock(${REFERRER_LOCK}, hashtext(${row.referrer_id}))`;
+    // Read under the lock: a card the referrer records meanwhile is either seen here, or its
+    // check (rewardingPurchasesPaidWith) waits for this decision and finds it.
     const [card] = await tx<{ shared: boolean }[]>`
       SELECT EXISTS (
         SELECT 1 FROM purchases
         WHERE user_id = ${row.referrer_id} AND card_fingerprint = ${input.cardFingerprint}) AS shared`;
-    await tx`SELECT pg_advisory_xact_lock(${MONTHLY_CAP_LOCK}, hashtext(${row.referrer_id}))`;
     const [month] = await tx<{ rewards: number }[]>`
       SELECT count(*)::int AS rewards FROM referrals
       WHERE referrer_id = ${row.referrer_id} AND reward_credits > 0
@@ -247,6 +252,7 @@ export interface ReferredUser {
   reason: ReferralRejection | null;
   rewardCredits: number;
   clawedBackCredits: number | null;
+  clawbackReason: ClawbackReason | null;
 }
 
 /** The referrer's referrals, newest first, and the credits they earned in all (net of clawbacks). */
@@ -264,9 +270,11 @@ export async function listReferrals(
         reason: ReferralRejection | null;
         reward_credits: number;
         clawed_back_credits: number | null;
+        clawback_reason: ClawbackReason | null;
       }[]
     >`
-      SELECT u.email, r.created_at, r.status, r.reason, r.reward_credits, r.clawed_back_credits
+      SELECT u.email, r.created_at, r.status, r.reason, r.reward_credits, r.clawed_back_credits,
+             r.clawback_reason
       FROM referrals r JOIN users u ON u.id = r.referee_id
       WHERE r.referrer_id = ${referrerId}
       ORDER BY r.created_at DESC, r.id LIMIT ${limit}`,
@@ -285,10 +293,32 @@ export async function listReferrals(
       reason: r.reason,
       rewardCredits: r.reward_credits,
       clawedBackCredits: r.clawed_back_credits,
+      clawbackReason: r.clawback_reason,
     })),
     total: totals?.total ?? 0,
     rewardsTotal: totals?.rewards_total ?? 0,
   };
+}
+
+/**
+ * The purchases that decided this referrer's rewards (paid or about to be) and were paid with
+ * `cardFingerprint`: a referrer now paying with that card shares it with those referees.
+ */
+export async function rewardingPurchasesPaidWith(
+  sql: Sql,
+  input: { referrerId: string; cardFingerprint: string },
+): Promise<string[]> {
+  // After the card is recorded, under the referrer's lock: a referee's decision in flight either
+  // committed before (and is found here) or reads the card after (and rejects).
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${REFERRER_LOCK}, hashtext(${input.referrerId}))`;
+    const rows = await tx<{ purchase_id: string }[]>`
+      SELECT r.purchase_id FROM referrals r JOIN purchases p ON p.id = r.purchase_id
+      WHERE r.referrer_id = ${input.referrerId} AND r.status IN ('signed_up', 'rewarded')
+        AND r.reward_credits > 0 AND p.card_fingerprint = ${input.cardFingerprint}
+      ORDER BY r.purchase_id`;
+    return rows.map((r) => r.purchase_id);
+  });
 }
 
 /** True when some user has this referral code (codes are upper case; links may not be). */

@@ -12,8 +12,11 @@ export type ReferralStatus = (typeof REFERRAL_STATUSES)[number];
 export const REFERRAL_REJECTIONS = ['same_person', 'same_card', 'monthly_cap'] as const;
 export type ReferralRejection = (typeof REFERRAL_REJECTIONS)[number];
 
-/** Why a reward was taken back: its purchase was refunded, or (later) disputed. */
-export const CLAWBACK_REASONS = ['refunded', 'disputed'] as const;
+/**
+ * Why a reward was taken back: its purchase was refunded or disputed, or the referrer paid, after
+ * the reward, with the card that paid for it (same_card, as a rejection would have said).
+ */
+export const CLAWBACK_REASONS = ['refunded', 'disputed', 'same_card'] as const;
 export type ClawbackReason = (typeof CLAWBACK_REASONS)[number];
 
 /** The reward's numbers (EarningSettings.referrals has this shape): data, not code. */

@@ -17,7 +17,7 @@ import {
 } from '../../domain/purchases';
 import { rateCardBodySchema } from '../../domain/rate-card-schema';
 import { FEATURES, TASK_SIZES } from '../../domain/rates';
-import { REFERRAL_REJECTIONS, REFERRAL_STATUSES } from '../../domain/referrals';
+import { CLAWBACK_REASONS, REFERRAL_REJECTIONS, REFERRAL_STATUSES } from '../../domain/referrals';
 
 const obj = z.looseObject;
 const int = () => z.number().int();
@@ -315,6 +315,7 @@ export const Referrals = obj({
       reason: z.enum(REFERRAL_REJECTIONS).optional(),
       clawedBackCredits: credits().optional(),
       shortfallCredits: credits().optional(),
+      clawbackReason: z.enum(CLAWBACK_REASONS).optional(),
     }),
   ),
   referredCount: int(),

@@ -57,14 +57,25 @@ const REFERRAL_STATUS: Record<ReferralSummary['referred'][number]['status'], str
   signed_up: 'Signed up',
   rewarded: 'Rewarded',
   rejected: 'Not eligible',
-  clawed_back: 'Taken back (refunded)',
+  clawed_back: 'Taken back',
 };
+
+const CLAWBACK_REASON: Record<NonNullable<ReferralSummary['referred'][number]['clawbackReason']>, string> = {
+  refunded: 'refunded',
+  disputed: 'disputed',
+  same_card: 'paid with your card',
+};
+
+function referralStatus(r: ReferralSummary['referred'][number]): string {
+  const label = REFERRAL_STATUS[r.status];
+  return r.clawbackReason ? `${label} (${CLAWBACK_REASON[r.clawbackReason]})` : label;
+}
 
 function referralSection(referrals: ReferralSummary): Html {
   const rows = referrals.referred.map(
     (r) => html`<tr class="referred" data-status="${r.status}">
   <td>${r.email}</td><td>${formatTime(r.signedUpAt)}</td>
-  <td><span class="status ${r.status}">${REFERRAL_STATUS[r.status]}</span></td>
+  <td><span class="status ${r.status}">${referralStatus(r)}</span></td>
   <td class="num">${formatCredits(r.rewardCredits)}</td>
 </tr>`,
   );

@@ -140,3 +140,35 @@ test('when the refund comes while the reward is decided but not yet paid (its ac
   expect((await earnedTransfers(app, referrer.id, 'referral_clawback')).map((t) => t.amount)).toEqual([-450]);
   expect(await referralOf(app, referee.id)).toMatchObject({ status: 'clawed_back' });
 });
+
+test('when the referrer pays, after the reward, with the card that paid for it, then the reward is taken back as same_card; another card changes nothing', async () => {
+  const { referrer, referee } = await rewarded();
+  await r.paid(referrer.apiKey, CARD_C);
+  expect(await referralOf(app, referee.id)).toMatchObject({ status: 'rewarded' });
+
+  await r.paid(referrer.apiKey, CARD_A);
+  expect(await referralOf(app, referee.id)).toMatchObject({
+    status: 'clawed_back',
+    clawback_reason: 'same_card',
+    clawed_back_credits: 450,
+  });
+  expect((await r.balance(referrer.apiKey)).buckets.earned).toMatchObject({ posted: 0 });
+  expect((await r.referrals(referrer.apiKey)).referred).toEqual([
+    expect.objectContaining({ status: 'clawed_back', clawbackReason: 'same_card', rewardCredits: 0 }),
+  ]);
+});
+
+test('when the referrer and the referee pay with one card at the same moment, then no reward stays, whichever is recorded first', async () => {
+  for (let round = 0; round < 3; round++) {
+    const referrer = await r.signUp();
+    const referee = await r.signUp(freshEmail('together'), referrer.referralCode);
+    await Promise.all([r.paid(referrer.apiKey, CARD_A), r.paid(referee.apiKey, CARD_A)]);
+    const referral = await referralOf(app, referee.id);
+    expect(
+      referral?.status === 'rejected'
+        ? referral.reason
+        : `${String(referral?.status)}:${String(referral?.clawback_reason)}`,
+    ).toMatch(/^(same_card|clawed_back:same_card)$/);
+    expect((await r.balance(referrer.apiKey)).buckets.earned).toMatchObject({ posted: 0 });
+  }
+});

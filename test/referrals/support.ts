@@ -130,8 +130,9 @@ export async function referralOf(app: TestApp, refereeId: string) {
       purchase_id: string | null;
       reward_credits: number;
       clawed_back_credits: number | null;
+      clawback_reason: string | null;
     }[]
-  >`SELECT id, status, reason, purchase_id, reward_credits, clawed_back_credits
+  >`SELECT id, status, reason, purchase_id, reward_credits, clawed_back_credits, clawback_reason
     FROM referrals WHERE referee_id = ${refereeId}`;
   return row ?? null;
 }
