@@ -90,24 +90,67 @@ export async function findWithdrawal(sql: Sql, id: string): Promise<Withdrawal |
   return row ? toWithdrawal(row) : null;
 }
 
-/** The user's withdrawals, newest first. */
-export async function listWithdrawals(sql: Sql, userId: string, limit: number): Promise<Withdrawal[]> {
-  const rows = await sql<WithdrawalRow[]>`
-    SELECT * FROM withdrawals WHERE user_id = ${userId} ORDER BY created_at DESC, id LIMIT ${limit}`;
-  return rows.map(toWithdrawal);
+/**
+ * A page of a withdrawal list: `after` is the id of the previous page's last withdrawal (its
+ * place in the order, whatever its status is now); null when no such withdrawal is in the list.
+ */
+export interface WithdrawalPage {
+  withdrawals: Withdrawal[];
+  /** Whether more follow the page. */
+  more: boolean;
 }
 
-/** Every user's withdrawals for the operator, oldest first (the queue to decide), optionally by status. */
+/** The user's withdrawals, newest first, `limit` after their withdrawal `after`; null if it is not theirs. */
+export async function listWithdrawals(
+  sql: Sql,
+  userId: string,
+  page: { limit: number; after?: string | undefined },
+): Promise<WithdrawalPage | null> {
+  if (!(await isCursor(sql, page.after, userId))) return null;
+  const rows = await sql<WithdrawalRow[]>`
+    SELECT * FROM withdrawals
+    WHERE user_id = ${userId} AND ${after(sql, page.after, '<')}
+    ORDER BY created_at DESC, id DESC LIMIT ${page.limit + 1}`;
+  return pageOf(rows, page.limit);
+}
+
+/**
+ * Every user's withdrawals for the operator, oldest first (the queue to decide), optionally by
+ * status, `limit` after the withdrawal `after`; null if there is no such withdrawal.
+ */
 export async function listAllWithdrawals(
   sql: Sql,
-  options: { status?: WithdrawalStatus | undefined; limit: number },
-): Promise<Withdrawal[]> {
-  const rows = options.status
-    ? await sql<WithdrawalRow[]>`
-        SELECT * FROM withdrawals WHERE status = ${options.status}
-        ORDER BY created_at, id LIMIT ${options.limit}`
-    : await sql<WithdrawalRow[]>`SELECT * FROM withdrawals ORDER BY created_at, id LIMIT ${options.limit}`;
-  return rows.map(toWithdrawal);
+  options: { status?: WithdrawalStatus | undefined; limit: number; after?: string | undefined },
+): Promise<WithdrawalPage | null> {
+  if (!(await isCursor(sql, options.after))) return null;
+  const status = options.status ? sql`status = ${options.status}` : sql`true`;
+  const rows = await sql<WithdrawalRow[]>`
+    SELECT * FROM withdrawals WHERE ${status} AND ${after(sql, options.after, '>')}
+    ORDER BY created_at, id LIMIT ${options.limit + 1}`;
+  return pageOf(rows, options.limit);
+}
+
+/** Whether `after` (if given) names a withdrawal (of `userId`, if given). */
+async function isCursor(sql: Sql, after: string | undefined, userId?: string): Promise<boolean> {
+  if (after === undefined) return true;
+  const [row] = await sql<{ id: string }[]>`
+    SELECT id FROM withdrawals
+    WHERE id = ${after} ${userId === undefined ? sql`` : sql`AND user_id = ${userId}`}`;
+  return row !== undefined;
+}
+
+/**
+ * The rows past the cursor's place in (created_at, id) order. Its created_at is read in the
+ * database: a JavaScript Date would drop the microseconds and put the cursor's own row after it.
+ */
+function after(sql: Sql, cursor: string | undefined, direction: '<' | '>') {
+  if (cursor === undefined) return sql`true`;
+  const place = sql`(SELECT created_at, id FROM withdrawals WHERE id = ${cursor})`;
+  return direction === '<' ? sql`(created_at, id) < ${place}` : sql`(created_at, id) > ${place}`;
+}
+
+function pageOf(rows: WithdrawalRow[], limit: number): WithdrawalPage {
+  return { withdrawals: rows.slice(0, limit).map(toWithdrawal), more: rows.length > limit };
 }
 
 /** The latest decided (or expired) withdrawals, newest first: the operator page's history. */

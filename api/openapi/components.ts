@@ -399,6 +399,14 @@ export const Health = obj({
   reasons: z.record(z.string(), z.string()).optional().describe('why each down dependency is down'),
 }).meta({ id: 'Health' });
 
+/** `{data: [...], nextCursor}`: a list paginated by cursor. */
+export function page<T extends z.ZodType>(item: T) {
+  return obj({
+    data: z.array(item),
+    nextCursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last'),
+  });
+}
+
 /** `{data: [...]}`: the lists that are not paginated by cursor. */
 export function list<T extends z.ZodType>(item: T) {
   return obj({ data: z.array(item) });

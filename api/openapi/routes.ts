@@ -641,7 +641,7 @@ export const ROUTES: RouteDoc[] = [
     tags: ['agents'],
     auth: 'user',
     query: withdrawals.listQuery,
-    responses: { 200: json(c.list(c.Withdrawal), 'newest first') },
+    responses: { 200: json(c.page(c.Withdrawal), 'newest first, cursor paginated') },
   },
   {
     method: 'get',
@@ -765,7 +765,9 @@ export const ROUTES: RouteDoc[] = [
     tags: OPERATOR,
     auth: 'operator',
     query: adminWithdrawals.listQuery,
-    responses: { 200: json(c.list(c.OperatorWithdrawal), 'newest first') },
+    responses: {
+      200: json(c.page(c.OperatorWithdrawal), 'oldest first (the queue to decide), cursor paginated'),
+    },
   },
   {
     method: 'post',

@@ -23,6 +23,8 @@ export type WorkflowLink = (workflowId: string) => string | null;
 
 export interface AdminPageView {
   pendingWithdrawals: Withdrawal[];
+  /** More wait than the page shows (the oldest are shown; the API pages through all). */
+  morePending: boolean;
   recentWithdrawals: Withdrawal[];
   /** More sections (refunds, disputes, packages…), rendered by their features. */
   sections: Html[];
@@ -74,6 +76,11 @@ function pendingSection(view: AdminPageView): Html {
       ? html`<table><thead><tr><th>Requested</th><th>User</th><th class="num">Credits</th><th class="num">Amount</th><th>Expires</th><th>Workflow</th><th>Decision</th></tr></thead>
   <tbody>${rows}</tbody></table>`
       : html`<p class="muted">Nothing waits for a decision.</p>`
+  }
+  ${
+    view.morePending
+      ? html`<p class="muted more-pending">These are the oldest ${rows.length}; more wait. <code>GET /v1/admin/withdrawals?status=pending_approval</code> pages through all of them.</p>`
+      : null
   }
 </section>`;
 }

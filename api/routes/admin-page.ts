@@ -31,6 +31,8 @@ import { freeText, uuidOf, visibleText } from '../schemas';
 import { ownOrigin } from '../session';
 
 const SHOWN = 20;
+/** Withdrawals waiting for a decision shown on the page, oldest first. */
+const PENDING_SHOWN = 100;
 /** The money chart's days, like the credits page's usage (api/routes/credits-page.ts). */
 const CHART_DAYS = 30;
 const NOT_HERE = adminMessagePage('Not allowed', 'This form must be sent from the operator page itself.');
@@ -87,7 +89,7 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
     const range = dayRange(CHART_DAYS);
     const [pendingWithdrawals, recentWithdrawals, refunds, disputes, requests, packages, money] =
       await Promise.all([
-        listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: 100 }),
+        listAllWithdrawals(deps.sql, { status: 'pending_approval', limit: PENDING_SHOWN }),
         recentlyClosedWithdrawals(deps.sql, SHOWN),
         listOperatorRefunds(deps.sql, { limit: SHOWN }),
         listAllDisputes(deps.sql, { limit: SHOWN }),
@@ -102,7 +104,17 @@ export function adminPageRouter(deps: AdminPageDeps): Router {
       packageRequestsSection(requests),
       customPackagesSection(packages.filter((p) => p.custom).slice(0, SHOWN)),
     ];
-    sendPage(res, 200, adminPage({ pendingWithdrawals, recentWithdrawals, sections, workflowLink }));
+    sendPage(
+      res,
+      200,
+      adminPage({
+        pendingWithdrawals: pendingWithdrawals?.withdrawals ?? [],
+        morePending: pendingWithdrawals?.more ?? false,
+        recentWithdrawals,
+        sections,
+        workflowLink,
+      }),
+    );
   });
 
   router.post(ADMIN_SIGN_IN_PATH, form, async (req, res) => {

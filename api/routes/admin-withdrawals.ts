@@ -6,11 +6,16 @@ import { listAllWithdrawals, WITHDRAWAL_STATUSES } from '../../db/withdrawals';
 import { WITHDRAWAL_REASON_MAX } from '../../workflows/messages';
 import { parse } from '../errors';
 import { freeText, integerParam, uuidOf } from '../schemas';
-import { withdrawalView } from './withdrawals';
+import { withdrawalCursor, withdrawalPageView, withdrawalView } from './withdrawals';
 
 export const idParam = z.object({ id: uuidOf('a withdrawal id') });
+/** Oldest first (the queue to decide); `cursor` is the `nextCursor` of the page before. */
 export const listQuery = z
-  .object({ status: z.enum(WITHDRAWAL_STATUSES).optional(), limit: integerParam(1, 500).default(100) })
+  .object({
+    status: z.enum(WITHDRAWAL_STATUSES).optional(),
+    limit: integerParam(1, 500).default(100),
+    cursor: withdrawalCursor.optional(),
+  })
   .strict();
 export const rejectBody = z.object({ reason: freeText(WITHDRAWAL_REASON_MAX).optional() }).strict();
 
@@ -24,9 +29,9 @@ export function adminWithdrawalsRouter(
   const router = Router();
 
   router.get('/v1/admin/withdrawals', deps.requireOperator, async (req, res) => {
-    const query = parse(listQuery, req.query, 'query');
-    const rows = await listAllWithdrawals(deps.sql, query);
-    res.json({ data: rows.map((w) => ({ ...withdrawalView(w), userId: w.userId })) });
+    const { status, limit, cursor } = parse(listQuery, req.query, 'query');
+    const page = await listAllWithdrawals(deps.sql, { status, limit, after: cursor });
+    res.json(withdrawalPageView(page, (w) => ({ ...withdrawalView(w), userId: w.userId })));
   });
 
   router.post('/v1/admin/withdrawals/:id/approve', deps.requireOperator, async (req, res) => {

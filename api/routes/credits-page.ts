@@ -356,7 +356,7 @@ async function earningView(
   const [referrals, earned, withdrawals, payoutAccount] = await Promise.all([
     deps.referralSummary({ user, origin: `${req.protocol}://${req.get('host')}`, limit: RECENT }),
     earnings(deps.sql, user.id, from, to),
-    listWithdrawals(deps.sql, user.id, RECENT),
+    listWithdrawals(deps.sql, user.id, { limit: RECENT }),
     findPayoutAccount(deps.sql, user.id),
   ]);
   const terms = deps.earning.withdrawals;
@@ -364,7 +364,7 @@ async function earningView(
     referrals,
     earnings: earned,
     withdrawable: earned.withdrawableCredits,
-    withdrawals,
+    withdrawals: withdrawals?.withdrawals ?? [],
     payoutAccount,
     minimumWithdrawal: terms.minimumCredits,
     creditValueCents: terms.creditValueCents,

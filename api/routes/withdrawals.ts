@@ -2,8 +2,8 @@ import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { UseCases, Withdrawal } from '../../app';
 import type { Sql } from '../../db/pool';
-import { listWithdrawals } from '../../db/withdrawals';
-import { MAX_CREDITS_PER_OPERATION, NotFound } from '../../domain';
+import { listWithdrawals, type WithdrawalPage } from '../../db/withdrawals';
+import { MAX_CREDITS_PER_OPERATION, NotFound, ValidationError } from '../../domain';
 import { currentUser } from '../auth';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
@@ -12,7 +12,24 @@ import { ownOrigin } from '../session';
 
 export const withdrawalBody = z.object({ credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION) }).strict();
 export const idParam = z.object({ id: uuidOf('a withdrawal id') });
-export const listQuery = z.object({ limit: integerParam(1, 100).default(20) }).strict();
+/** A withdrawal list's `cursor`: the id of the previous page's last withdrawal. */
+export const withdrawalCursor = z
+  .uuid({ message: 'must be a cursor returned as nextCursor' })
+  .transform((id) => id.toLowerCase());
+
+/** Cursor pagination: `cursor` is the `nextCursor` of the page before (the id of its last withdrawal). */
+export const listQuery = z
+  .object({ limit: integerParam(1, 100).default(20), cursor: withdrawalCursor.optional() })
+  .strict();
+
+/** `{data, nextCursor}`; a cursor that names no withdrawal of the list is a 400 naming `cursor`. */
+export function withdrawalPageView<T>(page: WithdrawalPage | null, view: (w: Withdrawal) => T) {
+  if (!page) throw new ValidationError('cursor', 'must be a cursor returned as nextCursor');
+  return {
+    data: page.withdrawals.map(view),
+    nextCursor: page.more ? page.withdrawals.at(-1)!.id : null,
+  };
+}
 
 /** A withdrawal as its owner sees it (the operator's view adds the user). */
 export function withdrawalView(w: Withdrawal) {
@@ -72,8 +89,9 @@ export function withdrawalsRouter(deps: Deps): Router {
   });
 
   router.get('/v1/withdrawals', deps.requireUser, async (req, res) => {
-    const { limit } = parse(listQuery, req.query, 'query');
-    res.json({ data: (await listWithdrawals(deps.sql, currentUser(res).id, limit)).map(withdrawalView) });
+    const { limit, cursor } = parse(listQuery, req.query, 'query');
+    const page = await listWithdrawals(deps.sql, currentUser(res).id, { limit, after: cursor });
+    res.json(withdrawalPageView(page, withdrawalView));
   });
 
   router.get('/v1/withdrawals/:id', deps.requireUser, async (req, res) => {

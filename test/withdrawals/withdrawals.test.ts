@@ -387,3 +387,49 @@ describe('with a two-second decision window', () => {
     expect((await handle.describe()).typedSearchAttributes.get(WithdrawalStatusKey)).toBe('expired');
   });
 });
+
+test('when there are more withdrawals than a page, then the lists page through them by cursor, each once, and a cursor from elsewhere is a 400 naming cursor', async () => {
+  type Page = { data: { id: string; userId?: string }[]; nextCursor: string | null } & ErrorBody;
+  const owner = await w.creator(3000);
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await w.withdraw(owner.apiKey, { credits: 1000 })).body.id);
+
+  // The owner's list: newest first.
+  const first = await w.api.get<Page>('/v1/withdrawals?limit=2', owner.apiKey);
+  expect(first.body.data.map((d) => d.id)).toEqual([ids[2], ids[1]]);
+  expect(first.body.nextCursor).toBe(ids[1]);
+  const second = await w.api.get<Page>(
+    `/v1/withdrawals?limit=2&cursor=${first.body.nextCursor!.toUpperCase()}`,
+    owner.apiKey,
+  );
+  expect(second.body).toEqual({ data: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
+
+  // Another user's withdrawal, or none, is not a place in this list.
+  const other = await signUp(w.api);
+  const foreign = await w.api.get<Page>(`/v1/withdrawals?cursor=${ids[0]}`, other.apiKey);
+  expect(foreign.status).toBe(400);
+  expect(foreign.body.error.message).toMatch(/^cursor: /);
+  const unknown = await w.api.get<Page>(
+    '/v1/admin/withdrawals?cursor=00000000-0000-4000-8000-000000000000',
+    ADMIN_KEY,
+  );
+  expect(unknown.status).toBe(400);
+  expect(unknown.body.error.message).toMatch(/^cursor: /);
+
+  // The operator's queue: oldest first; a cursor keeps its place after its withdrawal is decided.
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let decided = false;
+  do {
+    const query: string = `/v1/admin/withdrawals?status=pending_approval&limit=1${cursor ? `&cursor=${cursor}` : ''}`;
+    const page: Page = (await w.api.get<Page>(query, ADMIN_KEY)).body;
+    seen.push(...page.data.map((d) => d.id));
+    if (!decided && page.data[0]?.id === ids[0]) {
+      expect((await w.decide(ids[0]!, 'reject')).body.status).toBe('rejected');
+      decided = true;
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  expect(seen.filter((id) => ids.includes(id))).toEqual(ids);
+  expect(new Set(seen).size).toBe(seen.length);
+});
