@@ -23,6 +23,7 @@ import {
   type ReferredUser,
   rewardingPurchasesPaidWith,
   rewardKey,
+  shortfallWithholdingKey,
 } from '../db/referrals';
 import type { User } from '../db/users';
 import { IdempotencyConflict, InsufficientCredits } from '../domain';
@@ -160,7 +161,11 @@ export async function clawBackReferralReward(
 ): Promise<ReferralClawback | null> {
   let referral = await findReferralByPurchase(deps.sql, input.purchaseId);
   if (!referral || referral.rewardCredits === 0 || referral.status === 'rejected') return null;
-  if (referral.status === 'clawed_back') return clawbackOf(referral);
+  if (referral.status === 'clawed_back') {
+    // A retry after a stop between the clawback and its withholding: the withholding is keyed.
+    await withholdShortfall(deps, referral);
+    return clawbackOf(referral);
+  }
   if (referral.status === 'signed_up') {
     // The purchase's credit activity decided the reward but has not paid it yet: pay it first,
     // so what is taken back was given and the referral's state agrees with the ledger.
@@ -172,6 +177,7 @@ export async function clawBackReferralReward(
   if (!claimed) return null;
   await takeBack(deps, claimed);
   const done = await finishClawback(deps.sql, claimed);
+  await withholdShortfall(deps, done);
   const result = clawbackOf(done);
   if (result.clawedBackCredits > 0) {
     await deps.balanceEvents.debited({
@@ -218,6 +224,26 @@ async function takeBack(deps: ReferralDeps, claimed: Referral): Promise<void> {
       plan = await lowerClawbackPlan(deps.sql, claimed.id, await earnedAvailable(deps, claimed.referrerId));
     }
   }
+}
+
+/**
+ * What a clawback could not take back (the reward was spent) is withheld from the referrer's
+ * withdrawable credits for good. Without it, credits that come back to the earned bucket later (a
+ * reversal of the usage that spent the reward) would be cashed out as the reward the refund took
+ * back: refunded referees' purchases turned into a payout. Like the shortfall itself, this does
+ * not take credits back; the referrer may still spend them. Keyed by the referee, like the clawback.
+ */
+async function withholdShortfall(deps: ReferralDeps, referral: Referral): Promise<void> {
+  const { shortfallCredits } = clawbackOf(referral);
+  if (shortfallCredits <= 0) return;
+  await deps.ledger.withhold({
+    idempotencyKey: shortfallWithholdingKey(referral.refereeId),
+    userId: referral.referrerId,
+    amount: shortfallCredits,
+    kind: 'referral_shortfall',
+    bucket: 'earned',
+    cause: { type: 'referral', id: referral.id },
+  });
 }
 
 async function earnedAvailable(deps: ReferralDeps, userId: string): Promise<number> {

@@ -4,12 +4,17 @@ import type { Sql } from './pool';
 export interface Earnings {
   from: string;
   to: string;
-  /** Net creator shares earned in the range. */
+  /** Net creator shares earned in the range (referral rewards are GET /v1/referrals's). */
   totalCredits: number;
-  /** Earned credits (shares and rewards) the user still has that have not cleared: spendable now, withdrawable later. */
+  /**
+   * Now, whatever the range, like the two below: earned credits (shares and rewards) the user
+   * still has that have not cleared: spendable now, withdrawable later.
+   */
   pendingCredits: number;
-  /** Earned credits that may be cashed out now (cleared, not spent, not held). */
+  /** Earned credits that may be cashed out now (cleared, not spent, not held, not withheld). */
   withdrawableCredits: number;
+  /** Withheld from cashing out for good (a referral reward taken back short); may still be spent. */
+  withheldCredits: number;
   byAgent: { agentId: string; name: string | null; credits: number; uses: number }[];
   byDay: { day: string; credits: number }[];
 }
@@ -36,11 +41,13 @@ export async function earnings(sql: Sql, userId: string, from: string, to: strin
       AND t.created_at < (${to}::date + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2, 3 ORDER BY 1, 2`;
   // Pending: what the user still has in the earned bucket that is not withdrawable yet (earned
-  // credits spent, held or reversed are not pending any more).
-  const [pending] = await sql<{ pending: number; withdrawable: number }[]>`
-    SELECT coalesce(sum(greatest(0, w.available - w.withdrawable)), 0)::bigint AS pending,
-           coalesce(sum(w.withdrawable), 0)::bigint AS withdrawable
-    FROM (SELECT a.posted - a.held AS available, ledger_account_withdrawable(a.id) AS withdrawable
+  // credits spent, held, reversed or withheld are not pending any more).
+  const [pending] = await sql<{ pending: number; withdrawable: number; withheld: number }[]>`
+    SELECT coalesce(sum(greatest(0, w.available - w.withdrawable - w.withheld)), 0)::bigint AS pending,
+           coalesce(sum(w.withdrawable), 0)::bigint AS withdrawable,
+           coalesce(sum(w.withheld), 0)::bigint AS withheld
+    FROM (SELECT a.posted - a.held AS available, ledger_account_withdrawable(a.id) AS withdrawable,
+                 (SELECT coalesce(sum(h.amount), 0) FROM withholdings h WHERE h.account_id = a.id) AS withheld
           FROM accounts a WHERE a.user_id = ${userId} AND a.withdrawable) w`;
   // Maps, not plain objects: ids are keys chosen by clients.
   const byAgent = new Map<string, { agentId: string; name: string | null; credits: number; uses: number }>();
@@ -58,6 +65,7 @@ export async function earnings(sql: Sql, userId: string, from: string, to: strin
     totalCredits: rows.reduce((sum, r) => sum + r.credits, 0),
     pendingCredits: pending!.pending,
     withdrawableCredits: pending!.withdrawable,
+    withheldCredits: pending!.withheld,
     byAgent: [...byAgent.values()].sort(
       (a, b) => b.credits - a.credits || a.agentId.localeCompare(b.agentId),
     ),

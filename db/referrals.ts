@@ -71,6 +71,11 @@ export function rewardKey(refereeId: string): string {
   return `referral:${refereeId}`;
 }
 
+/** The ledger key of what a short clawback withholds from the referrer: one per referee. */
+export function shortfallWithholdingKey(refereeId: string): string {
+  return `referral-shortfall:${refereeId}`;
+}
+
 /** The ledger key of the reward's clawback: one per referee, like the reward. */
 export function clawbackKey(refereeId: string): string {
   return `referral-clawback:${refereeId}`;

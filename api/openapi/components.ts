@@ -194,9 +194,14 @@ export const UsageReversal = obj({
 export const Earnings = obj({
   from: day(),
   to: day(),
-  totalCredits: credits(),
-  pendingCredits: credits(),
-  withdrawableCredits: credits(),
+  totalCredits: credits().describe(
+    'net creator shares earned in the range (referral rewards: GET /v1/referrals)',
+  ),
+  pendingCredits: credits().describe('now, whatever the range: earned credits still clearing'),
+  withdrawableCredits: credits().describe('now, whatever the range: earned credits that may be cashed out'),
+  withheldCredits: credits().describe(
+    'withheld from cashing out for good (a referral reward taken back short); they may still be spent',
+  ),
   byAgent: z.array(obj({ agentId: uuid(), name: z.string().nullable(), credits: credits(), uses: int() })),
   byDay: z.array(obj({ day: day(), credits: credits() })),
 }).meta({ id: 'Earnings' });

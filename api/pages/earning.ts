@@ -138,6 +138,11 @@ function withdrawalsSection(view: EarningView): Html {
   <div class="balance">
     <div><div class="figure small" id="withdrawable">${formatCredits(view.withdrawable)}</div><div class="muted">credits withdrawable</div></div>
     <div><div class="figure small" id="pending-earnings">${formatCredits(view.earnings.pendingCredits)}</div><div class="muted">earned, still clearing</div></div>
+    ${
+      view.earnings.withheldCredits > 0
+        ? html`<div><div class="figure small" id="withheld-earnings">${formatCredits(view.earnings.withheldCredits)}</div><div class="muted">withheld: referral rewards taken back after they were spent (spendable, not withdrawable)</div></div>`
+        : null
+    }
   </div>
   <p class="muted">Earned credits can be spent at once and withdrawn once they clear. A withdrawal is at least ${formatCredits(view.minimumWithdrawal)} credits, paid at ${formatMoney(view.creditValueCents, view.currency)} a credit to your payout account after an operator approves it.</p>
   <form method="post" action="${PAYOUT_ACCOUNT_PATH}" id="payout-account" data-payouts-enabled="${String(enabled)}">

@@ -80,6 +80,7 @@ export async function referralChecks(sql: Sql, journal: Journal, api: ApiClient)
   const ledgerViolations = await rewardOperationViolations(sql, rows);
   const cap = capViolations(rows);
   const viewViolations = await referralViewViolations(sql, journal, api, rows);
+  const withheld = await withholdingViolations(sql);
   const shown = [...outcomes.entries()]
     .sort()
     .map(([o, n]) => `${n} ${o}`)
@@ -99,6 +100,11 @@ export async function referralChecks(sql: Sql, journal: Journal, api: ApiClient)
       `at most ${MONTHLY_CAP} rewards per referrer a month; monthly_cap only once ${MONTHLY_CAP} were given (${cap.summary})`,
       cap.checked,
       cap.violations,
+    ),
+    check(
+      `a reward taken back short withholds exactly its shortfall from the referrer's withdrawable credits, once; nothing else is withheld (${withheld.summary})`,
+      withheld.checked,
+      withheld.violations,
     ),
     check(
       'GET /v1/referrals of each referrer agrees with the ledger (rewardsTotal) and the referrals (count, statuses)',
@@ -183,6 +189,33 @@ async function rewardOperationViolations(sql: Sql, rows: ReferralRow[]): Promise
   }
   for (const key of byKey.keys()) violations.push(`ledger operation ${key} belongs to no referral`);
   return violations;
+}
+
+/** Every clawed-back referral's withholding (keyed by its referee) against its shortfall, and no other withholding. */
+async function withholdingViolations(
+  sql: Sql,
+): Promise<{ checked: number; violations: string[]; summary: string }> {
+  const rows = await sql<
+    { key: string | null; expected: number | null; withheld: number | null; receiver: boolean }[]
+  >`
+    WITH short AS (
+      SELECT 'referral-shortfall:' || r.referee_id AS key, r.referrer_id,
+             r.reward_credits - coalesce(r.clawed_back_credits, 0) AS expected
+      FROM referrals r WHERE r.status = 'clawed_back' AND r.reward_credits > coalesce(r.clawed_back_credits, 0))
+    SELECT coalesce(s.key, w.operation_key) AS key, s.expected, w.amount AS withheld,
+           coalesce(a.user_id = s.referrer_id AND a.bucket = 'earned', false) AS receiver
+    FROM short s
+    FULL JOIN withholdings w ON w.operation_key = s.key
+    LEFT JOIN accounts a ON a.id = w.account_id`;
+  const violations = rows.flatMap((r) =>
+    r.expected !== null && r.withheld === r.expected && r.receiver
+      ? []
+      : [
+          `${r.key}: shortfall ${r.expected ?? 'none'}, withheld ${r.withheld ?? 'nothing'}${r.receiver ? '' : ' (not from the referrer’s earned bucket)'}`,
+        ],
+  );
+  const total = rows.reduce((s, r) => s + (r.withheld ?? 0), 0);
+  return { checked: rows.length, violations, summary: `${rows.length} withheld, ${total} credits` };
 }
 
 /** Per referrer and UTC month: rewards ≤ cap, and a monthly_cap rejection only when the cap was full. */

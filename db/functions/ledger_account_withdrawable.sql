@@ -8,6 +8,9 @@
 -- credits (those still clearing), not of its whole history's credits and debits as the sums
 -- would be.
 --
+-- What the ledger withholds from the account (db/migrations/027_withholdings.sql: a referral
+-- reward's shortfall) is never withdrawable, though it may be spent.
+--
 -- A reversal that took back a credit still clearing (a reversed usage charge's creator share) is
 -- counted against that credit, not against the cleared ones: until the credit clears neither
 -- counts, after it both do. Found through the reversals that name the credits still clearing
@@ -27,6 +30,7 @@ DECLARE
   v_clearing bigint;
   v_clearing_keys text[];
   v_reversed bigint;
+  v_withheld bigint;
 BEGIN
   SELECT a.withdrawable, a.posted, a.held INTO v_withdrawable, v_posted, v_held
   FROM accounts a WHERE a.id = p_account;
@@ -40,5 +44,6 @@ BEGIN
   FROM ledger_operations r
   JOIN transfers m ON m.operation_key = r.idempotency_key AND m.debit_account_id = p_account
   WHERE r.reverses = ANY (v_clearing_keys);
-  RETURN greatest(0, v_posted - v_held - v_clearing + v_reversed);
+  SELECT coalesce(sum(w.amount), 0) INTO v_withheld FROM withholdings w WHERE w.account_id = p_account;
+  RETURN greatest(0, v_posted - v_held - v_clearing + v_reversed - v_withheld);
 END $$;

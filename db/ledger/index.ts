@@ -23,7 +23,10 @@ import type {
   ReverseResult,
   VoidHoldRequest,
   VoidHoldResult,
+  WithholdRequest,
+  WithholdResult,
 } from './types';
+import { withhold } from './withholds';
 
 export { createUserAccounts } from './accounts';
 export { requestHash } from './idempotency';
@@ -87,6 +90,11 @@ export class Ledger {
   /** Mirrors every transfer of an earlier operation, once. */
   async reverse(request: ReverseRequest): Promise<ReverseResult> {
     return this.observed(request.kind, await reverse(this.sql, request));
+  }
+
+  /** Keeps credits of a withdrawable bucket from being cashed out (they stay spendable). */
+  async withhold(request: WithholdRequest): Promise<WithholdResult> {
+    return withhold(this.sql, request);
   }
 
   async hold(request: HoldRequest): Promise<HoldResult> {

@@ -74,6 +74,23 @@ export interface CreditResult {
   availableAfter: number;
 }
 
+/** Keeps `amount` credits of a user's withdrawable bucket from being cashed out, for good (see withholds.ts). */
+export interface WithholdRequest {
+  idempotencyKey: string;
+  userId: string;
+  amount: number;
+  /** What the withholding is for, lower case words: `referral_shortfall`. */
+  kind: string;
+  bucket: Bucket;
+  cause?: Cause;
+}
+
+export interface WithholdResult {
+  amount: number;
+  /** Everything withheld from the bucket now, this included. */
+  withheldTotal: number;
+}
+
 export interface HoldRequest extends Attribution {
   idempotencyKey: string;
   holdId: string;

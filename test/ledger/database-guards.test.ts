@@ -55,6 +55,33 @@ describe('when code outside the ledger module tries to change money state direct
     await expect(sql`TRUNCATE transfers CASCADE`).rejects.toThrow(/immutable/);
   });
 
+  test('then withholdings cannot be updated, deleted or truncated, nor name an operation that does not exist', async () => {
+    const { user } = await fundedUser(sql, ledger, 10);
+    await ledger.withhold({
+      idempotencyKey: `guard-withhold:${user.id}`,
+      userId: user.id,
+      amount: 5,
+      kind: 'referral_shortfall',
+      bucket: 'earned',
+    });
+    await expect(sql`UPDATE withholdings SET amount = amount + 1`).rejects.toThrow(/immutable/);
+    await expect(sql`DELETE FROM withholdings`).rejects.toThrow(/immutable/);
+    await expect(sql`TRUNCATE withholdings CASCADE`).rejects.toThrow(/immutable/);
+    await expect(
+      sql`INSERT INTO withholdings (operation_key, account_id, amount, kind)
+          SELECT 'no-such-operation', id, 1, 'referral_shortfall' FROM accounts WHERE user_id = ${user.id} LIMIT 1`,
+    ).rejects.toThrow(/foreign key/);
+    await expect(
+      ledger.withhold({
+        idempotencyKey: `guard-withhold-p:${user.id}`,
+        userId: user.id,
+        amount: 5,
+        kind: 'x',
+        bucket: 'purchased',
+      }),
+    ).rejects.toThrow(/bucket: must be a withdrawable bucket/);
+  });
+
   test('then a transfer that would overdraw a user account violates the available >= 0 constraint', async () => {
     const { user } = await fundedUser(sql, ledger, 10);
     await expect(rawTransfer(user.id, { key: 'raw-overdraw', amount: 11 })).rejects.toThrow(

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { clawBackReferralReward } from '../../app/referrals';
+import { InsufficientWithdrawable } from '../../domain';
 import { startTestApp, type TestApp } from '../support/app';
 import { grantCredits } from '../support/db';
 import { startTestWorker, type TestWorker } from '../support/worker';
@@ -171,4 +173,74 @@ test('when the referrer and the referee pay with one card at the same moment, th
     ).toMatch(/^(same_card|clawed_back:same_card)$/);
     expect((await r.balance(referrer.apiKey)).buckets.earned).toMatchObject({ posted: 0 });
   }
+});
+
+test('when a reward taken back short comes back to the earned bucket (the usage that spent it is reversed), then its shortfall stays withheld from withdrawals, once', async () => {
+  const { referrer, referee, paymentIntentId } = await rewarded();
+  const spend = `usage:${referrer.id}:spent-reward`;
+  await app.ledger.debit({
+    idempotencyKey: spend,
+    userId: referrer.id,
+    amount: 450,
+    kind: 'usage:conversation',
+  });
+  await app.services.stripe.refunds.create({ payment_intent: paymentIntentId });
+  await refundSettled(app, paymentIntentId, 5000);
+  expect(await referralOf(app, referee.id)).toMatchObject({ status: 'clawed_back', clawed_back_credits: 0 });
+
+  // The spend comes back (as a usage reversal gives it back), and the referrer earns 1,000 more.
+  await app.ledger.reverse({
+    idempotencyKey: `usage-reversal:${referrer.id}:spent-reward`,
+    operationKey: spend,
+    kind: 'usage_reversal',
+    capWithdrawable: true,
+  });
+  await app.ledger.credit({
+    idempotencyKey: `test-earning:${referrer.id}`,
+    userId: referrer.id,
+    amount: 1000,
+    from: 'creator_earnings',
+    bucket: 'earned',
+    kind: 'test_earning',
+  });
+
+  // 1,450 in the bucket, spendable; of it the reward (450) is still clearing and its shortfall
+  // (450) withheld: 550 withdrawable (1,000 without the withholding, 1,450 once the reward clears).
+  const balance = await r.api.get<{
+    buckets: { earned: { posted: number; available: number; withdrawable: number } };
+  }>('/v1/balance', referrer.apiKey);
+  expect(balance.body.buckets.earned).toEqual(
+    expect.objectContaining({ posted: 1450, available: 1450, withdrawable: 550 }),
+  );
+  const earned = await r.api.get<{
+    pendingCredits: number;
+    withdrawableCredits: number;
+    withheldCredits: number;
+  }>('/v1/earnings', referrer.apiKey);
+  expect(earned.body).toMatchObject({ pendingCredits: 450, withdrawableCredits: 550, withheldCredits: 450 });
+  const holdId = randomUUID();
+  const refused = await app.ledger
+    .hold({
+      idempotencyKey: `withdrawal:${holdId}`,
+      holdId,
+      userId: referrer.id,
+      amount: 551,
+      kind: 'withdrawal',
+      to: 'withdrawals',
+      expiresInSeconds: 3600,
+      bucket: 'earned',
+      withdrawableOnly: true,
+    })
+    .catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(InsufficientWithdrawable);
+
+  // Asked again (a retry, a dispute after the refund): still one withholding.
+  await clawBackReferralReward(deps(), {
+    purchaseId: (await referralOf(app, referee.id))!.purchase_id!,
+    reason: 'disputed',
+  });
+  const [withheld] = await app.sql<{ n: number; credits: number }[]>`
+    SELECT count(*)::int AS n, sum(w.amount)::int AS credits FROM withholdings w
+    JOIN accounts a ON a.id = w.account_id WHERE a.user_id = ${referrer.id}`;
+  expect(withheld).toEqual({ n: 1, credits: 450 });
 });
