@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express, Request } from 'express';
 import {
   beginRequest,
@@ -108,6 +109,7 @@ export function listen(
       if (logger) res.once('close', () => logRequest(logger, context, req.method, routeOf(req, context)));
       requestContext.run(context, serve, req, res);
     });
+    server.on('clientError', answerUnreadableRequest);
     server.once('error', reject);
     server.listen(port, host, () => {
       const address = server.address();
@@ -123,4 +125,40 @@ export function listen(
       });
     });
   });
+}
+
+/**
+ * What Node's HTTP parser refuses before any route sees the request (a request line and headers
+ * over its 16 KB limit: a long query string; bytes that are not HTTP) gets the API's error shape,
+ * as every other 4xx does, instead of Node's bare status line. Then the connection is closed: the
+ * parser cannot read on from where it stopped.
+ */
+function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] = unreadable(error.code);
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The answer to a parser error, by its code (llhttp's `HPE_…`, Node's own for timeouts). */
+function unreadable(code: string | undefined): [number, string, string, string] {
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return [
+      431,
+      'Request Header Fields Too Large',
+      'headers_too_large',
+      'headers: the request line and headers are larger than 16 KB (a query string that long is one)',
+    ];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return [408, 'Request Timeout', 'request_timeout', 'request: did not arrive in time'];
+  // The parser does not say which header: the answer names the headers.
+  if (code?.startsWith('HPE_INVALID_HEADER'))
+    return [400, 'Bad Request', 'bad_request', 'headers: a header holds characters HTTP does not allow'];
+  return [400, 'Bad Request', 'bad_request', 'request: is not valid HTTP/1.1'];
 }

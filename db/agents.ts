@@ -153,13 +153,18 @@ export async function selectionCandidates(sql: Sql): Promise<AgentStats[]> {
   return rows.map((r) => ({ id: r.id, ratingsCount: r.ratings_count, starsTotal: r.stars_total }));
 }
 
-/** True when some transfer for this agent took credits from one of the user's accounts. */
+/**
+ * True when some transfer for this agent took credits from one of the user's accounts in an
+ * operation that was not reversed since (a charge given back, as a failed action's is, does not
+ * make its payer a user of the agent).
+ */
 export async function wasChargedFor(sql: Sql, userId: string, agentId: string): Promise<boolean> {
   const [row] = await sql<{ charged: boolean }[]>`
     SELECT EXISTS (
       SELECT 1 FROM transfers t
       WHERE t.agent_id = ${agentId} AND t.kind <> 'creator_share'
-        AND t.debit_account_id IN (SELECT id FROM accounts WHERE user_id = ${userId})) AS charged`;
+        AND t.debit_account_id IN (SELECT id FROM accounts WHERE user_id = ${userId})
+        AND NOT EXISTS (SELECT 1 FROM ledger_operations r WHERE r.reverses = t.operation_key)) AS charged`;
   return row!.charged;
 }
 

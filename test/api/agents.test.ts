@@ -185,6 +185,25 @@ describe('rating agents', () => {
     });
   });
 
+  test('when a user whose only charge for an agent was reversed rates it, then 403; charged again, 201', async () => {
+    const creator = await user(0);
+    const agent = await publish(creator.apiKey);
+    const payer = await user();
+    const event = usageEvent({ agentId: agent.id });
+    expect((await charge(api, payer.apiKey, event)).status).toBe(201);
+    const reversed = await api.post(
+      `/v1/usage/${event.eventId}/reversal`,
+      { reason: 'the action failed' },
+      payer.apiKey,
+    );
+    expect(reversed.status).toBe(201);
+    const refused = await rate(payer.apiKey, agent.id, { stars: 1 });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('forbidden');
+    await chargeFor(payer.apiKey, agent.id);
+    expect((await rate(payer.apiKey, agent.id, { stars: 4 })).status).toBe(201);
+  });
+
   test('when a creator rates their own agent, then 403, even after being charged for it', async () => {
     const creator = await user();
     const agent = await publish(creator.apiKey);
