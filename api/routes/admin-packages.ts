@@ -13,7 +13,7 @@ import { listAdminPackages, PACKAGE_STATUSES } from '../../db/packages';
 import type { Sql } from '../../db/pool';
 import { parse } from '../errors';
 import { idempotencyKey, replayHeaders } from '../idempotency';
-import { integerParam, visibleText, wholeNumber } from '../schemas';
+import { integerParam, uuidOf, visibleText, wholeNumber } from '../schemas';
 import { checkoutReturnUrl } from './purchases';
 
 const email = z.email();
@@ -47,7 +47,7 @@ export const packageBody = z
       .refine((at) => Date.parse(at) > Date.now(), { message: 'must be in the future' })
       .optional(),
     maxPurchases: wholeNumber(1, MAX_PACKAGE_PURCHASES).optional(),
-    requestId: z.uuid({ message: 'must be a package request id (UUID)' }).optional(),
+    requestId: uuidOf('a package request id').optional(),
   })
   .strict();
 

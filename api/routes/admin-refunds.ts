@@ -11,7 +11,7 @@ import { integerParam, uuidOf } from '../schemas';
 
 export const refundBody = z
   .object({
-    purchaseId: z.uuid({ message: 'must be a purchase id (UUID)' }),
+    purchaseId: uuidOf('a purchase id'),
     credits: z
       .number({ message: 'must be a whole number of credits' })
       .int({ message: 'must be a whole number of credits' })
@@ -27,7 +27,7 @@ export const idParam = z.object({ id: uuidOf('a refund id') });
 export const listQuery = z
   .object({
     status: z.enum(OPERATOR_REFUND_STATUSES).optional(),
-    purchaseId: z.uuid({ message: 'must be a purchase id (UUID)' }).optional(),
+    purchaseId: uuidOf('a purchase id').optional(),
     limit: integerParam(1, 500).default(100),
   })
   .strict();

@@ -29,7 +29,7 @@ export const ratingBody = z
 export const listQuery = z
   .object({
     limit: integerParam(1, 100).default(20),
-    cursor: z.uuid({ message: 'must be a cursor returned as nextCursor' }).optional(),
+    cursor: uuidOf('a cursor returned as nextCursor').optional(),
   })
   .strict();
 

@@ -13,9 +13,7 @@ import { ownOrigin } from '../session';
 export const withdrawalBody = z.object({ credits: wholeNumber(1, MAX_CREDITS_PER_OPERATION) }).strict();
 export const idParam = z.object({ id: uuidOf('a withdrawal id') });
 /** A withdrawal list's `cursor`: the id of the previous page's last withdrawal. */
-export const withdrawalCursor = z
-  .uuid({ message: 'must be a cursor returned as nextCursor' })
-  .transform((id) => id.toLowerCase());
+export const withdrawalCursor = uuidOf('a cursor returned as nextCursor');
 
 /** Cursor pagination: `cursor` is the `nextCursor` of the page before (the id of its last withdrawal). */
 export const listQuery = z

@@ -323,6 +323,21 @@ test('when an Idempotency-Key is reused for another amount or purchase, then 409
   expect(await x.purchased(b.apiKey)).toMatchObject({ posted: 4400, available: 4400 });
 });
 
+test('when a refund is sent again with its purchase id in capitals, then it is the same request: a 200 replay, nothing more moves', async () => {
+  const b = await buyer();
+  const first = await x.refund({ purchaseId: b.purchaseId, credits: 100, reason: 'unused' }, 'capital-key');
+  expect(first.status).toBe(201);
+  await x.settled(first.body.id);
+  const again = await x.refund(
+    { purchaseId: b.purchaseId.toUpperCase(), credits: 100, reason: 'unused' },
+    'capital-key',
+  );
+  expect(again.status).toBe(200);
+  expect(again.body.id).toBe(first.body.id);
+  await x.webhooksSettled(b.paymentIntentId);
+  expect(await x.purchased(b.apiKey)).toMatchObject({ posted: 4400, available: 4400 });
+});
+
 test('when a key refused in a race is sent again after the credits came back, then it is refused again or refunds properly, never half', async () => {
   const b = await buyer();
   await r.paid(b.apiKey, CARD_A);
