@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  maxHeaderSize,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express, Request } from 'express';
 import {
@@ -134,7 +140,10 @@ export function listen(
  * parser cannot read on from where it stopped.
  */
 function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // As Node's own handler: nothing is written on a connection whose answer has begun (a
+  // keep-alive connection's event stream, or a 408 the request deadline already sent).
+  const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || answering?.headersSent) {
     socket.destroy();
     return;
   }
@@ -153,8 +162,10 @@ function unreadable(code: string | undefined): [number, string, string, string] 
       431,
       'Request Header Fields Too Large',
       'headers_too_large',
-      'headers: the request line and headers are larger than 16 KB (a query string that long is one)',
+      `headers: the request line and headers are larger than ${maxHeaderSize / 1024} KB (a query string that long is one)`,
     ];
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW')
+    return [413, 'Payload Too Large', 'payload_too_large', 'body: its chunk extensions are too large'];
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
     return [408, 'Request Timeout', 'request_timeout', 'request: did not arrive in time'];
   // The parser does not say which header: the answer names the headers.

@@ -18,7 +18,7 @@ import { HoldNotPending, InsufficientCredits, NotFound } from '../domain';
 import type { DisputeChanged, DisputeInput } from '../workflows/messages';
 import { signalDispute } from '../workflows/starters';
 import type { BalanceEvents } from './balance-events';
-import { clawBackReferralReward } from './referrals';
+import { clawBackReferralReward, releaseDisputedShortfall } from './referrals';
 
 export type { Dispute } from '../db/disputes';
 
@@ -290,6 +290,7 @@ export async function closeDispute(
       if (!(error instanceof HoldNotPending && error.status === 'expired')) throw error;
     }
   }
+  await releaseDisputedShortfall(deps, d.purchaseId);
   const closed = await closeDisputeRow(deps.sql, d.id, 'won');
   if (held > 0) await deps.balanceEvents.credited({ userId: d.userId, reason: 'hold_released' });
   return closed;

@@ -52,16 +52,28 @@ export interface ReferralRewardDeps extends ReferralDeps {
 }
 
 /**
- * After a purchase is credited: record its paying card, then, if it is the referee's first
- * purchase, decide the referral and pay the referrer's reward into their earned bucket. Returns
- * the referral this purchase decided (null when it decided none).
+ * After a purchase is credited: record its paying card; if it is the referee's first purchase,
+ * decide the referral and pay the referrer's reward into their earned bucket; then, as a
+ * referrer, the buyer loses the rewards not yet cleared that this card paid for. Returns the
+ * referral this purchase decided (null when it decided none).
  */
 export async function rewardReferral(
   deps: ReferralRewardDeps,
   input: { purchaseId: string; userId: string; paymentIntentId: string },
 ): Promise<Referral | null> {
   const cardFingerprint = await recordPaymentCard(deps, input);
+  const referral = await decideReferee(deps, input, cardFingerprint);
+  // Last: the buyer's own referral is decided and paid whatever happens to their referees'.
   if (cardFingerprint) await takeBackRewardsPaidWithCard(deps, { referrerId: input.userId, cardFingerprint });
+  return referral;
+}
+
+/** The buyer's own referral, if this purchase is their first: decided once, its reward paid. */
+async function decideReferee(
+  deps: ReferralRewardDeps,
+  input: { purchaseId: string; userId: string },
+  cardFingerprint: string | null,
+): Promise<Referral | null> {
   const referral = await decideFirstPurchase(
     deps.sql,
     {
@@ -236,12 +248,33 @@ async function takeBack(deps: ReferralDeps, claimed: Referral): Promise<void> {
 async function withholdShortfall(deps: ReferralDeps, referral: Referral): Promise<void> {
   const { shortfallCredits } = clawbackOf(referral);
   if (shortfallCredits <= 0) return;
-  await deps.ledger.withhold({
-    idempotencyKey: shortfallWithholdingKey(referral.refereeId),
-    userId: referral.referrerId,
-    amount: shortfallCredits,
-    kind: 'referral_shortfall',
-    bucket: 'earned',
+  try {
+    await deps.ledger.withhold({
+      idempotencyKey: shortfallWithholdingKey(referral.refereeId),
+      userId: referral.referrerId,
+      amount: shortfallCredits,
+      kind: 'referral_shortfall',
+      bucket: 'earned',
+      cause: { type: 'referral', id: referral.id },
+    });
+  } catch (error) {
+    // Two clawbacks of one referral that saw different shortfalls (one planned 0 while the other
+    // still took credits): the first withholding stands. It can only be the larger, so no
+    // credits are let out that should not be.
+    if (!(error instanceof IdempotencyConflict)) throw error;
+  }
+}
+
+/**
+ * A won dispute: the purchase stands, so what its clawback withheld is given back (the reward
+ * taken back stays taken back, as after a refund). Keyed by the referee, once.
+ */
+export async function releaseDisputedShortfall(deps: ReferralDeps, purchaseId: string): Promise<void> {
+  const referral = await findReferralByPurchase(deps.sql, purchaseId);
+  if (referral?.clawbackReason !== 'disputed') return;
+  await deps.ledger.releaseWithholding({
+    idempotencyKey: `referral-shortfall-release:${referral.refereeId}`,
+    withholdingKey: shortfallWithholdingKey(referral.refereeId),
     cause: { type: 'referral', id: referral.id },
   });
 }

@@ -7,8 +7,9 @@ export interface Earnings {
   /** Net creator shares earned in the range (referral rewards are GET /v1/referrals's). */
   totalCredits: number;
   /**
-   * Now, whatever the range, like the two below: earned credits (shares and rewards) the user
-   * still has that have not cleared: spendable now, withdrawable later.
+   * Not bounded by the range, like the two below: earned credits (shares and rewards) the user
+   * still has that are still clearing (spendable now, withdrawable later): what they have, less
+   * what is withdrawable and what is withheld.
    */
   pendingCredits: number;
   /** Earned credits that may be cashed out now (cleared, not spent, not held, not withheld). */

@@ -144,7 +144,7 @@ export async function decideFirstPurchase(
     const [people] = await tx<{ referrer_email: string; referee_email: string }[]>`
       SELECT r.email AS referrer_email, e.email AS referee_email
       FROM users r, users e WHERE r.id = ${row.referrer_id} AND e.id = ${row.referee_id}`;
-    await tx`SELECT pg_advisory_xact_lock(${REFERRER_LOCK}, hashtext(${row.referrer_id}))`;
+    await tx`SELECT pg_advisory_xact_lock(${REFERRER_LOCK}, hashtext(${row.referrer_id}::uuid::text))`;
     // Read under the lock: a card the referrer records meanwhile is either seen here, or its
     // check (rewardingPurchasesPaidWith) waits for this decision and finds it.
     const [card] = await tx<{ shared: boolean }[]>`
@@ -316,7 +316,7 @@ export async function rewardingPurchasesPaidWith(
   // After the card is recorded, under the referrer's lock: a referee's decision in flight either
   // committed before (and is found here) or reads the card after (and rejects).
   return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${REFERRER_LOCK}, hashtext(${input.referrerId}))`;
+    await tx`SELECT pg_advisory_xact_lock(${REFERRER_LOCK}, hashtext(${input.referrerId}::uuid::text))`;
     const rows = await tx<{ purchase_id: string }[]>`
       SELECT r.purchase_id FROM referrals r JOIN purchases p ON p.id = r.purchase_id
       WHERE r.referrer_id = ${input.referrerId} AND r.status IN ('signed_up', 'rewarded')

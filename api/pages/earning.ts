@@ -140,7 +140,7 @@ function withdrawalsSection(view: EarningView): Html {
     <div><div class="figure small" id="pending-earnings">${formatCredits(view.earnings.pendingCredits)}</div><div class="muted">earned, still clearing</div></div>
     ${
       view.earnings.withheldCredits > 0
-        ? html`<div><div class="figure small" id="withheld-earnings">${formatCredits(view.earnings.withheldCredits)}</div><div class="muted">withheld: referral rewards taken back after they were spent (spendable, not withdrawable)</div></div>`
+        ? html`<div><div class="figure small" id="withheld-earnings">${formatCredits(view.earnings.withheldCredits)}</div><div class="muted">withheld from withdrawals: referral rewards taken back after they were spent</div></div>`
         : null
     }
   </div>

@@ -3,10 +3,10 @@
 -- credits withdrawable: it is counted against the cleared ones first). 0 for accounts that are
 -- not withdrawable. Read by the balance and, under the account's lock, by a withdrawal's hold.
 --
--- Computed as the account's posted balance (every credit less every debit, kept by the transfers
--- trigger) less what is held and less the credits still clearing: one read of the account's
--- credits (those still clearing), not of its whole history's credits and debits as the sums
--- would be.
+-- Computed from the account's posted balance (every credit less every debit, kept by the
+-- transfers trigger), less what is held and the credits still clearing: one pass over the
+-- account's credits to find those still clearing, and no sum of its debits (SCALING.md says what
+-- bounding that pass would cost).
 --
 -- What the ledger withholds from the account (db/migrations/027_withholdings.sql: a referral
 -- reward's shortfall) is never withdrawable, though it may be spent.

@@ -19,6 +19,7 @@ import type {
   PostHoldResult,
   PostRequest,
   PostResult,
+  ReleaseWithholdingRequest,
   ReverseRequest,
   ReverseResult,
   VoidHoldRequest,
@@ -26,7 +27,7 @@ import type {
   WithholdRequest,
   WithholdResult,
 } from './types';
-import { withhold } from './withholds';
+import { releaseWithholding, withhold } from './withholdings';
 
 export { createUserAccounts } from './accounts';
 export { requestHash } from './idempotency';
@@ -95,6 +96,11 @@ export class Ledger {
   /** Keeps credits of a withdrawable bucket from being cashed out (they stay spendable). */
   async withhold(request: WithholdRequest): Promise<WithholdResult> {
     return withhold(this.sql, request);
+  }
+
+  /** Gives an earlier withholding back, once; null when there is no such withholding. */
+  async releaseWithholding(request: ReleaseWithholdingRequest): Promise<WithholdResult | null> {
+    return releaseWithholding(this.sql, request);
   }
 
   async hold(request: HoldRequest): Promise<HoldResult> {

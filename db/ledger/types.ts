@@ -86,9 +86,17 @@ export interface WithholdRequest {
 }
 
 export interface WithholdResult {
+  /** Withheld by this operation (negative: released). */
   amount: number;
   /** Everything withheld from the bucket now, this included. */
   withheldTotal: number;
+}
+
+/** Gives back what the withholding `withholdingKey` withheld. */
+export interface ReleaseWithholdingRequest {
+  idempotencyKey: string;
+  withholdingKey: string;
+  cause?: Cause;
 }
 
 export interface HoldRequest extends Attribution {

@@ -228,6 +228,43 @@ test('when the disputed purchase earned its buyer’s referrer a reward, then th
   await closed(dispute.id);
 });
 
+test('when a disputed purchase’s reward was spent, then its shortfall is withheld while the dispute is open and given back when it is won', async () => {
+  const referrer = await r.signUp();
+  const referee = await r.signUp(freshEmail('spender'), referrer.referralCode);
+  const { paymentIntentId } = await r.paid(referee.apiKey, CARD_A);
+  expect(await referralOf(app, referee.id)).toMatchObject({ status: 'rewarded', reward_credits: 450 });
+  await app.ledger.debit({
+    idempotencyKey: `usage:${referrer.id}:spends-reward`,
+    userId: referrer.id,
+    amount: 300,
+    kind: 'usage:conversation',
+  });
+  const withheld = async () => {
+    const [row] = await app.sql<{ withheld: number }[]>`
+      SELECT coalesce(sum(w.amount), 0)::int AS withheld FROM withholdings w
+      JOIN accounts a ON a.id = w.account_id WHERE a.user_id = ${referrer.id}`;
+    return row!.withheld;
+  };
+  const dispute = app.standIn.openDispute(paymentIntentId);
+  await held(dispute.id);
+  await waitFor('the clawback', async () => (await referralOf(app, referee.id))?.status === 'clawed_back');
+  expect(await referralOf(app, referee.id)).toMatchObject({
+    clawback_reason: 'disputed',
+    clawed_back_credits: 150,
+  });
+  expect(await withheld()).toBe(300);
+
+  app.standIn.closeDispute(dispute.id, 'won');
+  await closed(dispute.id);
+  expect(await withheld()).toBe(0);
+  // The reward taken back stays taken back; nothing else of the referrer's moved.
+  expect(await referralOf(app, referee.id)).toMatchObject({
+    status: 'clawed_back',
+    clawed_back_credits: 150,
+  });
+  expect((await r.balance(referrer.apiKey)).buckets.earned).toMatchObject({ posted: 0 });
+});
+
 test('when an operator refunds a disputed purchase, then Stripe refuses it (charged back): the refund fails and only the dispute’s hold stays', async () => {
   const b = await buyer();
   const dispute = app.standIn.openDispute(b.paymentIntentId, { amount: 1000 });

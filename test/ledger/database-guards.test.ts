@@ -71,6 +71,33 @@ describe('when code outside the ledger module tries to change money state direct
       sql`INSERT INTO withholdings (operation_key, account_id, amount, kind)
           SELECT 'no-such-operation', id, 1, 'referral_shortfall' FROM accounts WHERE user_id = ${user.id} LIMIT 1`,
     ).rejects.toThrow(/foreign key/);
+    // A release names the withholding it gives back, once, with its amount negated.
+    expect(
+      await ledger.releaseWithholding({
+        idempotencyKey: `guard-release:${user.id}`,
+        withholdingKey: `guard-withhold:${user.id}`,
+      }),
+    ).toMatchObject({ amount: -5, withheldTotal: 0 });
+    expect(
+      await ledger.releaseWithholding({
+        idempotencyKey: `guard-release-2:${user.id}`,
+        withholdingKey: `guard-withhold:${user.id}`,
+      }),
+    ).toBeNull();
+    await expect(
+      sql`INSERT INTO ledger_operations (idempotency_key, kind, request_hash, result)
+          VALUES (${`guard-raw-release:${user.id}`}, 'release_withholding', 'h', '{}')`,
+    ).resolves.toBeDefined();
+    await expect(
+      sql`INSERT INTO withholdings (operation_key, account_id, amount, kind, releases)
+          SELECT ${`guard-raw-release:${user.id}`}, account_id, -5, kind, operation_key
+          FROM withholdings WHERE operation_key = ${`guard-withhold:${user.id}`}`,
+    ).rejects.toThrow(/unique/);
+    await expect(
+      sql`INSERT INTO withholdings (operation_key, account_id, amount, kind)
+          SELECT ${`guard-raw-release:${user.id}`}, account_id, -5, kind
+          FROM withholdings WHERE operation_key = ${`guard-withhold:${user.id}`}`,
+    ).rejects.toThrow(/check constraint/);
     await expect(
       ledger.withhold({
         idempotencyKey: `guard-withhold-p:${user.id}`,
