@@ -191,7 +191,10 @@ async function rewardOperationViolations(sql: Sql, rows: ReferralRow[]): Promise
   return violations;
 }
 
-/** Every clawed-back referral's withholding (keyed by its referee) against its shortfall, and no other withholding. */
+/**
+ * Every clawed-back referral's withholding (keyed by its referee) against its shortfall, and no
+ * other withholding (a release, after a won dispute, gives one back and is not counted here).
+ */
 async function withholdingViolations(
   sql: Sql,
 ): Promise<{ checked: number; violations: string[]; summary: string }> {
@@ -205,7 +208,7 @@ async function withholdingViolations(
     SELECT coalesce(s.key, w.operation_key) AS key, s.expected, w.amount AS withheld,
            coalesce(a.user_id = s.referrer_id AND a.bucket = 'earned', false) AS receiver
     FROM short s
-    FULL JOIN withholdings w ON w.operation_key = s.key
+    FULL JOIN (SELECT * FROM withholdings WHERE releases IS NULL) w ON w.operation_key = s.key
     LEFT JOIN accounts a ON a.id = w.account_id`;
   const violations = rows.flatMap((r) =>
     r.expected !== null && r.withheld === r.expected && r.receiver

@@ -74,7 +74,7 @@ export interface CreditResult {
   availableAfter: number;
 }
 
-/** Keeps `amount` credits of a user's withdrawable bucket from being cashed out, for good (see withholds.ts). */
+/** Keeps `amount` credits of a user's withdrawable bucket from being cashed out until released (see withholdings.ts). */
 export interface WithholdRequest {
   idempotencyKey: string;
   userId: string;
