@@ -135,7 +135,7 @@ export function listen(
 
 /**
  * What Node's HTTP parser refuses before any route sees the request (a request line and headers
- * over its 16 KB limit: a long query string; bytes that are not HTTP) gets the API's error shape,
+ * over its limit, `maxHeaderSize`: a long query string; bytes that are not HTTP) gets the API's error shape,
  * as every other 4xx does, instead of Node's bare status line. Then the connection is closed: the
  * parser cannot read on from where it stopped.
  */

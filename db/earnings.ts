@@ -48,7 +48,7 @@ export async function earnings(sql: Sql, userId: string, from: string, to: strin
            coalesce(sum(w.withdrawable), 0)::bigint AS withdrawable,
            coalesce(sum(w.withheld), 0)::bigint AS withheld
     FROM (SELECT a.posted - a.held AS available, ledger_account_withdrawable(a.id) AS withdrawable,
-                 (SELECT coalesce(sum(h.amount), 0) FROM withholdings h WHERE h.account_id = a.id) AS withheld
+                 ledger_account_withheld(a.id) AS withheld
           FROM accounts a WHERE a.user_id = ${userId} AND a.withdrawable) w`;
   // Maps, not plain objects: ids are keys chosen by clients.
   const byAgent = new Map<string, { agentId: string; name: string | null; credits: number; uses: number }>();

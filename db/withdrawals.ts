@@ -91,8 +91,9 @@ export async function findWithdrawal(sql: Sql, id: string): Promise<Withdrawal |
 }
 
 /**
- * A page of a withdrawal list: `after` is the id of the previous page's last withdrawal (its
- * place in the order, whatever its status is now); null when no such withdrawal is in the list.
+ * A page of a withdrawal list. The list functions below take `after`, the id of the previous
+ * page's last withdrawal (its place in the order, whatever its status is now), and answer null
+ * when no such withdrawal is in the list.
  */
 export interface WithdrawalPage {
   withdrawals: Withdrawal[];

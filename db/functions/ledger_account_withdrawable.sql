@@ -44,6 +44,6 @@ BEGIN
   FROM ledger_operations r
   JOIN transfers m ON m.operation_key = r.idempotency_key AND m.debit_account_id = p_account
   WHERE r.reverses = ANY (v_clearing_keys);
-  SELECT coalesce(sum(w.amount), 0) INTO v_withheld FROM withholdings w WHERE w.account_id = p_account;
+  v_withheld := ledger_account_withheld(p_account);
   RETURN greatest(0, v_posted - v_held - v_clearing + v_reversed - v_withheld);
 END $$;

@@ -10,7 +10,7 @@ import { assertAttribution, assertUuid } from './validate';
 const KIND = /^[a-z][a-z_]{0,39}$/;
 
 /**
- * Withholds credits of a user's withdrawable bucket from cashing out, for good, once per key: no
+ * Withholds credits of a user's withdrawable bucket from cashing out until released, once per key: no
  * credits move (they may still be spent), but `ledger_account_withdrawable` subtracts every
  * withholding of the account, so no withdrawal can hold them. Written under the account's lock,
  * so a withdrawal's hold (which reads withdrawable under the same lock) sees it or comes first.
@@ -83,8 +83,6 @@ export async function releaseWithholding(
 /** Whether the account may be cashed out of, and what is withheld from it now (read under its lock). */
 async function withheldFrom(tx: Tx, accountId: number): Promise<{ withdrawable: boolean; withheld: number }> {
   const [row] = await tx<{ withdrawable: boolean; withheld: number }[]>`
-    SELECT a.withdrawable,
-           (SELECT coalesce(sum(w.amount), 0)::bigint FROM withholdings w WHERE w.account_id = a.id) AS withheld
-    FROM accounts a WHERE a.id = ${accountId}`;
+    SELECT a.withdrawable, ledger_account_withheld(a.id) AS withheld FROM accounts a WHERE a.id = ${accountId}`;
   return row!;
 }
