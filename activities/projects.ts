@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   chargePlanning,
   type ProjectTaskDeps,
+  releaseOrphanedTaskHolds,
   releaseTask,
   reserveTask,
   savePlan,
@@ -87,6 +88,8 @@ export function createProjectActivities(deps: ProjectActivityDeps) {
       failureReason?: string | null;
     }): Promise<void> {
       await setProjectStatus(deps.sql, input);
+      if (input.status === 'completed' || input.status === 'cancelled' || input.status === 'failed')
+        await releaseOrphanedTaskHolds(deps, { projectId: input.projectId, status: input.status });
     },
 
     /** Records a budget the workflow accepted (setProjectBudgetUpdate), so the API shows it. */

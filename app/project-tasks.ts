@@ -18,6 +18,7 @@ import {
   type PlannedTask,
   saveTaskList,
   taskAgent,
+  taskPositions,
 } from '../db/projects';
 import type { RateCards } from '../db/rate-cards';
 import { HoldNotPending, InsufficientCredits, type TaskSize, taskPrice } from '../domain';
@@ -203,4 +204,35 @@ export async function releaseTask(
   }
   await markTaskReleased(deps.sql, input);
   await deps.balanceEvents.credited({ userId: input.userId, reason: 'hold_released' });
+}
+
+/**
+ * The project has ended: a task hold still pending now is one no step of the workflow will
+ * settle or release. Its reserve committed on a worker that stopped before the workflow recorded
+ * the result, and the replay on another worker ended the project (a cancel that arrived
+ * meanwhile) before asking for that task again. Each is voided as a release would void it, so
+ * the credits do not stay held until the hold expires a day later.
+ */
+export async function releaseOrphanedTaskHolds(
+  deps: ProjectTaskDeps,
+  input: { projectId: string; status: 'completed' | 'cancelled' | 'failed' },
+): Promise<number> {
+  const project = await taskPositions(deps.sql, input.projectId);
+  if (!project) return 0;
+  const holds = project.positions.map((position) => ({
+    position,
+    holdId: holdIdFor(input.projectId, position),
+  }));
+  const pending = new Set(await deps.ledger.pendingHolds(holds.map((h) => h.holdId)));
+  const orphaned = holds.filter((h) => pending.has(h.holdId));
+  for (const { position, holdId } of orphaned) {
+    await releaseTask(deps, {
+      projectId: input.projectId,
+      userId: project.userId,
+      position,
+      holdId,
+      status: input.status === 'failed' ? 'failed' : 'cancelled',
+    });
+  }
+  return orphaned.length;
 }

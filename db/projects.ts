@@ -184,6 +184,21 @@ export async function taskAgent(
   return row ? { agentId: row.agent_id ?? undefined, rateCardVersion: row.rate_card_version } : null;
 }
 
+/** The project's owner and its tasks' positions; null for no such project. */
+export async function taskPositions(
+  sql: Sql,
+  projectId: string,
+): Promise<{ userId: string; positions: number[] } | null> {
+  const rows = await sql<{ user_id: string; position: number | null }[]>`
+    SELECT p.user_id, t.position FROM projects p LEFT JOIN project_tasks t ON t.project_id = p.id
+    WHERE p.id = ${projectId} ORDER BY t.position`;
+  if (rows.length === 0) return null;
+  return {
+    userId: rows[0]!.user_id,
+    positions: rows.flatMap((r) => (r.position === null ? [] : [r.position])),
+  };
+}
+
 export async function markTaskReserved(
   sql: Sql,
   projectId: string,

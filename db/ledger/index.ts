@@ -5,7 +5,7 @@ import { credit } from './credits';
 import { debitMany, validateDebit } from './debits';
 import { hold, postHold, sweepExpiredHolds, voidHold } from './holds';
 import { postOperation } from './operations';
-import { checkConservation, getBalance, listTransfers } from './reads';
+import { checkConservation, getBalance, listTransfers, pendingHoldIds } from './reads';
 import { reverse } from './reversals';
 import type {
   CreditRequest,
@@ -119,6 +119,11 @@ export class Ledger {
 
   sweepExpiredHolds(): Promise<number> {
     return sweepExpiredHolds(this.sql);
+  }
+
+  /** Of these holds, the ones still pending. */
+  pendingHolds(holdIds: string[]): Promise<string[]> {
+    return pendingHoldIds(this.sql, holdIds);
   }
 
   balance(userId: string) {

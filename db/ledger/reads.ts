@@ -107,3 +107,11 @@ export async function checkConservation(sql: Sql): Promise<ConservationReport> {
     SELECT count(*)::int AS n FROM accounts WHERE NOT allow_negative AND posted - held < 0`;
   return { sumPosted: sum!.s, postedMismatches, heldMismatches, negativeUserAccounts: neg!.n };
 }
+
+/** Of these holds, the ones still pending. */
+export async function pendingHoldIds(sql: Sql, holdIds: string[]): Promise<string[]> {
+  if (holdIds.length === 0) return [];
+  const rows = await sql<{ id: string }[]>`
+    SELECT id FROM holds WHERE id = ANY(${holdIds}::uuid[]) AND status = 'pending'`;
+  return rows.map((r) => r.id);
+}
